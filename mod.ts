@@ -1,0 +1,20 @@
+/**
+ * memmapfs: zero-copy access to files and shared memory through `mmap`, for
+ * Deno, Bun and Node 26+, with no native addon.
+ *
+ * ```ts
+ * import { MappedFile } from "@memmapfs/memmapfs";
+ *
+ * const path = Deno.makeTempFileSync();
+ * Deno.writeTextFileSync(path, "hello, mapped world");
+ * using file = MappedFile.open(path);
+ * console.log(new TextDecoder().decode(file.subarray(0, 5))); // "hello"
+ * ```
+ *
+ * @module
+ */
+
+export { MappedFile } from "./src/fs/mapped_file.ts";
+export type { Advice, MapOptions, Mode, SyncMode } from "./src/fs/mapped_file.ts";
+export { ClosedError, FileTruncatedError, MmapError, UnsupportedRuntimeError } from "./src/errors.ts";
+export { pageSize } from "./src/page_size.ts";

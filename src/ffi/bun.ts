@@ -1,0 +1,152 @@
+/**
+ * The Bun shim: binds libc with `bun:ffi`. One of the three files allowed to
+ * name a runtime's FFI.
+ *
+ * Bun passes raw pointers as `number`; addresses cross this file as `bigint`
+ * and are converted here (user-space addresses fit in 53 bits).
+ *
+ * @module
+ */
+
+import type { PlatformConstants } from "./constants.ts";
+import type { NativeCalls } from "./native.ts";
+
+// The slice of bun:ffi this file uses, declared here so the shim type-checks
+// under tsc and deno check, which know nothing of `bun:ffi`.
+type BunType = "i32" | "u32" | "i64" | "u64" | "ptr";
+interface BunSymbol {
+  args: BunType[];
+  returns: BunType;
+}
+type BunFunction = (...args: unknown[]) => unknown;
+interface BunFfi {
+  dlopen(path: string, symbols: Record<string, BunSymbol>): {
+    symbols: Record<string, BunFunction>;
+  };
+  toArrayBuffer(pointer: number, byteOffset: number, byteLength: number): ArrayBuffer;
+  read: { i32(pointer: number, byteOffset?: number): number };
+}
+
+/** The libc symbols with their C prototypes. */
+const SYMBOLS = {
+  // void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
+  mmap: { args: ["u64", "u64", "i32", "i32", "i32", "i64"], returns: "u64" },
+  // int munmap(void *addr, size_t length)
+  munmap: { args: ["u64", "u64"], returns: "i32" },
+  // int mprotect(void *addr, size_t len, int prot)
+  mprotect: { args: ["u64", "u64", "i32"], returns: "i32" },
+  // int madvise(void *addr, size_t length, int advice)
+  madvise: { args: ["u64", "u64", "i32"], returns: "i32" },
+  // int msync(void *addr, size_t length, int flags)
+  msync: { args: ["u64", "u64", "i32"], returns: "i32" },
+  // int mlock(const void *addr, size_t len)
+  mlock: { args: ["u64", "u64"], returns: "i32" },
+  // int munlock(const void *addr, size_t len)
+  munlock: { args: ["u64", "u64"], returns: "i32" },
+  // int mincore(void *addr, size_t length, unsigned char *vec)
+  mincore: { args: ["u64", "u64", "ptr"], returns: "i32" },
+  // int open(const char *pathname, int flags, mode_t mode)
+  open: { args: ["ptr", "i32", "u32"], returns: "i32" },
+  // int close(int fd)
+  close: { args: ["i32"], returns: "i32" },
+  // int ftruncate(int fd, off_t length)
+  ftruncate: { args: ["i32", "i64"], returns: "i32" },
+  // int fsync(int fd)
+  fsync: { args: ["i32"], returns: "i32" },
+  // int unlink(const char *pathname)
+  unlink: { args: ["ptr"], returns: "i32" },
+  // long sysconf(int name)
+  sysconf: { args: ["i32"], returns: "i64" },
+} satisfies Record<string, BunSymbol>;
+
+/** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
+const OPTIONAL_SYMBOLS = {
+  // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags)
+  mremap: { args: ["u64", "u64", "u64", "i32"], returns: "u64" },
+  // int posix_fallocate(int fd, off_t offset, off_t len)
+  posix_fallocate: { args: ["i32", "i64", "i64"], returns: "i32" },
+  // int shm_open(const char *name, int oflag, mode_t mode)
+  shm_open: { args: ["ptr", "i32", "u32"], returns: "i32" },
+  // int shm_unlink(const char *name)
+  shm_unlink: { args: ["ptr"], returns: "i32" },
+  // int memfd_create(const char *name, unsigned int flags)
+  memfd_create: { args: ["ptr", "u32"], returns: "i32" },
+} satisfies Record<string, BunSymbol>;
+
+/** Binds libc through `bun:ffi`. */
+export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
+  const ffi = (process as unknown as { getBuiltinModule(id: string): BunFfi })
+    .getBuiltinModule("bun:ffi");
+  const [path, lib] = openFirst(ffi, constants.libcPaths, {
+    ...SYMBOLS,
+    // int fstat(int fd, struct stat *statbuf)
+    [constants.fstatSymbol]: { args: ["i32", "ptr"], returns: "i32" },
+    // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
+    [constants.errnoFunction]: { args: [], returns: "u64" },
+  });
+  const optional = (name: keyof typeof OPTIONAL_SYMBOLS): BunFunction | undefined => {
+    for (const candidate of [path, ...(name.startsWith("shm_") ? ["librt.so.1"] : [])]) {
+      try {
+        return ffi.dlopen(candidate, { [name]: OPTIONAL_SYMBOLS[name] }).symbols[name];
+      } catch { /* try the next library; absent everywhere means unsupported */ }
+    }
+    return undefined;
+  };
+
+  // errno is thread-local and its address is fixed for the thread's life.
+  const errnoAddress = Number(lib[constants.errnoFunction]!() as bigint);
+  const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
+  const { ftruncate, fsync, sysconf, unlink } = lib;
+  const fstat = lib[constants.fstatSymbol];
+  const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
+  const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
+  const memfdCreate = optional("memfd_create");
+
+  return {
+    runtime: "bun",
+    // Bun cannot create a single ArrayBuffer over more than 4 GiB of foreign memory.
+    maxArrayBufferLength: 2 ** 32,
+    mmap: (addr, length, prot, flags, fd, offset) =>
+      mmap(addr, length, prot, flags, fd, offset) as bigint,
+    munmap: (addr, length) => munmap(addr, length) as number,
+    mremap: mremap &&
+      ((addr, oldLength, newLength, flags) => mremap(addr, oldLength, newLength, flags) as bigint),
+    mprotect: (addr, length, prot) => mprotect(addr, length, prot) as number,
+    madvise: (addr, length, advice) => madvise(addr, length, advice) as number,
+    msync: (addr, length, flags) => msync(addr, length, flags) as number,
+    mlock: (addr, length) => mlock(addr, length) as number,
+    munlock: (addr, length) => munlock(addr, length) as number,
+    mincore: (addr, length, vec) => mincore(addr, length, vec) as number,
+    open: (cPath, flags, mode) => open(cPath, flags, mode) as number,
+    close: (fd) => close(fd) as number,
+    fstat: (fd, buffer) => fstat(fd, buffer) as number,
+    ftruncate: (fd, length) => ftruncate(fd, length) as number,
+    posixFallocate: fallocate && ((fd, offset, length) => fallocate(fd, offset, length) as number),
+    fsync: (fd) => fsync(fd) as number,
+    unlink: (path) => unlink(path) as number,
+    shmOpen: shmOpen && ((name, flags, mode) => shmOpen(name, flags, mode) as number),
+    shmUnlink: shmUnlink && ((name) => shmUnlink(name) as number),
+    memfdCreate: memfdCreate && ((name, flags) => memfdCreate(name, flags) as number),
+    sysconf: (name) => Number(sysconf(name)),
+    errno: () => ffi.read.i32(errnoAddress, 0),
+    arrayBuffer: (addr, length) => ffi.toArrayBuffer(Number(addr), 0, length),
+    // Bun has no permission model for the file system.
+    checkPathAccess() {},
+  };
+}
+
+function openFirst(
+  ffi: BunFfi,
+  paths: readonly string[],
+  table: Record<string, BunSymbol>,
+): [string, Record<string, BunFunction>] {
+  let lastError: unknown;
+  for (const path of paths) {
+    try {
+      return [path, ffi.dlopen(path, table).symbols];
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}

@@ -1,0 +1,220 @@
+/**
+ * Platform numbers for the libc calls memmapfs makes. Every number that differs
+ * between platforms lives here and nowhere else; the rest of the library asks
+ * {@linkcode platformConstants} for the table of the machine it runs on.
+ *
+ * Values are taken from the system headers of each platform: glibc's
+ * `bits/mman-linux.h`, `asm-generic/fcntl.h`, `asm/fcntl.h` (x86), `bits/stat.h`
+ * and `asm-generic/errno*.h`; Darwin's `sys/mman.h`, `sys/fcntl.h`, `sys/stat.h`
+ * and `sys/errno.h`.
+ *
+ * @module
+ */
+
+/** The platforms whose numbers are known. */
+export type PlatformName = "linux-x64" | "linux-arm64" | "darwin-x64" | "darwin-arm64";
+
+/** Byte offsets of the `struct stat` fields memmapfs reads after `fstat`. */
+export interface StatLayout {
+  /** `sizeof(struct stat)`. */
+  readonly size: number;
+  readonly dev: { readonly offset: number; readonly bytes: 4 | 8 };
+  readonly ino: number;
+  readonly mode: { readonly offset: number; readonly bytes: 2 | 4 };
+  readonly uid: number;
+  readonly fileSize: number;
+  /** `st_mtim` / `st_mtimespec`: seconds at this offset, nanoseconds 8 bytes later. */
+  readonly mtime: number;
+}
+
+/** Every platform-dependent number memmapfs uses. */
+export interface PlatformConstants {
+  readonly name: PlatformName;
+  /** File name to `dlopen` for libc. */
+  readonly libcPaths: readonly string[];
+  /** The function that returns the address of this thread's `errno`. */
+  readonly errnoFunction: "__errno_location" | "__error";
+  /** The exported name of the `fstat` that fills {@linkcode StatLayout}. */
+  readonly fstatSymbol: string;
+  readonly stat: StatLayout;
+  /** Page size to report when no libc can be loaded (the real one comes from sysconf). */
+  readonly defaultPageSize: number;
+  readonly SC_PAGESIZE: number;
+  readonly PROT_NONE: number;
+  readonly PROT_READ: number;
+  readonly PROT_WRITE: number;
+  readonly MAP_SHARED: number;
+  readonly MAP_PRIVATE: number;
+  readonly MAP_FIXED: number;
+  readonly MAP_ANONYMOUS: number;
+  /** 0 where the platform has no such flag. */
+  readonly MAP_POPULATE: number;
+  /** 0 where the platform has no such flag. */
+  readonly MAP_HUGETLB: number;
+  readonly MAP_NORESERVE: number;
+  /** 0 where the platform has no `mremap`. */
+  readonly MREMAP_MAYMOVE: number;
+  readonly MS_ASYNC: number;
+  readonly MS_INVALIDATE: number;
+  readonly MS_SYNC: number;
+  readonly O_RDONLY: number;
+  readonly O_WRONLY: number;
+  readonly O_RDWR: number;
+  readonly O_CREAT: number;
+  readonly O_EXCL: number;
+  readonly O_TRUNC: number;
+  readonly O_APPEND: number;
+  readonly O_NOFOLLOW: number;
+  readonly O_DIRECTORY: number;
+  readonly O_CLOEXEC: number;
+  readonly S_IFMT: number;
+  readonly S_IFREG: number;
+  readonly S_IFDIR: number;
+  /** `madvise` advice numbers; an advice the platform lacks is absent. */
+  readonly advice: Readonly<Partial<Record<AdviceName, number>>>;
+  /** errno number → name. */
+  readonly errnoNames: Readonly<Record<number, string>>;
+}
+
+/** Advice names as the public API spells them. */
+export type AdviceName =
+  | "normal" | "random" | "sequential" | "willneed" | "dontneed"
+  | "free" | "remove" | "hugepage" | "nohugepage" | "populate-read" | "populate-write"
+  | "cold" | "pageout" | "dontfork" | "dofork" | "mergeable" | "unmergeable";
+
+// asm-generic/errno-base.h and asm-generic/errno.h (x86-64 and arm64 share them).
+const LINUX_ERRNO: Record<number, string> = {
+  1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 6: "ENXIO", 7: "E2BIG",
+  8: "ENOEXEC", 9: "EBADF", 10: "ECHILD", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES",
+  14: "EFAULT", 15: "ENOTBLK", 16: "EBUSY", 17: "EEXIST", 18: "EXDEV", 19: "ENODEV",
+  20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL", 23: "ENFILE", 24: "EMFILE", 25: "ENOTTY",
+  26: "ETXTBSY", 27: "EFBIG", 28: "ENOSPC", 29: "ESPIPE", 30: "EROFS", 31: "EMLINK",
+  32: "EPIPE", 33: "EDOM", 34: "ERANGE", 35: "EDEADLK", 36: "ENAMETOOLONG", 37: "ENOLCK",
+  38: "ENOSYS", 39: "ENOTEMPTY", 40: "ELOOP", 75: "EOVERFLOW", 95: "EOPNOTSUPP",
+  122: "EDQUOT",
+};
+
+const LINUX_ADVICE: Partial<Record<AdviceName, number>> = {
+  normal: 0, random: 1, sequential: 2, willneed: 3, dontneed: 4, free: 8, remove: 9,
+  dontfork: 10, dofork: 11, mergeable: 12, unmergeable: 13, hugepage: 14, nohugepage: 15,
+  cold: 20, pageout: 21, "populate-read": 22, "populate-write": 23,
+};
+
+const LINUX_COMMON = {
+  libcPaths: ["libc.so.6", "libc.so"],
+  errnoFunction: "__errno_location",
+  fstatSymbol: "fstat",
+  defaultPageSize: 4096,
+  SC_PAGESIZE: 30,
+  PROT_NONE: 0, PROT_READ: 1, PROT_WRITE: 2,
+  MAP_SHARED: 0x01, MAP_PRIVATE: 0x02, MAP_FIXED: 0x10, MAP_ANONYMOUS: 0x20,
+  MAP_POPULATE: 0x8000, MAP_HUGETLB: 0x40000, MAP_NORESERVE: 0x4000,
+  MREMAP_MAYMOVE: 1,
+  MS_ASYNC: 1, MS_INVALIDATE: 2, MS_SYNC: 4,
+  O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CREAT: 0o100, O_EXCL: 0o200, O_TRUNC: 0o1000,
+  O_APPEND: 0o2000, O_CLOEXEC: 0o2000000,
+  S_IFMT: 0o170000, S_IFREG: 0o100000, S_IFDIR: 0o040000,
+  advice: LINUX_ADVICE,
+  errnoNames: LINUX_ERRNO,
+} as const;
+
+const LINUX_X64: PlatformConstants = {
+  ...LINUX_COMMON,
+  name: "linux-x64",
+  // asm/fcntl.h on x86 keeps the historic values.
+  O_NOFOLLOW: 0o400000,
+  O_DIRECTORY: 0o200000,
+  // x86-64 struct stat: dev, ino, nlink (8 each), mode, uid, gid, pad, rdev, size...
+  stat: {
+    size: 144, dev: { offset: 0, bytes: 8 }, ino: 8, mode: { offset: 24, bytes: 4 },
+    uid: 28, fileSize: 48, mtime: 88,
+  },
+};
+
+const LINUX_ARM64: PlatformConstants = {
+  ...LINUX_COMMON,
+  name: "linux-arm64",
+  // asm-generic/fcntl.h as overridden by arm64's asm/fcntl.h.
+  O_NOFOLLOW: 0o100000,
+  O_DIRECTORY: 0o40000,
+  // asm-generic struct stat: dev, ino (8), mode, nlink, uid, gid (4), rdev, pad, size...
+  stat: {
+    size: 128, dev: { offset: 0, bytes: 8 }, ino: 8, mode: { offset: 16, bytes: 4 },
+    uid: 24, fileSize: 48, mtime: 88,
+  },
+  // Kernels for arm64 are built with 4 KiB, 16 KiB or 64 KiB pages; sysconf tells.
+  defaultPageSize: 4096,
+};
+
+// sys/errno.h on Darwin: 1-34 match Linux, the rest differ.
+const DARWIN_ERRNO: Record<number, string> = {
+  ...Object.fromEntries(Object.entries(LINUX_ERRNO).filter(([n]) => Number(n) <= 34)),
+  11: "EDEADLK", 35: "EAGAIN", 45: "ENOTSUP", 62: "ELOOP", 63: "ENAMETOOLONG",
+  66: "ENOTEMPTY", 69: "EDQUOT", 77: "ENOLCK", 78: "ENOSYS", 84: "EOVERFLOW",
+  102: "EOPNOTSUPP",
+};
+
+const DARWIN_COMMON = {
+  libcPaths: ["/usr/lib/libSystem.B.dylib"],
+  errnoFunction: "__error",
+  SC_PAGESIZE: 29,
+  PROT_NONE: 0, PROT_READ: 1, PROT_WRITE: 2,
+  MAP_SHARED: 0x01, MAP_PRIVATE: 0x02, MAP_FIXED: 0x10, MAP_ANONYMOUS: 0x1000,
+  // Darwin has neither MAP_POPULATE nor MAP_HUGETLB nor mremap.
+  MAP_POPULATE: 0, MAP_HUGETLB: 0, MAP_NORESERVE: 0x40,
+  MREMAP_MAYMOVE: 0,
+  MS_ASYNC: 0x1, MS_INVALIDATE: 0x2, MS_SYNC: 0x10,
+  O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CREAT: 0x200, O_EXCL: 0x800, O_TRUNC: 0x400,
+  O_APPEND: 0x8, O_NOFOLLOW: 0x100, O_DIRECTORY: 0x100000, O_CLOEXEC: 0x1000000,
+  S_IFMT: 0o170000, S_IFREG: 0o100000, S_IFDIR: 0o040000,
+  advice: {
+    normal: 0, random: 1, sequential: 2, willneed: 3, dontneed: 4, free: 5, pageout: 10,
+  },
+  errnoNames: DARWIN_ERRNO,
+  // struct stat with 64-bit inodes: dev (4), mode (2), nlink (2), ino (8), uid, gid,
+  // rdev (4 each), pad, atime, mtime, ctime, birthtime (16 each), size...
+  stat: {
+    size: 144, dev: { offset: 0, bytes: 4 }, ino: 8, mode: { offset: 4, bytes: 2 },
+    uid: 16, fileSize: 96, mtime: 48,
+  },
+} as const;
+
+const DARWIN_X64: PlatformConstants = {
+  ...DARWIN_COMMON,
+  name: "darwin-x64",
+  // On x86-64 the 64-bit-inode stat is exported under its $INODE64 alias.
+  fstatSymbol: "fstat$INODE64",
+  defaultPageSize: 4096,
+};
+
+const DARWIN_ARM64: PlatformConstants = {
+  ...DARWIN_COMMON,
+  name: "darwin-arm64",
+  fstatSymbol: "fstat",
+  defaultPageSize: 16384,
+};
+
+const TABLES: Record<PlatformName, PlatformConstants> = {
+  "linux-x64": LINUX_X64,
+  "linux-arm64": LINUX_ARM64,
+  "darwin-x64": DARWIN_X64,
+  "darwin-arm64": DARWIN_ARM64,
+};
+
+/** The largest address, which `mmap` returns as `MAP_FAILED` ((void *) -1). */
+export const MAP_FAILED: bigint = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * Returns the constants of a platform, or `undefined` when memmapfs does not
+ * know its numbers.
+ *
+ * @example
+ * ```ts
+ * import { constantsFor } from "./constants.ts";
+ * console.log(constantsFor("linux", "x64")?.MAP_SHARED); // 1
+ * ```
+ */
+export function constantsFor(os: string, arch: string): PlatformConstants | undefined {
+  const normalizedArch = arch === "x86_64" ? "x64" : arch === "aarch64" ? "arm64" : arch;
+  return TABLES[`${os}-${normalizedArch}` as PlatformName];
+}

@@ -1,0 +1,157 @@
+/**
+ * A {@linkcode Libc} that fails chosen calls: the seam tests use to prove that
+ * every failure path throws the right error and leaks nothing.
+ *
+ * @module
+ */
+
+import type { PlatformConstants } from "./constants.ts";
+import { MAP_FAILED } from "./constants.ts";
+import type { FileStat, Libc, RuntimeName } from "./libc.ts";
+
+/** The libc calls a {@linkcode FaultyLibc} can fail. */
+export type LibcCall =
+  | "mmap" | "munmap" | "mremap" | "mprotect" | "madvise" | "msync" | "mlock" | "munlock"
+  | "mincore" | "open" | "close" | "fstat" | "ftruncate" | "posixFallocate" | "fsync"
+  | "unlink" | "shmOpen" | "shmUnlink" | "memfdCreate";
+
+interface PlannedFault {
+  remaining: number;
+  errno: number;
+}
+
+/**
+ * Wraps a libc and makes the N-th call of a chosen function fail with a chosen
+ * errno, without calling through. Counts every call.
+ *
+ * @example
+ * ```ts
+ * import { FaultyLibc, libc, useLibc } from "./mod.ts";
+ * const faulty = new FaultyLibc(libc());
+ * faulty.fail("mmap", { errno: 12 });
+ * useLibc(faulty);
+ * // ... the next mmap fails with ENOMEM ...
+ * useLibc(null);
+ * ```
+ */
+export class FaultyLibc implements Libc {
+  readonly runtime: RuntimeName = "test";
+  readonly constants: PlatformConstants;
+  readonly maxArrayBufferLength: number;
+  readonly mremap?: Libc["mremap"];
+  readonly posixFallocate?: Libc["posixFallocate"];
+  readonly memfdCreate?: Libc["memfdCreate"];
+  #inner: Libc;
+  #ownErrno: number | undefined;
+  #counts = new Map<LibcCall, number>();
+  #faults = new Map<LibcCall, PlannedFault[]>();
+
+  constructor(inner: Libc, options: { maxArrayBufferLength?: number } = {}) {
+    this.#inner = inner;
+    this.constants = inner.constants;
+    this.maxArrayBufferLength = options.maxArrayBufferLength ?? inner.maxArrayBufferLength;
+    const { mremap, posixFallocate, memfdCreate } = inner;
+    if (mremap) {
+      this.mremap = (...args) => this.#run("mremap", MAP_FAILED, () => mremap.apply(inner, args));
+    }
+    if (posixFallocate) {
+      this.posixFallocate = (...args) =>
+        this.#run("posixFallocate", -1, () => posixFallocate.apply(inner, args));
+    }
+    if (memfdCreate) {
+      this.memfdCreate = (...args) =>
+        this.#run("memfdCreate", -1, () => memfdCreate.apply(inner, args));
+    }
+  }
+
+  /** errno of the last failure, injected or real. */
+  get errno(): number {
+    return this.#ownErrno ?? this.#inner.errno;
+  }
+
+  /** Makes the `nth` call of `call` from now on (default the next) fail with `errno`. */
+  fail(call: LibcCall, options: { nth?: number; errno: number }): void {
+    const planned = this.#faults.get(call) ?? [];
+    planned.push({ remaining: options.nth ?? 1, errno: options.errno });
+    this.#faults.set(call, planned);
+  }
+
+  /** How many times `call` was made through this libc. */
+  calls(call: LibcCall): number {
+    return this.#counts.get(call) ?? 0;
+  }
+
+  #run<T>(call: LibcCall, failure: T, through: () => T): T {
+    this.#counts.set(call, this.calls(call) + 1);
+    const planned = this.#faults.get(call);
+    const due = planned?.find((fault) => --fault.remaining === 0);
+    if (due) {
+      planned!.splice(planned!.indexOf(due), 1);
+      // Linux releases the descriptor even when close() reports an error, so a
+      // faithful failure still closes it.
+      if (call === "close") through();
+      this.#ownErrno = due.errno;
+      return failure;
+    }
+    this.#ownErrno = undefined;
+    return through();
+  }
+
+  mmap(addr: bigint, length: number, prot: number, flags: number, fd: number, offset: number): bigint {
+    return this.#run("mmap", MAP_FAILED, () => this.#inner.mmap(addr, length, prot, flags, fd, offset));
+  }
+  munmap(addr: bigint, length: number): number {
+    return this.#run("munmap", -1, () => this.#inner.munmap(addr, length));
+  }
+  mprotect(addr: bigint, length: number, prot: number): number {
+    return this.#run("mprotect", -1, () => this.#inner.mprotect(addr, length, prot));
+  }
+  madvise(addr: bigint, length: number, advice: number): number {
+    return this.#run("madvise", -1, () => this.#inner.madvise(addr, length, advice));
+  }
+  msync(addr: bigint, length: number, flags: number): number {
+    return this.#run("msync", -1, () => this.#inner.msync(addr, length, flags));
+  }
+  mlock(addr: bigint, length: number): number {
+    return this.#run("mlock", -1, () => this.#inner.mlock(addr, length));
+  }
+  munlock(addr: bigint, length: number): number {
+    return this.#run("munlock", -1, () => this.#inner.munlock(addr, length));
+  }
+  mincore(addr: bigint, length: number, vec: Uint8Array): number {
+    return this.#run("mincore", -1, () => this.#inner.mincore(addr, length, vec));
+  }
+  open(path: string, flags: number, mode: number): number {
+    return this.#run("open", -1, () => this.#inner.open(path, flags, mode));
+  }
+  close(fd: number): number {
+    return this.#run("close", -1, () => this.#inner.close(fd));
+  }
+  fstat(fd: number): FileStat | null {
+    return this.#run("fstat", null, () => this.#inner.fstat(fd));
+  }
+  ftruncate(fd: number, length: number): number {
+    return this.#run("ftruncate", -1, () => this.#inner.ftruncate(fd, length));
+  }
+  fsync(fd: number): number {
+    return this.#run("fsync", -1, () => this.#inner.fsync(fd));
+  }
+  unlink(path: string): number {
+    return this.#run("unlink", -1, () => this.#inner.unlink(path));
+  }
+  shmOpen(name: string, flags: number, mode: number): number {
+    return this.#run("shmOpen", -1, () => this.#inner.shmOpen(name, flags, mode));
+  }
+  shmUnlink(name: string): number {
+    return this.#run("shmUnlink", -1, () => this.#inner.shmUnlink(name));
+  }
+  pageSize(): number {
+    return this.#inner.pageSize();
+  }
+  arrayBuffer(addr: bigint, length: number): ArrayBuffer {
+    return this.#inner.arrayBuffer(addr, length);
+  }
+  checkPathAccess(path: string, access: "read" | "write"): void {
+    this.#inner.checkPathAccess(path, access);
+  }
+}

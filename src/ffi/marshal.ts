@@ -1,0 +1,39 @@
+/**
+ * Conversions every shim shares: C strings out of JavaScript strings, and the
+ * fields of `struct stat` out of the bytes `fstat` filled.
+ *
+ * @module
+ */
+
+import type { StatLayout } from "./constants.ts";
+import type { FileStat } from "./libc.ts";
+
+const encoder = new TextEncoder();
+
+/** UTF-8 bytes of `text` followed by the NUL that C expects. */
+export function cString(text: string): Uint8Array {
+  const bytes = new Uint8Array(encoder.encode(text).length + 1);
+  encoder.encodeInto(text, bytes);
+  return bytes;
+}
+
+/** Reads the fields memmapfs uses from a filled `struct stat`. */
+export function parseStat(buffer: Uint8Array, layout: StatLayout): FileStat {
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const dev = layout.dev.bytes === 8
+    ? view.getBigUint64(layout.dev.offset, true)
+    : BigInt(view.getUint32(layout.dev.offset, true));
+  const mode = layout.mode.bytes === 4
+    ? view.getUint32(layout.mode.offset, true)
+    : view.getUint16(layout.mode.offset, true);
+  const seconds = view.getBigInt64(layout.mtime, true);
+  const nanoseconds = view.getBigInt64(layout.mtime + 8, true);
+  return {
+    size: Number(view.getBigInt64(layout.fileSize, true)),
+    mode,
+    uid: view.getUint32(layout.uid, true),
+    dev,
+    ino: view.getBigUint64(layout.ino, true),
+    mtimeNs: seconds * 1_000_000_000n + nanoseconds,
+  };
+}

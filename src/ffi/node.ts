@@ -1,0 +1,158 @@
+/**
+ * The Node shim: binds libc with `node:ffi` (Node 26 and later). One of the
+ * three files allowed to name a runtime's FFI.
+ *
+ * Node's fast call path wants `bigint` for 64-bit arguments, so sizes and
+ * offsets are converted here.
+ *
+ * @module
+ */
+
+import type { PlatformConstants } from "./constants.ts";
+import type { NativeCalls } from "./native.ts";
+
+// The slice of node:ffi this file uses, declared here because @types/node may
+// not describe the experimental module yet.
+type NodeType = "int32" | "uint32" | "int64" | "uint64" | "buffer";
+interface NodeSignature {
+  arguments: NodeType[];
+  return: NodeType;
+}
+type NodeFunction = (...args: unknown[]) => unknown;
+interface NodeFfi {
+  dlopen(path: string, definitions: Record<string, NodeSignature>): {
+    functions: Record<string, NodeFunction>;
+  };
+  toArrayBuffer(pointer: bigint, length: number, copy: boolean): ArrayBuffer;
+  getInt32(pointer: bigint, offset?: number): number;
+}
+
+/** The libc symbols with their C prototypes. */
+const SYMBOLS = {
+  // void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
+  mmap: { arguments: ["uint64", "uint64", "int32", "int32", "int32", "int64"], return: "uint64" },
+  // int munmap(void *addr, size_t length)
+  munmap: { arguments: ["uint64", "uint64"], return: "int32" },
+  // int mprotect(void *addr, size_t len, int prot)
+  mprotect: { arguments: ["uint64", "uint64", "int32"], return: "int32" },
+  // int madvise(void *addr, size_t length, int advice)
+  madvise: { arguments: ["uint64", "uint64", "int32"], return: "int32" },
+  // int msync(void *addr, size_t length, int flags)
+  msync: { arguments: ["uint64", "uint64", "int32"], return: "int32" },
+  // int mlock(const void *addr, size_t len)
+  mlock: { arguments: ["uint64", "uint64"], return: "int32" },
+  // int munlock(const void *addr, size_t len)
+  munlock: { arguments: ["uint64", "uint64"], return: "int32" },
+  // int mincore(void *addr, size_t length, unsigned char *vec)
+  mincore: { arguments: ["uint64", "uint64", "buffer"], return: "int32" },
+  // int open(const char *pathname, int flags, mode_t mode)
+  open: { arguments: ["buffer", "int32", "uint32"], return: "int32" },
+  // int close(int fd)
+  close: { arguments: ["int32"], return: "int32" },
+  // int ftruncate(int fd, off_t length)
+  ftruncate: { arguments: ["int32", "int64"], return: "int32" },
+  // int fsync(int fd)
+  fsync: { arguments: ["int32"], return: "int32" },
+  // int unlink(const char *pathname)
+  unlink: { arguments: ["buffer"], return: "int32" },
+  // long sysconf(int name)
+  sysconf: { arguments: ["int32"], return: "int64" },
+} satisfies Record<string, NodeSignature>;
+
+/** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
+const OPTIONAL_SYMBOLS = {
+  // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags)
+  mremap: { arguments: ["uint64", "uint64", "uint64", "int32"], return: "uint64" },
+  // int posix_fallocate(int fd, off_t offset, off_t len)
+  posix_fallocate: { arguments: ["int32", "int64", "int64"], return: "int32" },
+  // int shm_open(const char *name, int oflag, mode_t mode)
+  shm_open: { arguments: ["buffer", "int32", "uint32"], return: "int32" },
+  // int shm_unlink(const char *name)
+  shm_unlink: { arguments: ["buffer"], return: "int32" },
+  // int memfd_create(const char *name, unsigned int flags)
+  memfd_create: { arguments: ["buffer", "uint32"], return: "int32" },
+} satisfies Record<string, NodeSignature>;
+
+/** Returns node:ffi, or `undefined` on a Node without it (before 26, or disabled). */
+export function loadNodeFfi(): NodeFfi | undefined {
+  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  return getBuiltin?.("node:ffi") as NodeFfi | undefined;
+}
+
+/** Binds libc through `node:ffi`. */
+export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): NativeCalls {
+  const [path, lib] = openFirst(ffi, constants.libcPaths, {
+    ...SYMBOLS,
+    // int fstat(int fd, struct stat *statbuf)
+    [constants.fstatSymbol]: { arguments: ["int32", "buffer"], return: "int32" },
+    // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
+    [constants.errnoFunction]: { arguments: [], return: "uint64" },
+  });
+  const optional = (name: keyof typeof OPTIONAL_SYMBOLS): NodeFunction | undefined => {
+    for (const candidate of [path, ...(name.startsWith("shm_") ? ["librt.so.1"] : [])]) {
+      try {
+        return ffi.dlopen(candidate, { [name]: OPTIONAL_SYMBOLS[name] }).functions[name];
+      } catch { /* try the next library; absent everywhere means unsupported */ }
+    }
+    return undefined;
+  };
+
+  // errno is thread-local and its address is fixed for the thread's life.
+  const errnoAddress = lib[constants.errnoFunction]!() as bigint;
+  const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
+  const { ftruncate, fsync, sysconf, unlink } = lib;
+  const fstat = lib[constants.fstatSymbol];
+  const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
+  const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
+  const memfdCreate = optional("memfd_create");
+  const big = BigInt;
+
+  return {
+    runtime: "node",
+    maxArrayBufferLength: Number.MAX_SAFE_INTEGER,
+    mmap: (addr, length, prot, flags, fd, offset) =>
+      mmap(addr, big(length), prot, flags, fd, big(offset)) as bigint,
+    munmap: (addr, length) => munmap(addr, big(length)) as number,
+    mremap: mremap &&
+      ((addr, oldLength, newLength, flags) =>
+        mremap(addr, big(oldLength), big(newLength), flags) as bigint),
+    mprotect: (addr, length, prot) => mprotect(addr, big(length), prot) as number,
+    madvise: (addr, length, advice) => madvise(addr, big(length), advice) as number,
+    msync: (addr, length, flags) => msync(addr, big(length), flags) as number,
+    mlock: (addr, length) => mlock(addr, big(length)) as number,
+    munlock: (addr, length) => munlock(addr, big(length)) as number,
+    mincore: (addr, length, vec) => mincore(addr, big(length), vec) as number,
+    open: (cPath, flags, mode) => open(cPath, flags, mode) as number,
+    close: (fd) => close(fd) as number,
+    fstat: (fd, buffer) => fstat(fd, buffer) as number,
+    ftruncate: (fd, length) => ftruncate(fd, big(length)) as number,
+    posixFallocate: fallocate &&
+      ((fd, offset, length) => fallocate(fd, big(offset), big(length)) as number),
+    fsync: (fd) => fsync(fd) as number,
+    unlink: (path) => unlink(path) as number,
+    shmOpen: shmOpen && ((name, flags, mode) => shmOpen(name, flags, mode) as number),
+    shmUnlink: shmUnlink && ((name) => shmUnlink(name) as number),
+    memfdCreate: memfdCreate && ((name, flags) => memfdCreate(name, flags) as number),
+    sysconf: (name) => Number(sysconf(name)),
+    errno: () => ffi.getInt32(errnoAddress),
+    arrayBuffer: (addr, length) => ffi.toArrayBuffer(addr, length, false),
+    // Node's permission model gates node:ffi itself (--allow-ffi), not paths.
+    checkPathAccess() {},
+  };
+}
+
+function openFirst(
+  ffi: NodeFfi,
+  paths: readonly string[],
+  table: Record<string, NodeSignature>,
+): [string, Record<string, NodeFunction>] {
+  let lastError: unknown;
+  for (const path of paths) {
+    try {
+      return [path, ffi.dlopen(path, table).functions];
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}

@@ -1,0 +1,165 @@
+/**
+ * `FileDescriptor`: an open descriptor of a regular file and the calls made on
+ * it — open with safe flags, stat, grow, shrink, fsync, close. Mapping lives
+ * elsewhere; this file only knows the file.
+ *
+ * @module
+ */
+
+import { errnoError, type MmapError } from "../errors.ts";
+import type { FileStat, Libc } from "../ffi/libc.ts";
+
+/** How to open a file. */
+export interface OpenRequest {
+  readonly write: boolean;
+  /** Create the file when it is missing. */
+  readonly create?: boolean;
+  /** With `create`: fail with EEXIST when the file exists. */
+  readonly exclusive?: boolean;
+  /** Cut the file to 0 bytes after opening. */
+  readonly truncate?: boolean;
+  /** Mode of a file this call creates. */
+  readonly permissions?: number;
+}
+
+/** An open descriptor of a regular file. */
+export class FileDescriptor {
+  readonly #libc: Libc;
+  readonly fd: number;
+  readonly path: string;
+  /** True when this open created the file. */
+  readonly created: boolean;
+  #closed = false;
+
+  private constructor(libc: Libc, fd: number, path: string, created: boolean) {
+    this.#libc = libc;
+    this.fd = fd;
+    this.path = path;
+    this.created = created;
+  }
+
+  /**
+   * Opens `path` with `O_CLOEXEC | O_NOFOLLOW`, creating it (mode 0600 unless
+   * told otherwise) when asked. Refuses anything but a regular file.
+   *
+   * @throws {MmapError} With the errno of the failing call, or EISDIR/ENODEV.
+   */
+  static open(libc: Libc, path: string, request: OpenRequest): FileDescriptor {
+    const c = libc.constants;
+    libc.checkPathAccess(path, "read");
+    if (request.write) libc.checkPathAccess(path, "write");
+    const base = (request.write ? c.O_RDWR : c.O_RDONLY) | c.O_CLOEXEC | c.O_NOFOLLOW;
+    let created = false;
+    let fd = request.exclusive ? -1 : libc.open(path, base, 0);
+    if (fd < 0 && request.create && (request.exclusive || libc.errno === enoent(libc))) {
+      // O_EXCL tells us whether this call made the file, so a failure later
+      // can remove exactly what it created and nothing else.
+      fd = libc.open(path, base | c.O_CREAT | c.O_EXCL, request.permissions ?? 0o600);
+      created = fd >= 0;
+      if (fd < 0 && !request.exclusive && libc.errno === eexist(libc)) fd = libc.open(path, base, 0);
+    }
+    if (fd < 0) throw openError(libc, path);
+    const descriptor = new FileDescriptor(libc, fd, path, created);
+    try {
+      descriptor.#assertRegularFile();
+      if (request.truncate) descriptor.setSize(0);
+    } catch (error) {
+      descriptor.discard();
+      throw error;
+    }
+    return descriptor;
+  }
+
+  #assertRegularFile(): void {
+    const c = this.#libc.constants;
+    const type = this.stat().mode & c.S_IFMT;
+    if (type === c.S_IFREG) return;
+    const errno = type === c.S_IFDIR ? "EISDIR" : "ENODEV";
+    throw errnoError(errnoNumber(this.#libc, errno), c.errnoNames, "open", this.path);
+  }
+
+  /** @throws {MmapError} When fstat fails. */
+  stat(): FileStat {
+    const stat = this.#libc.fstat(this.fd);
+    if (!stat) throw this.#error("fstat");
+    return stat;
+  }
+
+  /**
+   * Makes the file `newSize` bytes. Growth reserves the blocks with
+   * posix_fallocate so a full disk fails here rather than as SIGBUS later; on
+   * failure the old size is put back.
+   *
+   * @throws {MmapError} When the file cannot take the new size.
+   */
+  setSize(newSize: number, oldSize = this.stat().size): void {
+    const libc = this.#libc;
+    if (newSize > oldSize && libc.posixFallocate) {
+      if (libc.posixFallocate(this.fd, oldSize, newSize - oldSize) === 0) return;
+      const errno = libc.errno;
+      // Filesystems without fallocate support say so; fall back to ftruncate.
+      if (!["EOPNOTSUPP", "ENOTSUP", "ENOSYS", "EINVAL"].includes(libc.constants.errnoNames[errno])) {
+        const error = errnoError(errno, libc.constants.errnoNames, "posix_fallocate", this.path);
+        libc.ftruncate(this.fd, oldSize);
+        throw error;
+      }
+    }
+    if (libc.ftruncate(this.fd, newSize) !== 0) throw this.#error("ftruncate");
+  }
+
+  /** @throws {MmapError} When fsync fails. */
+  fsync(): void {
+    if (this.#libc.fsync(this.fd) !== 0) throw this.#error("fsync");
+  }
+
+  /** fsync of the directory holding this file, so its creation survives a crash. */
+  syncDirectory(): void {
+    const libc = this.#libc;
+    const c = libc.constants;
+    const slash = this.path.lastIndexOf("/");
+    const directory = slash > 0 ? this.path.slice(0, slash) : slash === 0 ? "/" : ".";
+    const fd = libc.open(directory, c.O_RDONLY | c.O_DIRECTORY | c.O_CLOEXEC, 0);
+    if (fd < 0) throw errnoError(libc.errno, c.errnoNames, "open", directory);
+    const failed = libc.fsync(fd) !== 0;
+    const error = failed ? errnoError(libc.errno, c.errnoNames, "fsync", directory) : undefined;
+    libc.close(fd);
+    if (error) throw error;
+  }
+
+  /** Closes the descriptor once; returns the error instead of throwing. */
+  close(): MmapError | undefined {
+    if (this.#closed) return undefined;
+    this.#closed = true;
+    // Linux releases the descriptor even when close reports an error.
+    return this.#libc.close(this.fd) === 0 ? undefined : this.#error("close");
+  }
+
+  /** Closes, and removes the file when this open created it: undoes the open. */
+  discard(): void {
+    this.close();
+    if (this.created) this.#libc.unlink(this.path);
+  }
+
+  #error(syscall: string): MmapError {
+    return errnoError(this.#libc.errno, this.#libc.constants.errnoNames, syscall, this.path);
+  }
+}
+
+function openError(libc: Libc, path: string): MmapError {
+  const error = errnoError(libc.errno, libc.constants.errnoNames, "open", path);
+  if (error.code !== "ELOOP") return error;
+  error.message += ": memmapfs opens with O_NOFOLLOW and does not follow a symbolic link " +
+    "as the last part of a path; pass the resolved path (realpath) instead";
+  return error;
+}
+
+/** The platform's number for an errno name. */
+export function errnoNumber(libc: Libc, name: string): number {
+  for (const [number, candidate] of Object.entries(libc.constants.errnoNames)) {
+    if (candidate === name) return Number(number);
+  }
+  throw new Error(`Unknown errno name ${name}`);
+}
+
+const enoent = (libc: Libc) => errnoNumber(libc, "ENOENT");
+const eexist = (libc: Libc) => errnoNumber(libc, "EEXIST");

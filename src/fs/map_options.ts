@@ -1,0 +1,126 @@
+/**
+ * The options of `MappedFile.open`, their defaults and their checks.
+ *
+ * @module
+ */
+
+import type { AdviceName } from "../ffi/constants.ts";
+import {
+  assertByteCount,
+  assertChoice,
+  assertOptionalBoolean,
+  assertOptionalByteCount,
+} from "../validate.ts";
+
+/** How a file is mapped: read-only, shared read-write, or private copy-on-write. */
+export type Mode = "readonly" | "readwrite" | "copyonwrite";
+
+/**
+ * When written bytes are flushed to disk without an explicit `sync()`:
+ * - `"immediate"`: after every write through the object's methods;
+ * - `"lazy"` (default): on `close()`, before a window slides and after a resize;
+ * - `"periodic"`: every `syncInterval` ms when something changed, and on `close()`;
+ * - `"never"`: only when `sync()` is called (the kernel still writes back in time).
+ */
+export type SyncMode = "immediate" | "lazy" | "periodic" | "never";
+
+/** `madvise` advice, by its Linux name without the `MADV_` prefix. */
+export type Advice = AdviceName;
+
+/** Options of {@linkcode MappedFile.open}. */
+export interface MapOptions {
+  /** How to map; default `"readonly"`. */
+  mode?: Mode;
+  /** Byte offset in the file where the mapped range starts; any value. Default 0. */
+  offset?: number;
+  /** Bytes to map; default to the end of the file. */
+  length?: number;
+  /** Map at most this many bytes at a time (rounded up to pages); the window slides on access. */
+  window?: number;
+  /** Prefault the pages (MAP_POPULATE, else MADV_WILLNEED). Default false. */
+  populate?: boolean;
+  /** Ask for huge pages; falls back silently where unavailable. Default false. */
+  hugePages?: boolean;
+  /** mlock the mapping after mapping it. Default false. */
+  lock?: boolean;
+  /** When to flush writes; default `"lazy"`. */
+  sync?: SyncMode;
+  /** Milliseconds between flushes for `"periodic"`; default 1000. */
+  syncInterval?: number;
+  /** Re-check the file size before each copying access; throws FileTruncatedError. Default false. */
+  checked?: boolean;
+  /** `"readwrite"` only: create the file when missing. Default false. */
+  create?: boolean;
+  /** `"readwrite"` only: make the file at least this many bytes. */
+  size?: number;
+  /** File mode when created; default 0o600. */
+  permissions?: number;
+}
+
+/** Every option with its default filled in. */
+export interface ResolvedMapOptions {
+  readonly mode: Mode;
+  readonly offset: number;
+  readonly length: number | undefined;
+  readonly window: number;
+  readonly populate: boolean;
+  readonly hugePages: boolean;
+  readonly lock: boolean;
+  readonly sync: SyncMode;
+  readonly syncInterval: number;
+  readonly checked: boolean;
+  readonly create: boolean;
+  readonly size: number | undefined;
+  readonly permissions: number;
+}
+
+const MODES: readonly Mode[] = ["readonly", "readwrite", "copyonwrite"];
+const SYNC_MODES: readonly SyncMode[] = ["immediate", "lazy", "periodic", "never"];
+
+/**
+ * Checks `options` and fills in defaults.
+ *
+ * @throws {TypeError} For a wrong type or an option that needs `"readwrite"`.
+ * @throws {RangeError} For a negative, fractional or unsafe number.
+ */
+export function resolveMapOptions(options: MapOptions = {}, pageSize: number): ResolvedMapOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("Options must be an object");
+  }
+  const mode = options.mode ?? "readonly";
+  assertChoice(mode, MODES, "mode");
+  const sync = options.sync ?? "lazy";
+  assertChoice(sync, SYNC_MODES, "sync");
+  assertOptionalByteCount(options.offset, "offset");
+  assertOptionalByteCount(options.length, "length");
+  assertOptionalByteCount(options.window, "window");
+  assertOptionalByteCount(options.size, "size");
+  assertOptionalByteCount(options.syncInterval, "syncInterval");
+  for (const flag of ["populate", "hugePages", "lock", "checked", "create"] as const) {
+    assertOptionalBoolean(options[flag], flag);
+  }
+  const permissions = options.permissions ?? 0o600;
+  assertByteCount(permissions, "permissions");
+  if (permissions > 0o7777) throw new RangeError(`Permissions must be at most 0o7777, got ${permissions}`);
+  if (options.window === 0) throw new RangeError("Window must be greater than 0");
+  if (options.syncInterval === 0) throw new RangeError("SyncInterval must be greater than 0");
+  if (mode !== "readwrite" && (options.create || options.size !== undefined)) {
+    throw new TypeError('Options create and size need mode "readwrite"');
+  }
+  const window = options.window === undefined ? 0 : Math.ceil(options.window / pageSize) * pageSize;
+  return {
+    mode,
+    offset: options.offset ?? 0,
+    length: options.length,
+    window,
+    populate: options.populate ?? false,
+    hugePages: options.hugePages ?? false,
+    lock: options.lock ?? false,
+    sync,
+    syncInterval: options.syncInterval ?? 1000,
+    checked: options.checked ?? false,
+    create: options.create ?? false,
+    size: options.size,
+    permissions,
+  };
+}

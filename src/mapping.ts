@@ -1,0 +1,352 @@
+/**
+ * `Mapping`: one mmap'd range and everything that touches its memory directly —
+ * page alignment, the views handed out over it, and taking it away safely.
+ *
+ * Safety model: every `ArrayBuffer` created over the range is registered. Before
+ * the range goes away (unmap, move, shrink) each is detached with
+ * `transfer(0)`. If any cannot be detached — a user transferred it away, or the
+ * runtime refused — the range is not unmapped but replaced in place by private
+ * anonymous memory, so a stray reader sees zeros instead of crashing.
+ *
+ * @module
+ */
+
+import { errnoError, MmapError } from "./errors.ts";
+import { MAP_FAILED } from "./ffi/constants.ts";
+import type { Libc } from "./ffi/libc.ts";
+
+/** What to map. */
+export interface MapRequest {
+  /** Descriptor to map, or -1 for anonymous memory. */
+  readonly fd: number;
+  /** Byte offset in the file of the first byte wanted; any value, aligned inside. */
+  readonly fileOffset: number;
+  /** Bytes wanted; more than 0. */
+  readonly length: number;
+  readonly writable: boolean;
+  /** `MAP_SHARED` when true, else copy-on-write `MAP_PRIVATE`. */
+  readonly shared: boolean;
+  readonly populate?: boolean;
+  readonly hugePages?: boolean;
+  /** For error messages. */
+  readonly path: string | null;
+}
+
+/** Internal views are cut into chunks of this size when one buffer cannot hold the range. */
+const LARGE_CHUNK = 2 ** 30;
+
+/** One mmap'd range of a file or of anonymous memory. */
+export class Mapping {
+  readonly #libc: Libc;
+  readonly #request: MapRequest;
+  readonly #pageSize: number;
+  #address: bigint;
+  /** Distance from the page-aligned start of the mapping to the first wanted byte. */
+  readonly #delta: number;
+  #length: number;
+  /** Internal and user views of whole chunks, created on first use. */
+  #chunks: (Uint8Array | undefined)[] = [];
+  /** Buffers made for user views that cross chunks; weak so unused ones can go. */
+  #extraBuffers = new Set<WeakRef<ArrayBuffer>>();
+  #locked = false;
+
+  private constructor(libc: Libc, request: MapRequest, address: bigint, delta: number) {
+    this.#libc = libc;
+    this.#request = request;
+    this.#pageSize = libc.pageSize();
+    this.#address = address;
+    this.#delta = delta;
+    this.#length = request.length;
+  }
+
+  /**
+   * Maps `request.length` bytes at `request.fileOffset`.
+   *
+   * @throws {MmapError} When mmap fails.
+   */
+  static map(libc: Libc, request: MapRequest): Mapping {
+    const page = libc.pageSize();
+    const delta = request.fileOffset % page;
+    const address = mapRange(libc, request, request.fileOffset - delta, delta + request.length);
+    const mapping = new Mapping(libc, request, address, delta);
+    if (request.populate && !libc.constants.MAP_POPULATE) mapping.#adviseQuietly("willneed");
+    if (request.hugePages) mapping.#adviseQuietly("hugepage");
+    return mapping;
+  }
+
+  /** Bytes of the wanted range. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** File offset of the first wanted byte. */
+  get fileOffset(): number {
+    return this.#request.fileOffset;
+  }
+
+  get writable(): boolean {
+    return this.#request.writable;
+  }
+
+  get locked(): boolean {
+    return this.#locked;
+  }
+
+  /** Bytes actually mapped, from the page-aligned start. */
+  get #mappedLength(): number {
+    return this.#delta + this.#length;
+  }
+
+  /** The largest view this runtime can make in one buffer. */
+  get #chunkSize(): number {
+    const max = this.#libc.maxArrayBufferLength;
+    return this.#mappedLength <= max ? this.#mappedLength : Math.min(LARGE_CHUNK, max);
+  }
+
+  /**
+   * A zero-copy view of `[start, end)` of the wanted range.
+   *
+   * @throws {RangeError} When this runtime cannot make one buffer that large.
+   */
+  view(start: number, end: number): Uint8Array {
+    const { chunk, chunkStart } = this.#chunkFor(start);
+    const chunkEnd = chunkStart + chunk.length;
+    if (end <= chunkEnd || end - start === 0) {
+      return chunk.subarray(start - chunkStart, end - chunkStart);
+    }
+    const length = end - start;
+    if (length > this.#libc.maxArrayBufferLength) {
+      throw new RangeError(
+        `Cannot view ${length} bytes at once: this runtime's buffers hold at most ` +
+          `${this.#libc.maxArrayBufferLength} bytes; use subarray() on smaller ranges ` +
+          "or open with a window",
+      );
+    }
+    const buffer = this.#libc.arrayBuffer(this.#address + BigInt(this.#delta + start), length);
+    this.#extraBuffers.add(new WeakRef(buffer));
+    return new Uint8Array(buffer);
+  }
+
+  /**
+   * The internal view holding byte `position`: the chunk and where it starts in
+   * the wanted range. Copying loops use it to cross chunks without new buffers.
+   */
+  chunkAt(position: number): { chunk: Uint8Array; chunkStart: number } {
+    return this.#chunkFor(position);
+  }
+
+  #chunkFor(position: number): { chunk: Uint8Array; chunkStart: number } {
+    const size = this.#chunkSize;
+    // Chunk k covers mapped bytes [k*size, (k+1)*size); position is relative to
+    // #delta, and the end of the range belongs to the last chunk.
+    const last = Math.floor((this.#mappedLength - 1) / size);
+    const index = Math.min(Math.floor((this.#delta + position) / size), last);
+    let chunk = this.#chunks[index];
+    if (!chunk) {
+      const mappedStart = index * size;
+      const mappedEnd = Math.min(mappedStart + size, this.#mappedLength);
+      const buffer = this.#libc.arrayBuffer(this.#address + BigInt(mappedStart), mappedEnd - mappedStart);
+      // The first chunk hides the alignment bytes in front of the wanted range.
+      const skip = index === 0 ? this.#delta : 0;
+      chunk = new Uint8Array(buffer, skip);
+      this.#chunks[index] = chunk;
+    }
+    const chunkStart = index === 0 ? 0 : index * size - this.#delta;
+    return { chunk, chunkStart };
+  }
+
+  /**
+   * Detaches every buffer handed out over this range. Returns false when one
+   * could not be detached, so the memory must never be unmapped.
+   */
+  detachViews(): boolean {
+    let clean = true;
+    const buffers: ArrayBuffer[] = [];
+    for (const chunk of this.#chunks) if (chunk) buffers.push(chunk.buffer as ArrayBuffer);
+    for (const ref of this.#extraBuffers) {
+      const buffer = ref.deref();
+      if (buffer) buffers.push(buffer);
+    }
+    for (const buffer of buffers) {
+      // A buffer already detached before we got here was transferred away by
+      // someone else: its new owner still points into the mapping.
+      if (buffer.detached) {
+        clean = false;
+        continue;
+      }
+      try {
+        buffer.transfer(0);
+      } catch { /* checked just below */ }
+      if (!buffer.detached) clean = false;
+    }
+    this.#chunks = [];
+    this.#extraBuffers.clear();
+    return clean;
+  }
+
+  /**
+   * Detaches all views and releases the range. When a view could not be
+   * detached the range is overlaid with anonymous zero pages instead of being
+   * unmapped. Never throws: the error, if any, is returned.
+   */
+  release(): MmapError | undefined {
+    const clean = this.detachViews();
+    return this.#retire(this.#address, this.#delta + this.#length, clean);
+  }
+
+  #retire(address: bigint, length: number, clean: boolean): MmapError | undefined {
+    const libc = this.#libc;
+    if (clean && libc.munmap(address, length) === 0) return undefined;
+    const unmapError = clean ? this.#error("munmap") : undefined;
+    const { PROT_READ, PROT_WRITE, MAP_FIXED, MAP_PRIVATE, MAP_ANONYMOUS } = libc.constants;
+    const overlay = libc.mmap(
+      address, length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0,
+    );
+    // The overlay replaced the file pages, so no file reference is left; its
+    // zero pages stay mapped for whoever still holds a view.
+    if (overlay !== MAP_FAILED) return unmapError;
+    return unmapError ?? this.#error("mmap");
+  }
+
+  /**
+   * Changes the wanted length. Views are detached first because the range may
+   * move. Uses mremap where the platform has it, else maps anew and copies
+   * nothing (file pages are shared; an anonymous range is copied).
+   *
+   * @throws {MmapError} When the new range cannot be mapped; the old one is kept.
+   */
+  resize(newLength: number): void {
+    const clean = this.detachViews();
+    const oldMapped = this.#delta + this.#length;
+    const newMapped = this.#delta + newLength;
+    const libc = this.#libc;
+    if (newLength < this.#length) {
+      this.#shrink(oldMapped, newMapped, clean);
+    } else if (clean && libc.mremap) {
+      const moved = libc.mremap(this.#address, oldMapped, newMapped, libc.constants.MREMAP_MAYMOVE);
+      if (moved === MAP_FAILED) throw this.#error("mremap");
+      this.#address = moved;
+    } else {
+      this.#moveTo(newMapped, clean);
+    }
+    this.#length = newLength;
+    if (this.#locked && libc.mlock(this.#address, newMapped) !== 0) {
+      this.#locked = false;
+      throw this.#error("mlock");
+    }
+  }
+
+  #shrink(oldMapped: number, newMapped: number, clean: boolean): void {
+    const page = this.#pageSize;
+    const keep = Math.ceil(newMapped / page) * page;
+    const drop = Math.ceil(oldMapped / page) * page - keep;
+    if (drop <= 0) return;
+    const error = this.#retire(this.#address + BigInt(keep), drop, clean);
+    if (error) throw error;
+  }
+
+  #moveTo(newMapped: number, clean: boolean): void {
+    const request = this.#request;
+    const libc = this.#libc;
+    const alignedOffset = request.fileOffset - this.#delta;
+    const address = mapRange(libc, request, alignedOffset, newMapped);
+    if (request.fd < 0) {
+      // Anonymous memory has no file behind it: carry the bytes over.
+      const from = libc.arrayBuffer(this.#address, this.#delta + this.#length);
+      const to = libc.arrayBuffer(address, newMapped);
+      new Uint8Array(to).set(new Uint8Array(from));
+      from.transfer(0);
+      to.transfer(0);
+    }
+    const error = this.#retire(this.#address, this.#delta + this.#length, clean);
+    this.#address = address;
+    if (error) throw error;
+  }
+
+  /**
+   * `msync` over the pages holding `[start, start + length)`.
+   *
+   * @throws {MmapError} When msync fails.
+   */
+  sync(start: number, length: number, async: boolean): void {
+    if (length === 0) return;
+    const { MS_SYNC, MS_ASYNC } = this.#libc.constants;
+    const [address, bytes] = this.#pageRange(start, length);
+    if (this.#libc.msync(address, bytes, async ? MS_ASYNC : MS_SYNC) !== 0) {
+      throw this.#error("msync");
+    }
+  }
+
+  /**
+   * `madvise` over the pages holding `[start, start + length)`.
+   *
+   * @throws {MmapError} When the kernel refuses the advice.
+   */
+  advise(start: number, length: number, advice: number): void {
+    if (length === 0) return;
+    const [address, bytes] = this.#pageRange(start, length);
+    if (this.#libc.madvise(address, bytes, advice) !== 0) throw this.#error("madvise");
+  }
+
+  #adviseQuietly(name: "willneed" | "hugepage"): void {
+    const advice = this.#libc.constants.advice[name];
+    // A hint: the mapping works without it, so its failure is not an error.
+    if (advice !== undefined) this.#libc.madvise(this.#address, this.#mappedLength, advice);
+  }
+
+  /** @throws {MmapError} When mlock fails (RLIMIT_MEMLOCK, no memory). */
+  lock(): void {
+    if (this.#libc.mlock(this.#address, this.#mappedLength) !== 0) throw this.#error("mlock");
+    this.#locked = true;
+  }
+
+  /** @throws {MmapError} When munlock fails. */
+  unlock(): void {
+    if (this.#libc.munlock(this.#address, this.#mappedLength) !== 0) throw this.#error("munlock");
+    this.#locked = false;
+  }
+
+  /** Pages mapped and how many of them are in memory now (`mincore`). */
+  resident(): { pages: number; resident: number } {
+    const pages = Math.ceil(this.#mappedLength / this.#pageSize);
+    const vector = new Uint8Array(pages);
+    if (this.#libc.mincore(this.#address, this.#mappedLength, vector) !== 0) {
+      throw this.#error("mincore");
+    }
+    let resident = 0;
+    for (const flags of vector) resident += flags & 1;
+    return { pages, resident };
+  }
+
+  /** Page-aligned address and length covering `[start, start + length)`. */
+  #pageRange(start: number, length: number): [bigint, number] {
+    const page = this.#pageSize;
+    const first = Math.floor((this.#delta + start) / page) * page;
+    const end = this.#delta + start + length;
+    return [this.#address + BigInt(first), end - first];
+  }
+
+  #error(syscall: string): MmapError {
+    return errnoError(this.#libc.errno, this.#libc.constants.errnoNames, syscall, this.#request.path);
+  }
+}
+
+/** mmap with the request's protection and flags; falls back from huge pages. */
+function mapRange(libc: Libc, request: MapRequest, alignedOffset: number, length: number): bigint {
+  const c = libc.constants;
+  const prot = c.PROT_READ | (request.writable ? c.PROT_WRITE : 0);
+  let flags = request.fd < 0 ? c.MAP_ANONYMOUS : 0;
+  flags |= request.shared ? c.MAP_SHARED : c.MAP_PRIVATE;
+  if (request.populate) flags |= c.MAP_POPULATE;
+  if (request.hugePages && request.fd < 0 && c.MAP_HUGETLB) {
+    // Only anonymous memory can ask for hugetlb pages; without reserved huge
+    // pages the kernel refuses and ordinary pages are used instead.
+    const huge = libc.mmap(0n, length, prot, flags | c.MAP_HUGETLB, request.fd, alignedOffset);
+    if (huge !== MAP_FAILED) return huge;
+  }
+  const address = libc.mmap(0n, length, prot, flags, request.fd, alignedOffset);
+  if (address === MAP_FAILED) {
+    throw errnoError(libc.errno, c.errnoNames, "mmap", request.path);
+  }
+  return address;
+}
