@@ -35,6 +35,13 @@ export interface MapRequest {
 /** Internal views are cut into chunks of this size when one buffer cannot hold the range. */
 const LARGE_CHUNK = 2 ** 30;
 
+/** What the `Mapping` objects sharing one range know together. */
+interface Holders {
+  count: number;
+  /** A holder could not detach a view: the range must never be unmapped. */
+  tainted: boolean;
+}
+
 /** One mmap'd range of a file or of anonymous memory. */
 export class Mapping {
   readonly #libc: Libc;
@@ -49,14 +56,34 @@ export class Mapping {
   /** Buffers made for user views that cross chunks; weak so unused ones can go. */
   #extraBuffers = new Set<WeakRef<ArrayBuffer>>();
   #locked = false;
+  #holders: Holders;
 
-  private constructor(libc: Libc, request: MapRequest, address: bigint, delta: number) {
+  private constructor(
+    libc: Libc,
+    request: MapRequest,
+    address: bigint,
+    delta: number,
+    holders: Holders = { count: 1, tainted: false },
+  ) {
     this.#libc = libc;
     this.#request = request;
     this.#pageSize = libc.pageSize();
     this.#address = address;
     this.#delta = delta;
     this.#length = request.length;
+    this.#holders = holders;
+  }
+
+  /**
+   * Another holder of the same range, with views of its own: releasing one
+   * holder detaches only its views, and the range is unmapped with the last.
+   * A shared range cannot be resized.
+   */
+  share(): Mapping {
+    this.#holders.count++;
+    const other = new Mapping(this.#libc, this.#request, this.#address, this.#delta, this.#holders);
+    other.#length = this.#length;
+    return other;
   }
 
   /**
@@ -190,8 +217,9 @@ export class Mapping {
    * unmapped. Never throws: the error, if any, is returned.
    */
   release(): MmapError | undefined {
-    const clean = this.detachViews();
-    return this.#retire(this.#address, this.#delta + this.#length, clean);
+    if (!this.detachViews()) this.#holders.tainted = true;
+    if (--this.#holders.count > 0) return undefined;
+    return this.#retire(this.#address, this.#delta + this.#length, !this.#holders.tainted);
   }
 
   #retire(address: bigint, length: number, clean: boolean): MmapError | undefined {
@@ -216,7 +244,11 @@ export class Mapping {
    * @throws {MmapError} When the new range cannot be mapped; the old one is kept.
    */
   resize(newLength: number): void {
-    const clean = this.detachViews();
+    if (this.#holders.count > 1) {
+      throw new TypeError("Cannot resize a mapping that other handles share");
+    }
+    const clean = this.detachViews() && !this.#holders.tainted;
+    this.#holders.tainted = !clean;
     const oldMapped = this.#delta + this.#length;
     const newMapped = this.#delta + newLength;
     const libc = this.#libc;
@@ -260,6 +292,8 @@ export class Mapping {
     }
     const error = this.#retire(this.#address, this.#delta + this.#length, clean);
     this.#address = address;
+    // Stray views stay behind on the overlaid old range; the new one has none.
+    this.#holders.tainted = false;
     if (error) throw error;
   }
 

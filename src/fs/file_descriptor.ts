@@ -30,6 +30,8 @@ export class FileDescriptor {
   /** True when this open created the file. */
   readonly created: boolean;
   #closed = false;
+  /** Holders of this descriptor; it closes when the last one lets go. */
+  #holders = 1;
 
   private constructor(libc: Libc, fd: number, path: string, created: boolean) {
     this.#libc = libc;
@@ -126,9 +128,16 @@ export class FileDescriptor {
     if (error) throw error;
   }
 
-  /** Closes the descriptor once; returns the error instead of throwing. */
+  /** One more holder: the descriptor stays open until each has called close(). */
+  retain(): this {
+    if (this.#closed) throw new Error(`Descriptor of "${this.path}" is already closed`);
+    this.#holders++;
+    return this;
+  }
+
+  /** Lets go of the descriptor; the last holder closes it. Returns the error instead of throwing. */
   close(): MmapError | undefined {
-    if (this.#closed) return undefined;
+    if (this.#closed || --this.#holders > 0) return undefined;
     this.#closed = true;
     // Linux releases the descriptor even when close reports an error.
     return this.#libc.close(this.fd) === 0 ? undefined : this.#error("close");

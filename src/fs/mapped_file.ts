@@ -15,6 +15,7 @@ import { assertByteCount, assertChoice, assertSafeInteger, assertUint8Array, toB
 import { FileDescriptor } from "./file_descriptor.ts";
 import { type Advice, type MapOptions, type Mode, resolveMapOptions, type ResolvedMapOptions } from "./map_options.ts";
 import { MappedRegion } from "./mapped_region.ts";
+import type { Mapping } from "../mapping.ts";
 import { probeAdvice } from "./advice_probe.ts";
 import { readableFrom, writableTo } from "./streams.ts";
 import { TypedAccess, type ValueSlot } from "./typed_access.ts";
@@ -26,6 +27,14 @@ const ADVICE_NAMES: readonly AdviceName[] = [
   "nohugepage", "populate-read", "populate-write", "cold", "pageout", "dontfork", "dofork",
   "mergeable", "unmergeable",
 ];
+
+/** Set by MappedFile's static block: builds a handle over a shared mapping. */
+let adoptMapping: (
+  libc: Libc,
+  file: FileDescriptor,
+  options: ResolvedMapOptions,
+  region: MappedRegion,
+) => MappedFile;
 
 /**
  * A memory-mapped file. Reads and writes go straight to the page cache; views
@@ -69,6 +78,9 @@ export class MappedFile extends TypedAccess implements Disposable {
   #syncError: MmapError | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #scratch = new DataView(new ArrayBuffer(8));
+  static {
+    adoptMapping = (libc, file, options, region) => new MappedFile(libc, file, options, region, true);
+  }
   /** The path of the file, or `null` for anonymous memory. */
   readonly path: string | null;
   /** How the file is mapped. */
@@ -554,6 +566,30 @@ export class MappedFile extends TypedAccess implements Disposable {
       throw new TypeError(`Cannot change the size of a ${this.mode} mapping; open it "readwrite"`);
     }
   }
+}
+
+/**
+ * A read-only `MappedFile` over a mapping someone else keeps (the mapping
+ * cache). The handle takes over one hold on `file` and on `mapping`: its
+ * close() detaches only its own views and releases only its own holds.
+ *
+ * @example
+ * ```ts ignore
+ * const handle = mappedFileSharing(libc(), file.retain(), cached.share(), { checked: true });
+ * ```
+ */
+export function mappedFileSharing(
+  libc: Libc,
+  file: FileDescriptor,
+  mapping: Mapping,
+  options: Omit<MapOptions, "mode" | "window" | "offset" | "length" | "create" | "size"> = {},
+): MappedFile {
+  const resolved = resolveMapOptions({ ...options, mode: "readonly" }, libc.pageSize());
+  const region = new MappedRegion(libc, {
+    fd: file.fd, fileOffset: 0, writable: false, shared: true, populate: resolved.populate,
+    hugePages: resolved.hugePages, window: 0, syncBeforeSlide: false, path: file.path,
+  }, mapping.length, mapping);
+  return adoptMapping(libc, file, resolved, region);
 }
 
 /** Size of the range `resolved` asks for, growing a readwrite file to hold it. */

@@ -40,11 +40,13 @@ export class MappedRegion {
   /** Bytes may have changed in the current mapping since its last sync. */
   dirty = false;
 
-  constructor(libc: Libc, options: RegionOptions, size: number) {
+  /** `initial`, when given, is a mapping of the whole region this region takes over. */
+  constructor(libc: Libc, options: RegionOptions, size: number, initial?: Mapping) {
     this.#libc = libc;
     this.#options = options;
     this.#pageSize = libc.pageSize();
     this.#size = size;
+    this.#mapping = initial ?? null;
   }
 
   get size(): number {
