@@ -14,6 +14,7 @@ import { unrefInterval } from "../ffi/timers.ts";
 import { assertByteCount, assertChoice, assertSafeInteger, assertUint8Array, toBytes, toPath } from "../validate.ts";
 import { FileDescriptor } from "./file_descriptor.ts";
 import { type Advice, type MapOptions, type Mode, resolveMapOptions, type ResolvedMapOptions } from "./map_options.ts";
+import { Durability } from "./durability.ts";
 import { MappedRegion } from "./mapped_region.ts";
 import type { Mapping } from "../mapping.ts";
 import { probeAdvice } from "./advice_probe.ts";
@@ -72,10 +73,7 @@ export class MappedFile extends TypedAccess implements Disposable {
   readonly #fileOffset: number;
   #closed = false;
   #position = 0;
-  /** A metadata change (size, creation) still needs fsync. */
-  #needsFsync = false;
-  #needsDirectorySync = false;
-  #syncError: MmapError | undefined;
+  readonly #durability: Durability;
   #timer: ReturnType<typeof setInterval> | undefined;
   #scratch = new DataView(new ArrayBuffer(8));
   static {
@@ -102,8 +100,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     this.#fileOffset = options.offset;
     this.path = file?.path ?? null;
     this.mode = options.mode;
-    this.#needsDirectorySync = file?.created ?? false;
-    this.#needsFsync = this.#needsDirectorySync;
+    this.#durability = new Durability(region, file);
     if (options.sync === "periodic" && options.mode === "readwrite") {
       this.#timer = unrefInterval(() => this.#periodicSync(), options.syncInterval);
     }
@@ -145,7 +142,7 @@ export class MappedFile extends TypedAccess implements Disposable {
       region.mapInitial();
       if (resolved.lock) region.lock();
       const mapped = new MappedFile(libc, file, resolved, region, resolved.mode !== "copyonwrite");
-      if (file.stat().size !== originalSize) mapped.#needsFsync = true;
+      if (file.stat().size !== originalSize) mapped.#durability.sizeChanged();
       return mapped;
     } catch (error) {
       region?.release();
@@ -285,14 +282,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     const count = Math.max(0, Math.min(target.length, this.size - offset));
     if (count === 0) return 0;
     this.#checkFileSize(offset + count);
-    let done = 0;
-    while (done < count) {
-      const { chunk, chunkStart } = this.#region.chunkAt(offset + done);
-      const from = offset + done - chunkStart;
-      const take = Math.min(count - done, chunk.length - from);
-      target.set(chunk.subarray(from, from + take), done);
-      done += take;
-    }
+    this.#region.copyOut(target, offset, count);
     return count;
   }
 
@@ -305,15 +295,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     const end = offset + bytes.length;
     if (end > this.size) this.#grow(end);
     else if (bytes.length > 0) this.#checkFileSize(end);
-    let done = 0;
-    while (done < bytes.length) {
-      const { chunk, chunkStart } = this.#region.chunkAt(offset + done);
-      const from = offset + done - chunkStart;
-      const take = Math.min(bytes.length - done, chunk.length - from);
-      chunk.set(bytes.subarray(done, done + take), from);
-      this.#region.dirty = true;
-      done += take;
-    }
+    this.#region.copyIn(bytes, offset);
     this.#afterWrite(offset, bytes.length);
     return bytes.length;
   }
@@ -388,28 +370,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     assertByteCount(offset, "offset");
     const length = options.length ?? Math.max(0, this.size - offset);
     assertByteCount(length, "length");
-    this.#flush(offset, length, options.async ?? false);
-  }
-
-  #flush(offset: number, length: number, async: boolean): void {
-    if (this.#syncError) {
-      throw new MmapError(`An earlier sync failed (${this.#syncError.message}); data may be lost`, {
-        code: this.#syncError.code, errno: this.#syncError.errno, syscall: this.#syncError.syscall,
-        path: this.path,
-      });
-    }
-    try {
-      this.#region.sync(offset, length, async);
-      if (offset === 0 && length >= this.size && !async) this.#region.dirty = false;
-      if (async || !this.#file) return;
-      if (this.#needsFsync) this.#file.fsync();
-      this.#needsFsync = false;
-      if (this.#needsDirectorySync) this.#file.syncDirectory();
-      this.#needsDirectorySync = false;
-    } catch (error) {
-      this.#syncError = error as MmapError;
-      throw error;
-    }
+    this.#durability.flush(offset, length, options.async ?? false);
   }
 
   /** mlock the mapping (and every later window). */
@@ -448,8 +409,8 @@ export class MappedFile extends TypedAccess implements Disposable {
       this.#region.resize(newSize);
       this.#file?.setSize(this.#fileOffset + newSize);
     }
-    this.#needsFsync = this.#file !== null;
-    if (this.#options.sync === "immediate") this.#flush(0, this.size, false);
+    this.#durability.sizeChanged();
+    if (this.#options.sync === "immediate") this.#durability.flush(0, this.size, false);
   }
 
   /** Reads the file's size again and maps accordingly (after an outside change). */
@@ -499,7 +460,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     let failure: unknown;
     if (this.#file && this.mode === "readwrite" && this.#options.sync !== "never") {
       try {
-        if (this.#region.dirty || this.#needsFsync) this.#flush(0, this.size, false);
+        if (this.#durability.pending) this.#durability.flush(0, this.size, false);
       } catch (error) {
         failure = error;
       }
@@ -516,9 +477,9 @@ export class MappedFile extends TypedAccess implements Disposable {
   }
 
   #periodicSync(): void {
-    if (this.#closed || !this.#region.dirty || this.#syncError) return;
+    if (this.#closed || !this.#region.dirty || this.#durability.poisoned) return;
     try {
-      this.#flush(0, this.size, false);
+      this.#durability.flush(0, this.size, false);
     } catch {
       // Poisoned: the next sync() or close() reports it.
     }
@@ -526,7 +487,7 @@ export class MappedFile extends TypedAccess implements Disposable {
 
   #afterWrite(offset: number, length: number): void {
     if (this.#options.sync === "immediate" && this.#shared && this.#file) {
-      this.#flush(offset, length, false);
+      this.#durability.flush(offset, length, false);
     }
   }
 

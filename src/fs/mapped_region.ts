@@ -165,6 +165,32 @@ export class MappedRegion {
     return { chunk, chunkStart: chunkStart + start };
   }
 
+  /** Copies `count` bytes at `offset` into `target`, across windows and chunks. */
+  copyOut(target: Uint8Array, offset: number, count: number): void {
+    let done = 0;
+    while (done < count) {
+      const { chunk, chunkStart } = this.chunkAt(offset + done);
+      const from = offset + done - chunkStart;
+      const take = Math.min(count - done, chunk.length - from);
+      target.set(chunk.subarray(from, from + take), done);
+      done += take;
+    }
+  }
+
+  /** Copies `bytes` to `offset`, across windows and chunks; marks the region dirty. */
+  copyIn(bytes: Uint8Array, offset: number): void {
+    let done = 0;
+    while (done < bytes.length) {
+      const { chunk, chunkStart } = this.chunkAt(offset + done);
+      const from = offset + done - chunkStart;
+      const take = Math.min(bytes.length - done, chunk.length - from);
+      chunk.set(bytes.subarray(done, done + take), from);
+      // Set per window: a slide in the next round syncs and clears it.
+      this.dirty = true;
+      done += take;
+    }
+  }
+
   /**
    * Follows a change of the file range's size. A full mapping is resized; a
    * window that the change cuts or that could now be longer is dropped and
