@@ -32,6 +32,8 @@ export class FileDescriptor {
   #closed = false;
   /** Holders of this descriptor; it closes when the last one lets go. */
   #holders = 1;
+  /** What fstat said right after opening. */
+  openedStat!: FileStat;
 
   private constructor(libc: Libc, fd: number, path: string, created: boolean) {
     this.#libc = libc;
@@ -64,7 +66,10 @@ export class FileDescriptor {
     const descriptor = new FileDescriptor(libc, fd, path, created);
     try {
       descriptor.#assertRegularFile();
-      if (request.truncate) descriptor.setSize(0);
+      if (request.truncate) {
+        descriptor.setSize(0);
+        descriptor.openedStat = descriptor.stat();
+      }
     } catch (error) {
       descriptor.discard();
       throw error;
@@ -74,7 +79,8 @@ export class FileDescriptor {
 
   #assertRegularFile(): void {
     const c = this.#libc.constants;
-    const type = this.stat().mode & c.S_IFMT;
+    this.openedStat = this.stat();
+    const type = this.openedStat.mode & c.S_IFMT;
     if (type === c.S_IFREG) return;
     const errno = type === c.S_IFDIR ? "EISDIR" : "ENODEV";
     throw errnoError(errnoNumber(this.#libc, errno), c.errnoNames, "open", this.path);

@@ -123,10 +123,9 @@ export class MappedFile extends TypedAccess implements Disposable {
       create: resolved.create,
       permissions: resolved.permissions,
     });
-    let originalSize: number | undefined;
+    const originalSize = file.openedStat.size;
     let region: MappedRegion | undefined;
     try {
-      originalSize = file.stat().size;
       const size = rangeSize(file, resolved, originalSize);
       region = new MappedRegion(libc, {
         fd: file.fd,
@@ -142,12 +141,12 @@ export class MappedFile extends TypedAccess implements Disposable {
       region.mapInitial();
       if (resolved.lock) region.lock();
       const mapped = new MappedFile(libc, file, resolved, region, resolved.mode !== "copyonwrite");
-      if (file.stat().size !== originalSize) mapped.#durability.sizeChanged();
+      if (file.openedStat.size !== originalSize) mapped.#durability.sizeChanged();
       return mapped;
     } catch (error) {
       region?.release();
       // Undo what open did: a grown file gets its old size back, a new one goes.
-      if (originalSize !== undefined && !file.created) restoreSize(libc, file, originalSize);
+      if (!file.created) restoreSize(libc, file, originalSize);
       file.discard();
       throw error;
     }
@@ -561,6 +560,8 @@ function rangeSize(file: FileDescriptor, resolved: ResolvedMapOptions, fileSize:
   if (write && wantedEnd > size) {
     file.setSize(wantedEnd, size);
     size = wantedEnd;
+    // Remembered so open() knows the size changed and the next sync must fsync.
+    file.openedStat = { ...file.openedStat, size };
   }
   if (resolved.offset > size) {
     throw new RangeError(`Offset ${resolved.offset} is past the end of the ${size}-byte file`);
