@@ -18,3 +18,4 @@ export { MappedFile } from "./src/fs/mapped_file.ts";
 export type { Advice, MapOptions, Mode, SyncMode } from "./src/fs/mapped_file.ts";
 export { ClosedError, FileTruncatedError, MmapError, UnsupportedRuntimeError } from "./src/errors.ts";
 export { pageSize } from "./src/page_size.ts";
+export { TypedAccess, type ValueSlot } from "./src/fs/typed_access.ts";

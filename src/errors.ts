@@ -30,6 +30,7 @@ export class MmapError extends Error {
   /** The file or shared-memory name involved, when there is one. */
   readonly path?: string;
 
+  /** Builds the error; `details.path` is left out of the object when null. */
   constructor(
     message: string,
     details: { code: string; errno: number; syscall: string; path?: string | null },
@@ -77,6 +78,7 @@ export class FileTruncatedError extends MmapError {}
  * ```
  */
 export class ClosedError extends Error {
+  /** `what` names the closed object, as in `MappedFile "/tmp/data.bin"`. */
   constructor(what: string) {
     super(`${what} is closed`);
     this.name = "ClosedError";
@@ -98,6 +100,7 @@ export class ClosedError extends Error {
  * ```
  */
 export class UnsupportedRuntimeError extends Error {
+  /** `message` says what the runtime lacks and how to get it. */
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "UnsupportedRuntimeError";

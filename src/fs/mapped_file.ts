@@ -299,6 +299,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     return bytes.length;
   }
 
+  /** Where the `size` bytes at `offset` can be read; checks bounds and the file size first. */
   protected readSlot(offset: number, size: number): ValueSlot {
     this.#assertOpen();
     assertByteCount(offset, "offset");
@@ -307,6 +308,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     return this.#slot(offset, size, false);
   }
 
+  /** Where the `size` bytes at `offset` can be written; checks mode, bounds and file size first. */
   protected writeSlot(offset: number, size: number): ValueSlot {
     this.#assertOpen();
     assertByteCount(offset, "offset");
@@ -316,6 +318,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     return this.#slot(offset, size, true);
   }
 
+  /** Finishes a typed write: copies a straddling value in and applies the sync mode. */
   protected wrote(offset: number, size: number, slot: ValueSlot): void {
     if (slot.view === this.#scratch) {
       // The value straddles two windows: it was built in scratch space.

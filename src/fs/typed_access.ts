@@ -8,13 +8,25 @@
 
 /** A place to read or write one value: a view and the byte index in it. */
 export interface ValueSlot {
+  /** The view holding the value's bytes. */
   readonly view: DataView;
+  /** Byte index of the value in `view`. */
   readonly at: number;
 }
 
 /**
- * Base class giving `MappedFile` the typed accessors of `DataView`.
- * Subclasses say where `size` bytes at `offset` live.
+ * Base class giving `MappedFile` the typed accessors of `DataView`: the same
+ * names, argument order and big-endian default. Subclasses say where `size`
+ * bytes at `offset` live; the accessors work across windows and chunks.
+ *
+ * @example
+ * ```ts
+ * import { MappedFile } from "@memmapfs/memmapfs";
+ * using memory = MappedFile.anonymous(4096);
+ * memory.setUint32(0, 0xdeadbeef);          // big-endian, like DataView
+ * console.log(memory.getUint8(0).toString(16)); // "de"
+ * console.log(memory.getUint32(0, true).toString(16)); // "efbeadde"
+ * ```
  */
 export abstract class TypedAccess {
   /** A slot holding the `size` bytes at `offset`, for reading. */
