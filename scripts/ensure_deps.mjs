@@ -26,8 +26,11 @@ function works(binary) {
 
 export function ensureDeps() {
   if (stale()) {
-    console.log("memmapfs: installing the toolchain with npm ci …");
-    execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+    console.log("memmapfs: installing the toolchain with npm install …");
+    // Not `npm ci`: the registry lacks some other platforms' optional binaries
+    // of the pinned versions, so the lock file cannot list them and `npm ci`
+    // refuses it; `npm install` follows the same lock and skips them.
+    execFileSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
   }
   // Bun's package links its binary in a postinstall step; run it if it was skipped.
   if (!works("bun")) {
