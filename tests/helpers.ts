@@ -1,0 +1,79 @@
+// Shared test utilities: temporary directories, snapshots of this process's
+// descriptors and mappings (to prove nothing leaks), and a way to run a
+// script in a child process of the same runtime.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+
+/** The runtime running this test file. */
+export const runtime: "deno" | "bun" | "node" =
+  typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+    ? "deno"
+    : typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
+    ? "bun"
+    : "node";
+
+/** A fresh temporary directory; remove it with `removeDirectory`. */
+export function makeDirectory(prefix = "memmapfs-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function removeDirectory(directory: string): void {
+  fs.rmSync(directory, { recursive: true, force: true });
+}
+
+/** Descriptor numbers open in this process now. */
+export function openDescriptors(): string[] {
+  return fs.readdirSync("/proc/self/fd").sort();
+}
+
+/** Lines of /proc/self/maps that map `file`. */
+export function mappingsOf(file: string): string[] {
+  return fs.readFileSync("/proc/self/maps", "utf8").split("\n").filter((line) =>
+    line.includes(file)
+  );
+}
+
+/** Bytes 0..n-1 with a recognisable pattern. */
+export function pattern(length: number, seed = 0): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = (i * 31 + seed) % 251;
+  return bytes;
+}
+
+/** The command line that runs a TypeScript file with the current runtime. */
+export function runtimeCommand(script: string): [string, string[]] {
+  const exec = process.execPath;
+  if (runtime === "deno") return [exec, ["run", "-A", script]];
+  if (runtime === "bun") return [exec, [script]];
+  return [exec, ["--experimental-ffi", "--no-warnings", script]];
+}
+
+/**
+ * Writes `source` to a script file next to the tests (so relative imports of
+ * ../mod.ts work) and runs it with the current runtime, optionally through
+ * `bash -c` with a prefix such as `ulimit -l 64 &&`.
+ */
+export function runScript(
+  source: string,
+  options: { shellPrefix?: string; timeout?: number; args?: string[] } = {},
+): SpawnSyncReturns<string> {
+  const directory = path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), "..", "tests");
+  const file = path.join(directory, `.child_${process.pid}_${Math.random().toString(36).slice(2)}.ts`);
+  fs.writeFileSync(file, source);
+  try {
+    const [command, args] = runtimeCommand(file);
+    const all = [...args, ...(options.args ?? [])];
+    if (options.shellPrefix) {
+      const quoted = [command, ...all].map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(" ");
+      return spawnSync("bash", ["-c", `${options.shellPrefix} exec ${quoted}`], {
+        encoding: "utf8",
+        timeout: options.timeout ?? 30_000,
+      });
+    }
+    return spawnSync(command, all, { encoding: "utf8", timeout: options.timeout ?? 30_000 });
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
