@@ -53,11 +53,11 @@ export function runtimeCommand(script: string): [string, string[]] {
 /**
  * Writes `source` to a script file next to the tests (so relative imports of
  * ../mod.ts work) and runs it with the current runtime, optionally through
- * `bash -c` with a prefix such as `ulimit -l 64 &&`.
+ * `bash -c` with a prefix such as `ulimit -l 64 && exec`.
  */
 export function runScript(
   source: string,
-  options: { shellPrefix?: string; timeout?: number; args?: string[] } = {},
+  options: { shellPrefix?: string; timeout?: number; args?: string[]; env?: Record<string, string> } = {},
 ): SpawnSyncReturns<string> {
   const directory = path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), "..", "tests");
   const file = path.join(directory, `.child_${process.pid}_${Math.random().toString(36).slice(2)}.ts`);
@@ -67,12 +67,17 @@ export function runScript(
     const all = [...args, ...(options.args ?? [])];
     if (options.shellPrefix) {
       const quoted = [command, ...all].map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(" ");
-      return spawnSync("bash", ["-c", `${options.shellPrefix} exec ${quoted}`], {
+      return spawnSync("bash", ["-c", `${options.shellPrefix} ${quoted}`], {
         encoding: "utf8",
         timeout: options.timeout ?? 30_000,
+        env: { ...process.env, ...options.env },
       });
     }
-    return spawnSync(command, all, { encoding: "utf8", timeout: options.timeout ?? 30_000 });
+    return spawnSync(command, all, {
+      encoding: "utf8",
+      timeout: options.timeout ?? 30_000,
+      env: { ...process.env, ...options.env },
+    });
   } finally {
     fs.rmSync(file, { force: true });
   }
