@@ -1,0 +1,244 @@
+// Sync modes, poisoning, resize, remap and checked mode: what reaches the disk
+// and what happens when the file changes under the mapping.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { FileTruncatedError, MappedFile, MmapError, pageSize } from "../mod.ts";
+import { FaultyLibc, libc, useLibc } from "../src/ffi/mod.ts";
+import { makeDirectory, pattern, removeDirectory, runScript } from "./helpers.ts";
+
+let directory: string;
+let counter = 0;
+before(() => {
+  directory = makeDirectory();
+});
+after(() => removeDirectory(directory));
+
+function freshFile(bytes: Uint8Array | string = pattern(2 * pageSize)): string {
+  const file = path.join(directory, `file-${counter++}.bin`);
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+
+/** Runs `work` with a FaultyLibc and returns it to inspect the calls made. */
+function withCounting<T>(work: (faulty: FaultyLibc) => T): [T, FaultyLibc] {
+  const faulty = new FaultyLibc(libc());
+  useLibc(faulty);
+  try {
+    return [work(faulty), faulty];
+  } finally {
+    useLibc(null);
+  }
+}
+
+describe("sync modes", () => {
+  it('"immediate" msyncs after every write call', () => {
+    const file = freshFile();
+    const [, faulty] = withCounting(() => {
+      using mapped = MappedFile.open(file, { mode: "readwrite", sync: "immediate" });
+      mapped.writeAt("a", 0);
+      mapped.setUint8(pageSize, 1);
+      mapped.write("bc");
+    });
+    assert.ok(faulty.calls("msync") >= 3, `msync calls: ${faulty.calls("msync")}`);
+  });
+
+  it('"lazy" msyncs on close only, and only when something changed', () => {
+    const file = freshFile();
+    const [counts] = withCounting((faulty) => {
+      const mapped = MappedFile.open(file, { mode: "readwrite" });
+      mapped.writeAt("a", 0);
+      mapped.writeAt("b", 1);
+      const beforeClose = faulty.calls("msync");
+      mapped.close();
+      const clean = MappedFile.open(file, { mode: "readwrite" });
+      const beforeCleanClose = faulty.calls("msync");
+      clean.close();
+      return [beforeClose, faulty.calls("msync") - beforeCleanClose];
+    });
+    assert.deepEqual(counts, [0, 0]);
+    assert.equal(fs.readFileSync(file).subarray(0, 2).toString(), "ab");
+  });
+
+  it('"lazy" close of a written file does msync', () => {
+    const file = freshFile();
+    const [, faulty] = withCounting(() => {
+      using mapped = MappedFile.open(file, { mode: "readwrite" });
+      mapped.writeAt("a", 0);
+    });
+    assert.equal(faulty.calls("msync"), 1);
+  });
+
+  it('"never" leaves flushing to the kernel, but an explicit sync() still syncs', () => {
+    const file = freshFile();
+    const [calls] = withCounting((faulty) => {
+      const mapped = MappedFile.open(file, { mode: "readwrite", sync: "never" });
+      mapped.writeAt("never", 0);
+      mapped.sync();
+      const afterSync = faulty.calls("msync");
+      mapped.writeAt("again", 0);
+      mapped.close();
+      return [afterSync, faulty.calls("msync")];
+    });
+    assert.deepEqual(calls, [1, 1]);
+    assert.equal(fs.readFileSync(file).subarray(0, 5).toString(), "again");
+  });
+
+  it('"periodic" flushes in the background and its timer never keeps the process alive', async () => {
+    const file = freshFile();
+    const faulty = new FaultyLibc(libc());
+    useLibc(faulty);
+    const mapped = MappedFile.open(file, { mode: "readwrite", sync: "periodic", syncInterval: 20 });
+    useLibc(null);
+    mapped.writeAt("tick", 0);
+    for (let i = 0; i < 100 && faulty.calls("msync") === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.ok(faulty.calls("msync") >= 1, "the timer synced the dirty mapping");
+    mapped.close();
+
+    const result = runScript(`
+      import { MappedFile } from "../mod.ts";
+      const file = MappedFile.open(${JSON.stringify(file)}, { mode: "readwrite", sync: "periodic", syncInterval: 50 });
+      file.writeAt("child", 0);
+      console.log("opened");
+    `, { timeout: 15_000 });
+    assert.equal(result.signal, null, "the child exited on its own instead of hanging");
+    assert.equal(result.stdout.trim(), "opened", result.stderr);
+  });
+
+  it("sync accepts a range and { async: true }", () => {
+    const file = freshFile(pattern(8 * pageSize));
+    using mapped = MappedFile.open(file, { mode: "readwrite" });
+    mapped.writeAt("range", 3 * pageSize + 10);
+    mapped.sync({ offset: 3 * pageSize + 5, length: 20 });
+    mapped.sync({ async: true });
+    assert.equal(fs.readFileSync(file).subarray(3 * pageSize + 10, 3 * pageSize + 15).toString(), "range");
+  });
+});
+
+describe("a failed sync poisons the object", () => {
+  it("msync EIO throws, and every later sync throws too", () => {
+    const file = freshFile();
+    const faulty = new FaultyLibc(libc());
+    useLibc(faulty);
+    try {
+      const mapped = MappedFile.open(file, { mode: "readwrite" });
+      mapped.writeAt("lost?", 0);
+      faulty.fail("msync", { errno: 5 });
+      assert.throws(() => mapped.sync(), (error: unknown) =>
+        error instanceof MmapError && error.code === "EIO" && error.syscall === "msync");
+      assert.throws(() => mapped.sync(), (error: unknown) =>
+        error instanceof MmapError && /earlier sync failed/.test(error.message));
+      assert.throws(() => mapped.close(), MmapError, "close reports the lost data too");
+      assert.equal(mapped.closed, true);
+    } finally {
+      useLibc(null);
+    }
+  });
+});
+
+describe("resize", () => {
+  it("grows and shrinks the file and mapping, keeping bytes and detaching views", () => {
+    const data = pattern(2 * pageSize);
+    const file = freshFile(data);
+    using mapped = MappedFile.open(file, { mode: "readwrite" });
+    const before = mapped.bytes;
+    mapped.resize(10 * pageSize);
+    assert.equal(before.byteLength, 0, "views detach on resize");
+    assert.equal(mapped.size, 10 * pageSize);
+    assert.equal(fs.statSync(file).size, 10 * pageSize);
+    assert.deepEqual(mapped.subarray(0, data.length), data);
+    assert.ok(mapped.subarray(data.length).every((byte) => byte === 0));
+    mapped.setUint8(10 * pageSize - 1, 77);
+
+    const grown = mapped.bytes;
+    mapped.resize(pageSize + 3);
+    assert.equal(grown.byteLength, 0);
+    assert.equal(mapped.size, pageSize + 3);
+    assert.equal(fs.statSync(file).size, pageSize + 3);
+    assert.deepEqual(mapped.bytes, data.subarray(0, pageSize + 3));
+  });
+
+  it("fsyncs the file at the next sync after a size change", () => {
+    const file = freshFile();
+    const [calls] = withCounting((faulty) => {
+      using mapped = MappedFile.open(file, { mode: "readwrite" });
+      mapped.resize(5 * pageSize);
+      mapped.sync();
+      const first = faulty.calls("fsync");
+      mapped.sync();
+      return [first, faulty.calls("fsync")];
+    });
+    assert.deepEqual(calls, [1, 1]);
+  });
+
+  it("a failed growth (ENOSPC, ENOMEM) keeps the old size and bytes; the object stays usable", () => {
+    const data = pattern(pageSize);
+    const file = freshFile(data);
+    const faulty = new FaultyLibc(libc());
+    useLibc(faulty);
+    try {
+      using mapped = MappedFile.open(file, { mode: "readwrite" });
+      faulty.fail("posixFallocate", { errno: 28 });
+      assert.throws(() => mapped.resize(100 * pageSize), (error: unknown) =>
+        error instanceof MmapError && error.code === "ENOSPC" && error.syscall === "posix_fallocate");
+      assert.equal(mapped.size, pageSize);
+      assert.equal(fs.statSync(file).size, pageSize);
+
+      faulty.fail("mremap", { errno: 12 });
+      assert.throws(() => mapped.writeAt("x", 50 * pageSize), (error: unknown) =>
+        error instanceof MmapError && error.code === "ENOMEM" && error.syscall === "mremap");
+      assert.equal(mapped.size, pageSize);
+      assert.equal(fs.statSync(file).size, pageSize, "the file got its old size back");
+      assert.deepEqual(mapped.bytes, data);
+
+      mapped.writeAt("still works", 0);
+      mapped.resize(2 * pageSize);
+      assert.equal(fs.statSync(file).size, 2 * pageSize);
+    } finally {
+      useLibc(null);
+    }
+  });
+});
+
+describe("changes made by others", () => {
+  it("remap() picks up a file another writer grew", () => {
+    const file = freshFile("short");
+    using mapped = MappedFile.open(file);
+    fs.appendFileSync(file, " and longer");
+    assert.equal(mapped.size, 5);
+    mapped.remap();
+    assert.equal(mapped.size, 16);
+    assert.equal(new TextDecoder().decode(mapped.bytes), "short and longer");
+  });
+
+  it("checked mode throws FileTruncatedError after an outside truncation; remap recovers", () => {
+    const file = freshFile(pattern(4 * pageSize));
+    using mapped = MappedFile.open(file, { checked: true, mode: "readwrite" });
+    fs.truncateSync(file, pageSize);
+    assert.throws(() => mapped.readAt(new Uint8Array(10), 2 * pageSize), (error: unknown) =>
+      error instanceof FileTruncatedError && error instanceof MmapError && error.path === file);
+    assert.throws(() => mapped.getUint8(3 * pageSize), FileTruncatedError);
+    assert.throws(() => mapped.writeAt("x", 2 * pageSize), FileTruncatedError);
+    assert.equal(mapped.getUint8(10), pattern(11)[10], "bytes still in the file read fine");
+    mapped.remap();
+    assert.equal(mapped.size, pageSize);
+    assert.equal(mapped.readAt(new Uint8Array(10), 2 * pageSize), 0);
+  });
+
+  it("without checked mode, touching truncated pages kills only that process (SIGBUS)", () => {
+    const file = freshFile(pattern(4 * pageSize));
+    const result = runScript(`
+      import * as fs from "node:fs";
+      import { MappedFile } from "../mod.ts";
+      const mapped = MappedFile.open(${JSON.stringify(file)});
+      fs.truncateSync(${JSON.stringify(file)}, ${pageSize});
+      console.log("before");
+      console.log(mapped.getUint8(${3 * pageSize}));
+    `);
+    assert.equal(result.stdout.trim(), "before");
+    assert.equal(result.signal, "SIGBUS");
+  });
+});
