@@ -128,9 +128,9 @@ export class FileDescriptor {
     const directory = slash > 0 ? this.path.slice(0, slash) : slash === 0 ? "/" : ".";
     const fd = libc.open(directory, c.O_RDONLY | c.O_DIRECTORY | c.O_CLOEXEC, 0);
     if (fd < 0) throw errnoError(libc.errno, c.errnoNames, "open", directory);
-    const failed = libc.fsync(fd) !== 0;
-    const error = failed ? errnoError(libc.errno, c.errnoNames, "fsync", directory) : undefined;
-    libc.close(fd);
+    let error = libc.fsync(fd) === 0 ? undefined : errnoError(libc.errno, c.errnoNames, "fsync", directory);
+    // A close error after fsync is reported too: we cannot tell what it lost.
+    if (libc.close(fd) !== 0) error ??= errnoError(libc.errno, c.errnoNames, "close", directory);
     if (error) throw error;
   }
 

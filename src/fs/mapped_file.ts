@@ -409,7 +409,13 @@ export class MappedFile extends TypedAccess implements Disposable {
     } else {
       // Unmap before cutting the file so no page of the mapping is past its end.
       this.#region.resize(newSize);
-      this.#file?.setSize(this.#fileOffset + newSize);
+      try {
+        this.#file?.setSize(this.#fileOffset + newSize);
+      } catch (error) {
+        // The file kept its size: map it all again so the object matches it.
+        this.#region.resize(old);
+        throw error;
+      }
     }
     this.#durability.sizeChanged();
     if (this.#options.sync === "immediate") this.#durability.flush(0, this.size, false);
