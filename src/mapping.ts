@@ -52,7 +52,7 @@ export class Mapping {
   readonly #delta: number;
   #length: number;
   /** Internal and user views of whole chunks, created on first use. */
-  #chunks: (Uint8Array | undefined)[] = [];
+  #chunks: (Uint8Array<ArrayBuffer> | undefined)[] = [];
   /** Buffers made for user views that cross chunks; weak so unused ones can go. */
   #extraBuffers = new Set<WeakRef<ArrayBuffer>>();
   #locked = false;
@@ -135,7 +135,7 @@ export class Mapping {
    *
    * @throws {RangeError} When this runtime cannot make one buffer that large.
    */
-  view(start: number, end: number): Uint8Array {
+  view(start: number, end: number): Uint8Array<ArrayBuffer> {
     const { chunk, chunkStart } = this.#chunkFor(start);
     const chunkEnd = chunkStart + chunk.length;
     if (end <= chunkEnd || end - start === 0) {
@@ -158,11 +158,11 @@ export class Mapping {
    * The internal view holding byte `position`: the chunk and where it starts in
    * the wanted range. Copying loops use it to cross chunks without new buffers.
    */
-  chunkAt(position: number): { chunk: Uint8Array; chunkStart: number } {
+  chunkAt(position: number): { chunk: Uint8Array<ArrayBuffer>; chunkStart: number } {
     return this.#chunkFor(position);
   }
 
-  #chunkFor(position: number): { chunk: Uint8Array; chunkStart: number } {
+  #chunkFor(position: number): { chunk: Uint8Array<ArrayBuffer>; chunkStart: number } {
     const size = this.#chunkSize;
     // Chunk k covers mapped bytes [k*size, (k+1)*size); position is relative to
     // #delta, and the end of the range belongs to the last chunk.

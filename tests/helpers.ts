@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
 /** The runtime running this test file. */
 export const runtime: "deno" | "bun" | "node" =
@@ -57,16 +58,23 @@ export function runtimeCommand(script: string): [string, string[]] {
  */
 export function runScript(
   source: string,
-  options: { shellPrefix?: string; timeout?: number; args?: string[]; env?: Record<string, string> } = {},
+  options: {
+    shellPrefix?: string;
+    timeout?: number;
+    args?: string[];
+    env?: Record<string, string>;
+    /** The prefix is the whole command before the script: no runtime flags are added. */
+    bare?: boolean;
+  } = {},
 ): SpawnSyncReturns<string> {
-  const directory = path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), "..", "tests");
+  const directory = path.dirname(fileURLToPath(import.meta.url));
   const file = path.join(directory, `.child_${process.pid}_${Math.random().toString(36).slice(2)}.ts`);
   fs.writeFileSync(file, source);
   try {
-    const [command, args] = runtimeCommand(file);
+    const [command, args] = options.bare ? ["", [file]] : runtimeCommand(file);
     const all = [...args, ...(options.args ?? [])];
     if (options.shellPrefix) {
-      const quoted = [command, ...all].map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(" ");
+      const quoted = (options.bare ? all : [command, ...all]).map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(" ");
       return spawnSync("bash", ["-c", `${options.shellPrefix} ${quoted}`], {
         encoding: "utf8",
         timeout: options.timeout ?? 30_000,

@@ -58,9 +58,11 @@ function loadRuntimeLibc(): Libc {
   if (globals.Bun) return bindLibc(bunNativeCalls(constants), constants);
   const ffi = loadNodeFfi();
   if (!ffi) {
+    const version = globals.process?.versions?.node ?? "?";
     throw new UnsupportedRuntimeError(
-      `memmapfs needs node:ffi, which Node ${globals.process?.versions?.node ?? "?"} ` +
-        "does not provide: use Node 26 or later and run it with --experimental-ffi",
+      Number.parseInt(version) >= 26
+        ? `memmapfs needs node:ffi, which is disabled in this Node ${version}: run it with --experimental-ffi`
+        : `memmapfs needs node:ffi, which Node ${version} does not have: use Node 26 or later with --experimental-ffi`,
     );
   }
   return bindLibc(nodeNativeCalls(ffi, constants), constants);

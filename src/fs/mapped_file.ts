@@ -229,14 +229,14 @@ export class MappedFile extends TypedAccess implements Disposable {
    *
    * @throws {RangeError} On Bun, for a range over 4 GiB: use subarray() or a window.
    */
-  get bytes(): Uint8Array {
+  get bytes(): Uint8Array<ArrayBuffer> {
     this.#assertOpen();
     this.#handOutView();
     return this.#region.currentView();
   }
 
   /** A zero-copy view of `[start, end)`; slides the window to hold it. */
-  subarray(start: number, end: number = this.size): Uint8Array {
+  subarray(start: number, end: number = this.size): Uint8Array<ArrayBuffer> {
     this.#assertOpen();
     assertByteCount(start, "start");
     assertByteCount(end, "end");

@@ -143,14 +143,14 @@ export class MappedRegion {
   }
 
   /** A zero-copy view of `[start, end)`, mapping it first. */
-  view(start: number, end: number): Uint8Array {
+  view(start: number, end: number): Uint8Array<ArrayBuffer> {
     if (end === start) return new Uint8Array(0);
     const { mapping, start: offset } = this.ensure(start, end);
     return mapping.view(start - offset, end - offset);
   }
 
   /** The view of the mapped window, or of the whole region when not windowed. */
-  currentView(): Uint8Array {
+  currentView(): Uint8Array<ArrayBuffer> {
     if (this.#size === 0) return new Uint8Array(0);
     const { mapping, start } = this.#mapping
       ? { mapping: this.#mapping, start: this.#start }
@@ -159,7 +159,7 @@ export class MappedRegion {
   }
 
   /** The internal chunk holding `position`, in region offsets. */
-  chunkAt(position: number): { chunk: Uint8Array; chunkStart: number } {
+  chunkAt(position: number): { chunk: Uint8Array<ArrayBuffer>; chunkStart: number } {
     const { mapping, start } = this.ensure(position);
     const { chunk, chunkStart } = mapping.chunkAt(position - start);
     return { chunk, chunkStart: chunkStart + start };
