@@ -62,9 +62,9 @@ print(json.dumps({
       assert.equal(BigInt(ours.uid), theirs.uid);
       assert.equal(ours.ino, theirs.ino);
       assert.equal(ours.dev, theirs.dev);
-      // Deno's node:fs rounds nanoseconds to microseconds; allow for that.
+      // Deno's node:fs rounds nanoseconds to milliseconds; allow for that.
       const difference = ours.mtimeNs - theirs.mtimeNs;
-      assert.ok(difference >= 0n && difference < 1000n, `mtime ${ours.mtimeNs} vs ${theirs.mtimeNs}`);
+      assert.ok(difference >= 0n && difference < 1_000_000n, `mtime ${ours.mtimeNs} vs ${theirs.mtimeNs}`);
     } finally {
       c.close(fd);
     }
