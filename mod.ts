@@ -19,3 +19,5 @@ export type { Advice, MapOptions, Mode, SyncMode } from "./src/fs/mapped_file.ts
 export { ClosedError, FileTruncatedError, MmapError, UnsupportedRuntimeError } from "./src/errors.ts";
 export { pageSize } from "./src/page_size.ts";
 export { TypedAccess, type ValueSlot } from "./src/fs/typed_access.ts";
+export { SharedMemory } from "./src/shm/shared_memory.ts";
+export type { SharedMemoryCreateOptions, SharedMemoryOpenOptions } from "./src/shm/shared_memory.ts";

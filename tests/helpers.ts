@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 /** The runtime running this test file. */
@@ -89,4 +89,26 @@ export function runScript(
   } finally {
     fs.rmSync(file, { force: true });
   }
+}
+
+/** Like {@linkcode runScript}, without blocking: several children can run at once. */
+export function startScript(source: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const directory = path.dirname(fileURLToPath(import.meta.url));
+  const file = path.join(directory, `.child_${process.pid}_${Math.random().toString(36).slice(2)}.ts`);
+  fs.writeFileSync(file, source);
+  const [command, args] = runtimeCommand(file);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => stdout += chunk);
+    child.stderr.on("data", (chunk) => stderr += chunk);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("error", reject);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      fs.rmSync(file, { force: true });
+      resolve({ status, stdout, stderr });
+    });
+  });
 }

@@ -34,12 +34,38 @@ export class FileDescriptor {
   #holders = 1;
   /** What fstat said right after opening. */
   openedStat!: FileStat;
+  /** How to remove what this descriptor names; unlink(path) unless adopted. */
+  #remove: (() => void) | undefined;
 
   private constructor(libc: Libc, fd: number, path: string, created: boolean) {
     this.#libc = libc;
     this.fd = fd;
     this.path = path;
     this.created = created;
+  }
+
+  /**
+   * Wraps a descriptor opened some other way (shm_open). `remove` undoes its
+   * creation when `created` and the caller gives up. Refuses a non-regular file.
+   *
+   * @throws {MmapError} When fstat fails or the object is not a regular file.
+   */
+  static adopt(
+    libc: Libc,
+    fd: number,
+    label: string,
+    created: boolean,
+    remove: () => void,
+  ): FileDescriptor {
+    const descriptor = new FileDescriptor(libc, fd, label, created);
+    descriptor.#remove = remove;
+    try {
+      descriptor.#assertRegularFile();
+    } catch (error) {
+      descriptor.discard();
+      throw error;
+    }
+    return descriptor;
   }
 
   /**
@@ -152,7 +178,9 @@ export class FileDescriptor {
   /** Closes, and removes the file when this open created it: undoes the open. */
   discard(): void {
     this.close();
-    if (this.created) this.#libc.unlink(this.path);
+    if (!this.created) return;
+    if (this.#remove) this.#remove();
+    else this.#libc.unlink(this.path);
   }
 
   #error(syscall: string): MmapError {
