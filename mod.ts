@@ -21,3 +21,4 @@ export { pageSize } from "./src/page_size.ts";
 export { TypedAccess, type ValueSlot } from "./src/fs/typed_access.ts";
 export { SharedMemory } from "./src/shm/shared_memory.ts";
 export type { SharedMemoryCreateOptions, SharedMemoryOpenOptions } from "./src/shm/shared_memory.ts";
+export { BlockFile, BlockFileCorruptError, OutstandingViewsError } from "./src/fs/block_file.ts";

@@ -112,3 +112,34 @@ export function startScript(source: string): Promise<{ status: number | null; st
     });
   });
 }
+
+/** Starts a script with the current runtime and kills it with SIGKILL after `delay` ms. */
+export function startScriptKilled(
+  source: string,
+  delay: number,
+): Promise<{ stdout: string; stderr: string; signal: string | null }> {
+  const directory = path.dirname(fileURLToPath(import.meta.url));
+  const file = path.join(directory, `.child_${process.pid}_${Math.random().toString(36).slice(2)}.ts`);
+  fs.writeFileSync(file, source);
+  const [command, args] = runtimeCommand(file);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    child.stdout.on("data", (chunk) => {
+      // Start the clock once the child is ready, so start-up time does not count.
+      if (!timer && (stdout += chunk).includes("ready\n")) timer = setTimeout(() => child.kill("SIGKILL"), delay);
+      else if (timer) stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => stderr += chunk);
+    const guard = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("error", reject);
+    child.on("close", (_status, signal) => {
+      clearTimeout(timer);
+      clearTimeout(guard);
+      fs.rmSync(file, { force: true });
+      resolve({ stdout, stderr, signal });
+    });
+  });
+}

@@ -51,6 +51,8 @@ export interface MapOptions {
   checked?: boolean;
   /** `"readwrite"` only: create the file when missing. Default false. */
   create?: boolean;
+  /** With `create`: fail with EEXIST when the file exists (O_EXCL). Default false. */
+  exclusive?: boolean;
   /** `"readwrite"` only: make the file at least this many bytes. */
   size?: number;
   /** File mode when created; default 0o600. */
@@ -70,6 +72,7 @@ export interface ResolvedMapOptions {
   readonly syncInterval: number;
   readonly checked: boolean;
   readonly create: boolean;
+  readonly exclusive: boolean;
   readonly size: number | undefined;
   readonly permissions: number;
 }
@@ -96,7 +99,7 @@ export function resolveMapOptions(options: MapOptions = {}, pageSize: number): R
   assertOptionalByteCount(options.window, "window");
   assertOptionalByteCount(options.size, "size");
   assertOptionalByteCount(options.syncInterval, "syncInterval");
-  for (const flag of ["populate", "hugePages", "lock", "checked", "create"] as const) {
+  for (const flag of ["populate", "hugePages", "lock", "checked", "create", "exclusive"] as const) {
     assertOptionalBoolean(options[flag], flag);
   }
   const permissions = options.permissions ?? 0o600;
@@ -107,6 +110,7 @@ export function resolveMapOptions(options: MapOptions = {}, pageSize: number): R
   if (mode !== "readwrite" && (options.create || options.size !== undefined)) {
     throw new TypeError('Options create and size need mode "readwrite"');
   }
+  if (options.exclusive && !options.create) throw new TypeError("Option exclusive needs create");
   const window = options.window === undefined ? 0 : Math.ceil(options.window / pageSize) * pageSize;
   return {
     mode,
@@ -120,6 +124,7 @@ export function resolveMapOptions(options: MapOptions = {}, pageSize: number): R
     syncInterval: options.syncInterval ?? 1000,
     checked: options.checked ?? false,
     create: options.create ?? false,
+    exclusive: options.exclusive ?? false,
     size: options.size,
     permissions,
   };

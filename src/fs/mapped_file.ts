@@ -121,6 +121,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     const file = FileDescriptor.open(libc, filePath, {
       write,
       create: resolved.create,
+      exclusive: resolved.exclusive,
       permissions: resolved.permissions,
     });
     const originalSize = file.openedStat.size;
