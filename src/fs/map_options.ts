@@ -53,6 +53,8 @@ export interface MapOptions {
   create?: boolean;
   /** With `create`: fail with EEXIST when the file exists (O_EXCL). Default false. */
   exclusive?: boolean;
+  /** `"readwrite"` only: every `write()` goes to the end of the file, like O_APPEND. Default false. */
+  append?: boolean;
   /** `"readwrite"` only: make the file at least this many bytes. */
   size?: number;
   /** File mode when created; default 0o600. */
@@ -73,6 +75,7 @@ export interface ResolvedMapOptions {
   readonly checked: boolean;
   readonly create: boolean;
   readonly exclusive: boolean;
+  readonly append: boolean;
   readonly size: number | undefined;
   readonly permissions: number;
 }
@@ -99,7 +102,7 @@ export function resolveMapOptions(options: MapOptions = {}, pageSize: number): R
   assertOptionalByteCount(options.window, "window");
   assertOptionalByteCount(options.size, "size");
   assertOptionalByteCount(options.syncInterval, "syncInterval");
-  for (const flag of ["populate", "hugePages", "lock", "checked", "create", "exclusive"] as const) {
+  for (const flag of ["populate", "hugePages", "lock", "checked", "create", "exclusive", "append"] as const) {
     assertOptionalBoolean(options[flag], flag);
   }
   const permissions = options.permissions ?? 0o600;
@@ -107,8 +110,8 @@ export function resolveMapOptions(options: MapOptions = {}, pageSize: number): R
   if (permissions > 0o7777) throw new RangeError(`Permissions must be at most 0o7777, got ${permissions}`);
   if (options.window === 0) throw new RangeError("Window must be greater than 0");
   if (options.syncInterval === 0) throw new RangeError("SyncInterval must be greater than 0");
-  if (mode !== "readwrite" && (options.create || options.size !== undefined)) {
-    throw new TypeError('Options create and size need mode "readwrite"');
+  if (mode !== "readwrite" && (options.create || options.append || options.size !== undefined)) {
+    throw new TypeError('Options create, append and size need mode "readwrite"');
   }
   if (options.exclusive && !options.create) throw new TypeError("Option exclusive needs create");
   const window = options.window === undefined ? 0 : Math.ceil(options.window / pageSize) * pageSize;
@@ -125,6 +128,7 @@ export function resolveMapOptions(options: MapOptions = {}, pageSize: number): R
     checked: options.checked ?? false,
     create: options.create ?? false,
     exclusive: options.exclusive ?? false,
+    append: options.append ?? false,
     size: options.size,
     permissions,
   };

@@ -255,8 +255,9 @@ export class MappedFile extends TypedAccess implements Disposable {
     return count;
   }
 
-  /** Writes at {@linkcode position} and advances it; readwrite grows the file. */
+  /** Writes at {@linkcode position} (at the end with `append`) and advances it; readwrite grows the file. */
   write(source: Uint8Array | string): number {
+    if (this.#options.append && !this.#closed) this.#position = this.size;
     const count = this.writeAt(source, this.#position);
     this.#position += count;
     return count;

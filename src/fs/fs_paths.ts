@@ -1,0 +1,113 @@
+/**
+ * Where a MemMapFS path leads: relative paths resolve against the file
+ * system's working directory, and a confined file system (from `sub()`)
+ * refuses any path — by `..`, by being absolute, or through a symbolic link —
+ * that ends up outside its directory. Also turns node:fs errors into
+ * MmapError, so every OS failure looks the same.
+ *
+ * @module
+ */
+
+import { MmapError } from "../errors.ts";
+import { nodeBuiltins } from "../node_builtins.ts";
+import { toPath } from "../validate.ts";
+
+/** Runs a node:fs call, turning its error into an {@linkcode MmapError}. */
+export function fsCall<T>(syscall: string, path: string, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    const failure = error as { code?: unknown; errno?: unknown; syscall?: unknown; message?: string };
+    if (typeof failure?.code !== "string" || !failure.code.startsWith("E")) throw error;
+    throw new MmapError(`${failure.code}: ${syscall} failed for "${path}"`, {
+      code: failure.code,
+      errno: typeof failure.errno === "number" ? Math.abs(failure.errno) : 0,
+      syscall: typeof failure.syscall === "string" ? failure.syscall : syscall,
+      path,
+    });
+  }
+}
+
+/** Resolves paths for one MemMapFS. */
+export class FsPaths {
+  readonly #confine: string | null;
+  #realConfine: string | null = null;
+  #cwd: string;
+
+  /** `base` is the starting directory; `confine`, when set, is the directory no path may leave. */
+  constructor(base: string, confine: string | null) {
+    const { path } = nodeBuiltins();
+    this.#cwd = path.resolve(base);
+    this.#confine = confine === null ? null : path.resolve(confine);
+  }
+
+  /** The directory relative paths resolve against. */
+  get cwd(): string {
+    return this.#cwd;
+  }
+
+  /** The directory this file system is confined to, or `null`. */
+  get confine(): string | null {
+    return this.#confine;
+  }
+
+  /**
+   * The absolute path `value` leads to.
+   *
+   * @throws {TypeError} For a bad path.
+   * @throws {MmapError} EACCES when a confined file system would leave its directory.
+   */
+  resolve(value: unknown): string {
+    const { path } = nodeBuiltins();
+    const resolved = path.resolve(this.#cwd, toPath(value));
+    if (this.#confine === null) return resolved;
+    if (!isInside(resolved, this.#confine)) throw escape(String(value), this.#confine);
+    const real = this.#realPathOfExistingPart(resolved);
+    if (!isInside(real, this.#realConfineDirectory())) throw escape(String(value), this.#confine);
+    return resolved;
+  }
+
+  /** Changes the working directory. */
+  chdir(value: unknown): void {
+    const target = this.resolve(value);
+    const { fs } = nodeBuiltins();
+    const stat = fsCall("stat", target, () => fs.statSync(target));
+    if (!stat.isDirectory()) {
+      throw new MmapError(`ENOTDIR: chdir failed for "${target}"`, { code: "ENOTDIR", errno: 20, syscall: "chdir", path: target });
+    }
+    this.#cwd = target;
+  }
+
+  #realConfineDirectory(): string {
+    const { fs } = nodeBuiltins();
+    this.#realConfine ??= fs.realpathSync(this.#confine!);
+    return this.#realConfine;
+  }
+
+  /** realpath of the longest part of `target` that exists, plus the rest. */
+  #realPathOfExistingPart(target: string): string {
+    const { fs, path } = nodeBuiltins();
+    let existing = target;
+    const rest: string[] = [];
+    for (;;) {
+      try {
+        return path.join(fs.realpathSync(existing), ...rest);
+      } catch {
+        const parent = path.dirname(existing);
+        if (parent === existing) return target;
+        rest.unshift(path.basename(existing));
+        existing = parent;
+      }
+    }
+  }
+}
+
+function isInside(target: string, directory: string): boolean {
+  return target === directory || target.startsWith(directory.endsWith("/") ? directory : `${directory}/`);
+}
+
+function escape(value: string, directory: string): MmapError {
+  return new MmapError(`EACCES: "${value}" leads outside "${directory}", which this file system is confined to`, {
+    code: "EACCES", errno: 13, syscall: "open", path: value,
+  });
+}
