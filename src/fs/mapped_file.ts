@@ -32,7 +32,7 @@ const ADVICE_NAMES: readonly AdviceName[] = [
 /** Set by MappedFile's static block: builds a handle over a shared mapping. */
 let adoptMapping: (
   libc: Libc,
-  file: FileDescriptor,
+  path: string,
   options: ResolvedMapOptions,
   region: MappedRegion,
 ) => MappedFile;
@@ -77,10 +77,14 @@ export class MappedFile extends TypedAccess implements Disposable {
   #timer: ReturnType<typeof setInterval> | undefined;
   #scratch = new DataView(new ArrayBuffer(8));
   static {
-    adoptMapping = (libc, file, options, region) => new MappedFile(libc, file, options, region, true);
+    adoptMapping = (libc, path, options, region) => {
+      const handle = new MappedFile(libc, null, options, region, true);
+      handle.#sharedPath = path;
+      return handle;
+    };
   }
-  /** The path of the file, or `null` for anonymous memory. */
-  readonly path: string | null;
+  /** Set on a handle over a mapping the cache keeps: it has a path but no descriptor. */
+  #sharedPath: string | null = null;
   /** How the file is mapped. */
   readonly mode: Mode;
 
@@ -98,7 +102,6 @@ export class MappedFile extends TypedAccess implements Disposable {
     this.#region = region;
     this.#shared = shared;
     this.#fileOffset = options.offset;
-    this.path = file?.path ?? null;
     this.mode = options.mode;
     this.#durability = new Durability(region, file);
     if (options.sync === "periodic" && options.mode === "readwrite") {
@@ -192,6 +195,11 @@ export class MappedFile extends TypedAccess implements Disposable {
   static supportsAdvice(advice: Advice): boolean {
     assertChoice(advice, ADVICE_NAMES, "advice");
     return probeAdvice(activeLibc(), advice);
+  }
+
+  /** The path of the file, or `null` for anonymous memory. */
+  get path(): string | null {
+    return this.#file?.path ?? this.#sharedPath;
   }
 
   /** Bytes of the file range this object covers. */
@@ -426,6 +434,11 @@ export class MappedFile extends TypedAccess implements Disposable {
   /** Reads the file's size again and maps accordingly (after an outside change). */
   remap(): void {
     this.#assertOpen();
+    if (!this.#file && this.#sharedPath) {
+      throw new TypeError(
+        `Cannot remap "${this.#sharedPath}": this handle shares a cached mapping and keeps no descriptor; open the file again`,
+      );
+    }
     if (!this.#file) return;
     const fileSize = this.#file.stat().size;
     const available = Math.max(0, fileSize - this.#fileOffset);
@@ -541,26 +554,28 @@ export class MappedFile extends TypedAccess implements Disposable {
 
 /**
  * A read-only `MappedFile` over a mapping someone else keeps (the mapping
- * cache). The handle takes over one hold on `file` and on `mapping`: its
- * close() detaches only its own views and releases only its own holds.
+ * cache). The handle takes over one hold on `mapping`: its close() detaches
+ * only its own views and releases only its own hold. It keeps no descriptor,
+ * so `remap()` is refused; everything else works as usual.
  *
  * @example
  * ```ts ignore
- * const handle = mappedFileSharing(libc(), file.retain(), cached.share(), { checked: true });
+ * const handle = mappedFileSharing(libc(), "/data/file.bin", cached.share());
  * ```
  */
 export function mappedFileSharing(
   libc: Libc,
-  file: FileDescriptor,
+  path: string,
   mapping: Mapping,
-  options: Omit<MapOptions, "mode" | "window" | "offset" | "length" | "create" | "size"> = {},
+  options: Pick<MapOptions, "populate" | "hugePages"> = {},
 ): MappedFile {
   const resolved = resolveMapOptions({ ...options, mode: "readonly" }, libc.pageSize());
   const region = new MappedRegion(libc, {
-    fd: file.fd, fileOffset: 0, writable: false, shared: true, populate: resolved.populate,
-    hugePages: resolved.hugePages, window: 0, syncBeforeSlide: false, path: file.path,
+    // No descriptor: the region starts with the whole mapping and never maps again.
+    fd: -1, fileOffset: 0, writable: false, shared: true, populate: resolved.populate,
+    hugePages: resolved.hugePages, window: 0, syncBeforeSlide: false, path,
   }, mapping.length, mapping);
-  return adoptMapping(libc, file, resolved, region);
+  return adoptMapping(libc, path, resolved, region);
 }
 
 /** Size of the range `resolved` asks for, growing a readwrite file to hold it. */

@@ -35,7 +35,6 @@ export interface FileIdentity {
 /** One cached file. */
 export interface CacheEntry {
   readonly path: string;
-  readonly file: FileDescriptor;
   readonly mapping: Mapping;
   readonly identity: FileIdentity;
 }
@@ -100,28 +99,26 @@ export class MappingCache {
   load(path: string, identity: FileIdentity): CacheEntry | undefined {
     if (identity.size === 0 || identity.size > this.#maxBytes) return undefined;
     const file = FileDescriptor.open(this.#libc, path, { write: false });
-    let mapping: Mapping;
+    let mapping: Mapping | undefined;
     try {
       // Map what the descriptor holds. Should the file have changed since the
       // caller's stat, the next lookup sees a different identity and reloads.
-      const stat = file.openedStat;
-      if (stat.size === 0) {
-        file.close();
-        return undefined;
+      const size = file.openedStat.size;
+      if (size > 0) {
+        mapping = Mapping.map(this.#libc, { fd: file.fd, fileOffset: 0, length: size, writable: false, shared: true, path });
       }
-      mapping = Mapping.map(this.#libc, {
-        fd: file.fd, fileOffset: 0, length: stat.size, writable: false, shared: true, path,
-      });
-      const entry: CacheEntry = { path, file, mapping, identity };
-      this.invalidate(path);
-      this.#entries.set(path, entry);
-      this.#bytes += mapping.length;
-      this.#evictOverLimits(entry);
-      return entry;
-    } catch (error) {
+    } finally {
+      // The mapping keeps the file; holding descriptors would cap the cache at
+      // the process's descriptor limit.
       file.close();
-      throw error;
     }
+    if (!mapping) return undefined;
+    const entry: CacheEntry = { path, mapping, identity };
+    this.invalidate(path);
+    this.#entries.set(path, entry);
+    this.#bytes += mapping.length;
+    this.#evictOverLimits(entry);
+    return entry;
   }
 
   /**
@@ -169,6 +166,5 @@ export class MappingCache {
     this.#bytes -= entry.mapping.length;
     // Handed-out handles hold their own claims; this lets go of the cache's.
     entry.mapping.release();
-    entry.file.close();
   }
 }
