@@ -81,6 +81,8 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
     ...SYMBOLS,
     // int fstat(int fd, struct stat *statbuf)
     [constants.fstatSymbol]: { args: ["i32", "ptr"], returns: "i32" },
+    // int stat(const char *path, struct stat *statbuf)
+    [constants.statSymbol]: { args: ["ptr", "ptr"], returns: "i32" },
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { args: [], returns: "u64" },
   });
@@ -97,7 +99,7 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
   const errnoAddress = Number(lib[constants.errnoFunction]!() as bigint);
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
   const { ftruncate, fsync, sysconf, unlink } = lib;
-  const fstat = lib[constants.fstatSymbol];
+  const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create");
@@ -120,6 +122,7 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
     open: (cPath, flags, mode) => open(cPath, flags, mode) as number,
     close: (fd) => close(fd) as number,
     fstat: (fd, buffer) => fstat(fd, buffer) as number,
+    stat: (path, buffer) => stat(path, buffer) as number,
     ftruncate: (fd, length) => ftruncate(fd, length) as number,
     posixFallocate: fallocate && ((fd, offset, length) => fallocate(fd, offset, length) as number),
     fsync: (fd) => fsync(fd) as number,

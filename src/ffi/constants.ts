@@ -36,6 +36,8 @@ export interface PlatformConstants {
   readonly errnoFunction: "__errno_location" | "__error";
   /** The exported name of the `fstat` that fills {@linkcode StatLayout}. */
   readonly fstatSymbol: string;
+  /** The exported name of the matching `stat`. */
+  readonly statSymbol: string;
   readonly stat: StatLayout;
   /** Page size to report when no libc can be loaded (the real one comes from sysconf). */
   readonly defaultPageSize: number;
@@ -104,6 +106,7 @@ const LINUX_COMMON = {
   libcPaths: ["libc.so.6", "libc.so"],
   errnoFunction: "__errno_location",
   fstatSymbol: "fstat",
+  statSymbol: "stat",
   defaultPageSize: 4096,
   SC_PAGESIZE: 30,
   PROT_NONE: 0, PROT_READ: 1, PROT_WRITE: 2,
@@ -184,6 +187,7 @@ const DARWIN_X64: PlatformConstants = {
   name: "darwin-x64",
   // On x86-64 the 64-bit-inode stat is exported under its $INODE64 alias.
   fstatSymbol: "fstat$INODE64",
+  statSymbol: "stat$INODE64",
   defaultPageSize: 4096,
 };
 
@@ -191,6 +195,7 @@ const DARWIN_ARM64: PlatformConstants = {
   ...DARWIN_COMMON,
   name: "darwin-arm64",
   fstatSymbol: "fstat",
+  statSymbol: "stat",
   defaultPageSize: 16384,
 };
 

@@ -84,6 +84,8 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     ...SYMBOLS,
     // int fstat(int fd, struct stat *statbuf)
     [constants.fstatSymbol]: { parameters: ["i32", "buffer"], result: "i32" },
+    // int stat(const char *path, struct stat *statbuf)
+    [constants.statSymbol]: { parameters: ["buffer", "buffer"], result: "i32" },
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { parameters: [], result: "usize" },
   };
@@ -107,7 +109,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const mmap = call("mmap"), munmap = call("munmap"), mprotect = call("mprotect");
   const madvise = call("madvise"), msync = call("msync"), mlock = call("mlock");
   const munlock = call("munlock"), mincore = call("mincore"), open = call("open");
-  const close = call("close"), fstat = call(constants.fstatSymbol);
+  const close = call("close"), fstat = call(constants.fstatSymbol), stat = call(constants.statSymbol);
   const ftruncate = call("ftruncate"), fsync = call("fsync"), sysconf = call("sysconf");
   const unlink = call("unlink");
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
@@ -132,6 +134,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     open: (path, flags, mode) => open(path, flags, mode) as number,
     close: (fd) => close(fd) as number,
     fstat: (fd, buffer) => fstat(fd, buffer) as number,
+    stat: (path, buffer) => stat(path, buffer) as number,
     ftruncate: (fd, length) => ftruncate(fd, BigInt(length)) as number,
     posixFallocate: fallocate &&
       ((fd, offset, length) => fallocate(fd, BigInt(offset), BigInt(length)) as number),

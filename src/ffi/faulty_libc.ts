@@ -12,7 +12,7 @@ import type { FileStat, Libc, RuntimeName } from "./libc.ts";
 /** The libc calls a {@linkcode FaultyLibc} can fail. */
 export type LibcCall =
   | "mmap" | "munmap" | "mremap" | "mprotect" | "madvise" | "msync" | "mlock" | "munlock"
-  | "mincore" | "open" | "close" | "fstat" | "ftruncate" | "posixFallocate" | "fsync"
+  | "mincore" | "open" | "close" | "fstat" | "stat" | "ftruncate" | "posixFallocate" | "fsync"
   | "unlink" | "shmOpen" | "shmUnlink" | "memfdCreate";
 
 interface PlannedFault {
@@ -129,6 +129,9 @@ export class FaultyLibc implements Libc {
   }
   fstat(fd: number): FileStat | null {
     return this.#run("fstat", null, () => this.#inner.fstat(fd));
+  }
+  stat(path: string): FileStat | null {
+    return this.#run("stat", null, () => this.#inner.stat(path));
   }
   ftruncate(fd: number, length: number): number {
     return this.#run("ftruncate", -1, () => this.#inner.ftruncate(fd, length));

@@ -66,6 +66,8 @@ export interface Libc {
   close(fd: number): number;
   /** `int fstat(int fd, struct stat *st)`; `null` on failure. */
   fstat(fd: number): FileStat | null;
+  /** `int stat(const char *path, struct stat *st)`, following links; `null` on failure. */
+  stat(path: string): FileStat | null;
   /** `int ftruncate(int fd, off_t length)` */
   ftruncate(fd: number, length: number): number;
   /**

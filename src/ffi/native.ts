@@ -29,6 +29,7 @@ export interface NativeCalls {
   open(path: Uint8Array, flags: number, mode: number): number;
   close(fd: number): number;
   fstat(fd: number, buffer: Uint8Array): number;
+  stat(path: Uint8Array, buffer: Uint8Array): number;
   ftruncate(fd: number, length: number): number;
   /** Returns 0 or an error number, as C's posix_fallocate does. */
   posixFallocate?(fd: number, offset: number, length: number): number;
@@ -59,6 +60,7 @@ class BoundLibc implements Libc {
   readonly memfdCreate?: Libc["memfdCreate"];
   #native: NativeCalls;
   #statBuffer: Uint8Array;
+  #pageSize: number | undefined;
 
   constructor(native: NativeCalls, constants: PlatformConstants) {
     this.#native = native;
@@ -129,6 +131,10 @@ class BoundLibc implements Libc {
     if (this.#int(this.#native.fstat(fd, this.#statBuffer)) === -1) return null;
     return parseStat(this.#statBuffer, this.constants.stat);
   }
+  stat(path: string): FileStat | null {
+    if (this.#int(this.#native.stat(cString(path), this.#statBuffer)) === -1) return null;
+    return parseStat(this.#statBuffer, this.constants.stat);
+  }
   ftruncate(fd: number, length: number): number {
     return this.#int(this.#native.ftruncate(fd, length));
   }
@@ -147,7 +153,9 @@ class BoundLibc implements Libc {
     return this.#int(this.#native.shmUnlink(cString(name)));
   }
   pageSize(): number {
-    return this.#native.sysconf(this.constants.SC_PAGESIZE);
+    // Fixed for the life of the process; asked for on every mapping.
+    this.#pageSize ??= this.#native.sysconf(this.constants.SC_PAGESIZE);
+    return this.#pageSize;
   }
   arrayBuffer(addr: bigint, length: number): ArrayBuffer {
     return this.#native.arrayBuffer(addr, length);

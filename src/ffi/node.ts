@@ -85,6 +85,8 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
     ...SYMBOLS,
     // int fstat(int fd, struct stat *statbuf)
     [constants.fstatSymbol]: { arguments: ["int32", "buffer"], return: "int32" },
+    // int stat(const char *path, struct stat *statbuf)
+    [constants.statSymbol]: { arguments: ["buffer", "buffer"], return: "int32" },
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { arguments: [], return: "uint64" },
   });
@@ -101,7 +103,7 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
   const errnoAddress = lib[constants.errnoFunction]!() as bigint;
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
   const { ftruncate, fsync, sysconf, unlink } = lib;
-  const fstat = lib[constants.fstatSymbol];
+  const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create");
@@ -125,6 +127,7 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
     open: (cPath, flags, mode) => open(cPath, flags, mode) as number,
     close: (fd) => close(fd) as number,
     fstat: (fd, buffer) => fstat(fd, buffer) as number,
+    stat: (path, buffer) => stat(path, buffer) as number,
     ftruncate: (fd, length) => ftruncate(fd, big(length)) as number,
     posixFallocate: fallocate &&
       ((fd, offset, length) => fallocate(fd, big(offset), big(length)) as number),
