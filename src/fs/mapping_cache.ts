@@ -41,9 +41,13 @@ export interface CacheEntry {
 
 /** Counters, for tests and for tuning the limits. */
 export interface CacheStats {
+  /** Lookups served by a live mapping. */
   hits: number;
+  /** Lookups that found nothing, or something stale. */
   misses: number;
+  /** Entries dropped to stay within the limits. */
   evictions: number;
+  /** Entries dropped because the file changed or MemMapFS changed it. */
   invalidations: number;
 }
 

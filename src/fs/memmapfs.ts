@@ -30,25 +30,39 @@ export type OpenFlags = "r" | "r+" | "w" | "w+" | "a" | "a+";
 
 /** A directory entry from {@linkcode MemMapFS.readDir}. */
 export interface DirEntry {
+  /** The entry's name, without its directory. */
   readonly name: string;
+  /** A regular file. */
   readonly isFile: boolean;
+  /** A directory. */
   readonly isDirectory: boolean;
+  /** A symbolic link (not followed). */
   readonly isSymlink: boolean;
 }
 
 /** What {@linkcode MemMapFS.stat} reports. */
 export interface FileInfo {
+  /** Bytes in the file. */
   readonly size: number;
   /** Permission and type bits, as in `st_mode`. */
   readonly mode: number;
+  /** Owner's user id. */
   readonly uid: number;
+  /** Owner's group id. */
   readonly gid: number;
+  /** Inode number. */
   readonly ino: number;
+  /** Device number. */
   readonly dev: number;
+  /** Last access. */
   readonly atime: Date;
+  /** Last modification. */
   readonly mtime: Date;
+  /** A regular file. */
   readonly isFile: boolean;
+  /** A directory. */
   readonly isDirectory: boolean;
+  /** A symbolic link (only from `lstat`). */
   readonly isSymlink: boolean;
 }
 
@@ -75,6 +89,8 @@ export class MemMapFS implements Disposable {
   #cache: MappingCache | null = null;
 
   /**
+   * Makes a file system over the real one; nothing is opened until used.
+   *
    * @throws {TypeError} For a wrong option type.
    * @throws {RangeError} For a negative, fractional or unsafe number.
    */
