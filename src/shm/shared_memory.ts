@@ -10,42 +10,64 @@ import { ClosedError, errnoError, MmapError } from "../errors.ts";
 import type { Libc } from "../ffi/libc.ts";
 import { libc as activeLibc } from "../ffi/mod.ts";
 import { FileDescriptor } from "../fs/file_descriptor.ts";
-import { Mapping } from "../mapping.ts";
+import type { Mapping } from "../mapping.ts";
 import { assertByteCount, assertOptionalBoolean, toPath } from "../validate.ts";
+import { assertTrusted, mapRegion, openShmObject } from "./region_backing.ts";
 import { isFilePath, parseShmName, randomShmName, type ShmName } from "./shm_name.ts";
 
 /** Options of {@linkcode SharedMemory.create}. */
 export interface SharedMemoryCreateOptions {
-  /** Shared-memory object name (`"psm_1234"` or `"/psm_1234"`); random when neither name nor path is given. */
+  /**
+   * Shared-memory object name, `"psm_1234"` or `"/psm_1234"` (the same object).
+   * When neither `name` nor `path` is given a random, unguessable one is picked.
+   */
   name?: string;
   /** A file to back the region instead of a shared-memory object. */
-  path?: string;
-  /** Bytes in the region. */
+  path?: string | URL;
+  /** Bytes in the region; at least 1. An existing larger object keeps its size. */
   size: number;
-  /** Mode of a new object or file; default 0o600. */
+  /** Mode of a new object or file (the umask applies); default 0o600. */
   permissions?: number;
-  /** Fail with EEXIST when the object exists (default true). Without it an existing one is opened, never truncated. */
+  /**
+   * Fail with EEXIST when the object or file exists (default true). With
+   * `false` an existing one is opened, grown when smaller, never truncated.
+   */
   exclusive?: boolean;
+  /** With `exclusive: false`: accept an existing object of another user or writable by others. */
+  trustAnyOwner?: boolean;
 }
 
 /** Options of {@linkcode SharedMemory.open}. */
 export interface SharedMemoryOpenOptions {
-  /** Map read-only. Default false. */
+  /**
+   * Open for reading only (default false). The object is opened `O_RDONLY`
+   * and mapped copy-on-write: a write through `bytes` never reaches it (and
+   * does not crash the process), and `sync()` throws.
+   */
   readonly?: boolean;
-  /** Open an object owned by another user or writable by group or others. Default false. */
+  /** Open an object owned by another user or writable by group or others (default false). */
   trustAnyOwner?: boolean;
 }
 
+/** A random name collides with odds of 2^-64; retrying a few times costs nothing. */
+const RANDOM_NAME_ATTEMPTS = 4;
+
 /**
  * A region of memory shared between processes.
+ *
+ * A name is a POSIX shared-memory object, living in `/dev/shm` on Linux until
+ * {@linkcode SharedMemory.unlink}: `close()` leaves it for others, like
+ * Python's `SharedMemory.close()`. A path is a file, created with `O_EXCL`
+ * and grown with `posix_fallocate`, so a full disk fails at create time
+ * instead of as SIGBUS later.
  *
  * @example Share bytes with another process (or Python) by name
  * ```ts
  * import { SharedMemory } from "@memmapfs/memmapfs";
  * using region = SharedMemory.create({ size: 4096 });
  * new TextEncoder().encodeInto("hello", region.bytes);
- * console.log(region.name); // e.g. "psm_3f2a…", open it elsewhere with SharedMemory.open(name)
- * region.unlink();
+ * console.log(region.name); // "psm_…": SharedMemory.open(name) elsewhere, or Python's SharedMemory(name)
+ * region.unlink();          // the name goes; mappings keep working until closed
  * ```
  */
 export class SharedMemory implements Disposable {
@@ -55,14 +77,17 @@ export class SharedMemory implements Disposable {
   readonly #shmName: ShmName | null;
   #closed = false;
   #syncFailure: MmapError | undefined;
-  #needsFsync: boolean;
-  /** The object's name without the leading slash, or `null` for a file-backed region. */
+  /** The file's size changed since the last fsync. */
+  #fileDirty: boolean;
+  /** The file was created and its directory not fsynced since. */
+  #directoryDirty: boolean;
+  /** The object's name without the leading slash, as Python reports it; `null` for a file. */
   readonly name: string | null;
   /** The backing file, or `null` for a shared-memory object. */
   readonly path: string | null;
   /** Bytes in the region. */
   readonly size: number;
-  /** Whether the region is mapped read-only. */
+  /** Whether the region was opened read-only. */
   readonly readonly: boolean;
 
   private constructor(
@@ -71,6 +96,7 @@ export class SharedMemory implements Disposable {
     shmName: ShmName | null,
     size: number,
     readonly: boolean,
+    grown: boolean,
   ) {
     this.#libc = libc;
     this.#file = file;
@@ -79,48 +105,73 @@ export class SharedMemory implements Disposable {
     this.path = shmName ? null : file.path;
     this.size = size;
     this.readonly = readonly;
-    this.#needsFsync = file.created && !shmName;
-    this.#mapping = size === 0 ? null : Mapping.map(libc, {
-      fd: file.fd, fileOffset: 0, length: size, writable: !readonly, shared: true,
-      path: this.name ?? this.path,
-    });
+    // A shared-memory object has no disk to be durable on.
+    this.#fileDirty = !shmName && (file.created || grown);
+    this.#directoryDirty = !shmName && file.created;
+    this.#mapping = mapRegion(libc, file, size, readonly);
   }
 
   /**
    * Creates a region of `size` bytes: a shared-memory object by `name` (a
    * random one when neither `name` nor `path` is given) or a file at `path`.
    *
-   * @throws {TypeError} For a bad name, path or option.
-   * @throws {MmapError} EEXIST when it exists and `exclusive` (the default); others from the OS.
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using named = SharedMemory.create({ name: "psm_example", size: 1024 });
+   * using file = SharedMemory.create({ path: "./region.bin", size: 1024 });
+   * named.unlink();
+   * file.unlink();
+   * ```
+   *
+   * @throws {TypeError} For a bad name, path or option, before any syscall.
+   * @throws {RangeError} For a size below 1 or unsafe, or permissions above 0o7777.
+   * @throws {MmapError} EEXIST when it exists and `exclusive` (the default); EACCES for an
+   * untrusted existing one; others from the OS. Nothing created is left behind.
    */
   static create(options: SharedMemoryCreateOptions): SharedMemory {
     if (typeof options !== "object" || options === null) throw new TypeError("Options must be an object");
     const { size, permissions = 0o600, exclusive = true } = options;
     assertByteCount(size, "size");
+    if (size === 0) throw new RangeError("Size must be at least 1 byte: mmap cannot map an empty region");
     assertByteCount(permissions, "permissions");
-    if (permissions > 0o7777) throw new RangeError(`Permissions must be at most 0o7777, got ${permissions}`);
+    if (permissions > 0o7777) throw new RangeError(`Permissions must be at most 0o7777, got 0o${permissions.toString(8)}`);
     assertOptionalBoolean(options.exclusive, "exclusive");
+    assertOptionalBoolean(options.trustAnyOwner, "trustAnyOwner");
     if (options.name !== undefined && options.path !== undefined) {
       throw new TypeError("Give a name or a path, not both");
     }
-    const libc = activeLibc();
+    const trust = options.trustAnyOwner ?? false;
     if (options.path !== undefined) {
       const path = toPath(options.path);
+      const libc = activeLibc();
       const file = FileDescriptor.open(libc, path, { write: true, create: true, exclusive, permissions });
-      return SharedMemory.#sized(libc, file, null, size);
+      return SharedMemory.#sized(libc, file, null, size, trust);
     }
-    const shmName = options.name === undefined ? randomShmName() : parseShmName(options.name);
-    const file = openShm(libc, shmName, { create: true, exclusive, readonly: false, permissions });
-    return SharedMemory.#sized(libc, file, shmName, size);
+    const given = options.name === undefined ? undefined : parseShmName(options.name);
+    const libc = activeLibc();
+    for (let attempt = 1;; attempt++) {
+      const shmName = given ?? randomShmName();
+      try {
+        const file = openShmObject(libc, shmName, { create: true, exclusive, readonly: false, permissions });
+        return SharedMemory.#sized(libc, file, shmName, size, trust);
+      } catch (error) {
+        const collided = error instanceof MmapError && error.code === "EEXIST";
+        if (given || !collided || attempt === RANDOM_NAME_ATTEMPTS) throw error;
+      }
+    }
   }
 
-  /** Grows a new (or smaller existing) object to `size`, maps it, undoes creation on failure. */
-  static #sized(libc: Libc, file: FileDescriptor, shmName: ShmName | null, size: number): SharedMemory {
+  /** Grows a new (or smaller existing) object to `size` and maps it; undoes creation on failure. */
+  static #sized(libc: Libc, file: FileDescriptor, shmName: ShmName | null, size: number, trust: boolean): SharedMemory {
     try {
+      if (!file.created && !trust) assertTrusted(file);
       const existing = file.openedStat.size;
-      // Never truncate: other processes may map the object. Grow only.
-      if (size > existing) file.setSize(size, existing);
-      return new SharedMemory(libc, file, shmName, Math.max(size, existing), false);
+      // Never truncate: other processes may map the object, and pages past a
+      // new end of file would be SIGBUS for them. Grow only.
+      const grow = size > existing;
+      if (grow) file.setSize(size, existing);
+      return new SharedMemory(libc, file, shmName, Math.max(size, existing), false, grow);
     } catch (error) {
       file.discard();
       throw error;
@@ -128,27 +179,47 @@ export class SharedMemory implements Disposable {
   }
 
   /**
-   * Opens an existing region by name (`"psm_1234"`, `"/psm_1234"`) or by file
-   * path (anything with a `/` after its first character, e.g. `"./region"`).
-   * Its size is read from the object.
+   * Opens an existing region, sized by fstat of the object.
    *
-   * @throws {MmapError} ENOENT when it does not exist; EACCES when another user owns it or others may write it.
+   * A string with a `/` after its first character is a file path
+   * (`"./region.bin"`, `"/tmp/region.bin"`); anything else is a shared-memory
+   * name, with or without its leading slash (`"psm_1234"`, `"/psm_1234"`). A
+   * file in the working directory is `"./region.bin"`. A `URL` is a file.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using region = SharedMemory.create({ size: 64 });
+   * region.bytes[0] = 42;
+   * using reader = SharedMemory.open(region.name!, { readonly: true });
+   * console.log(reader.bytes[0]); // 42
+   * region.unlink();
+   * ```
+   *
+   * @throws {TypeError} For a bad name or option, before any syscall.
+   * @throws {MmapError} ENOENT when it does not exist; EACCES when another user owns it or
+   * group or others may write it, unless `trustAnyOwner`.
    */
-  static open(nameOrPath: string, options: SharedMemoryOpenOptions = {}): SharedMemory {
-    if (typeof nameOrPath !== "string") throw new TypeError("NameOrPath must be a string");
+  static open(nameOrPath: string | URL, options: SharedMemoryOpenOptions = {}): SharedMemory {
+    if (typeof options !== "object" || options === null) throw new TypeError("Options must be an object");
     assertOptionalBoolean(options.readonly, "readonly");
     assertOptionalBoolean(options.trustAnyOwner, "trustAnyOwner");
+    if (typeof nameOrPath !== "string" && !(nameOrPath instanceof URL)) {
+      throw new TypeError(`NameOrPath must be a string or a URL, got ${nameOrPath === null ? "null" : typeof nameOrPath}`);
+    }
+    const byPath = nameOrPath instanceof URL || (typeof nameOrPath === "string" && isFilePath(nameOrPath));
+    const shmName = byPath ? null : parseShmName(nameOrPath);
+    const path = byPath ? toPath(nameOrPath) : null;
     const readonly = options.readonly ?? false;
     const libc = activeLibc();
-    const shmName = isFilePath(nameOrPath) ? null : parseShmName(nameOrPath);
     const file = shmName
-      ? openShm(libc, shmName, { create: false, exclusive: false, readonly, permissions: 0 })
-      : FileDescriptor.open(libc, toPath(nameOrPath), { write: !readonly });
+      ? openShmObject(libc, shmName, { create: false, exclusive: false, readonly, permissions: 0 })
+      : FileDescriptor.open(libc, path!, { write: !readonly });
     try {
-      if (!options.trustAnyOwner) assertTrusted(libc, file);
-      return new SharedMemory(libc, file, shmName, file.openedStat.size, readonly);
+      if (!options.trustAnyOwner) assertTrusted(file);
+      return new SharedMemory(libc, file, shmName, file.openedStat.size, readonly, false);
     } catch (error) {
-      file.discard();
+      file.discard(); // not created by this call: closes, removes nothing
       throw error;
     }
   }
@@ -158,38 +229,102 @@ export class SharedMemory implements Disposable {
     return this.#closed;
   }
 
-  /** A zero-copy view of the region; detached when the region closes. */
+  /**
+   * A zero-copy view of the whole region; detached when the region closes.
+   * `new Int32Array(bytes.buffer, bytes.byteOffset, n)` gives counters that
+   * `Atomics` update correctly across processes.
+   *
+   * @throws {ClosedError} After close.
+   * @throws {RangeError} On Bun, for a region over 4 GiB: use {@linkcode SharedMemory.subarray}.
+   */
   get bytes(): Uint8Array<ArrayBuffer> {
     this.#assertOpen();
     return this.#mapping ? this.#mapping.view(0, this.size) : new Uint8Array(0);
   }
 
   /**
+   * A zero-copy view of `[start, end)`, for regions too large for one buffer.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using region = SharedMemory.create({ size: 8192 });
+   * region.subarray(4096, 4100).set([1, 2, 3, 4]);
+   * console.log(region.bytes[4097]); // 2
+   * region.unlink();
+   * ```
+   *
+   * @throws {RangeError} When the range is outside the region.
+   */
+  subarray(start: number, end: number = this.size): Uint8Array<ArrayBuffer> {
+    this.#assertOpen();
+    assertByteCount(start, "start");
+    assertByteCount(end, "end");
+    if (start > end || end > this.size) {
+      throw new RangeError(`Range [${start}, ${end}) is outside the ${this.size} bytes of the region`);
+    }
+    return this.#mapping && end > start ? this.#mapping.view(start, end) : new Uint8Array(0);
+  }
+
+  /**
    * Flushes the region with msync(MS_SYNC); a file-backed one is also fsynced
-   * after it was created. A failure poisons the region: later syncs throw.
+   * after its size changed, and its directory after it was created. A failure
+   * poisons the region: later syncs throw rather than report success. Other
+   * processes see writes without it; it is about surviving a crash.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using region = SharedMemory.create({ path: "./state.bin", size: 4096 });
+   * region.bytes[0] = 1;
+   * region.sync(); // on disk now
+   * region.unlink();
+   * ```
+   *
+   * @throws {TypeError} When opened read-only: its writes never reach the object.
+   * @throws {MmapError} When msync or fsync fails, now or earlier.
    */
   sync(): void {
     this.#assertOpen();
-    if (this.#syncFailure) {
-      throw new MmapError(`An earlier sync failed (${this.#syncFailure.message})`, {
-        code: this.#syncFailure.code, errno: this.#syncFailure.errno,
-        syscall: this.#syncFailure.syscall, path: this.name ?? this.path,
+    if (this.readonly) {
+      throw new TypeError("Cannot sync a region opened read-only: its writes stay in this process");
+    }
+    const earlier = this.#syncFailure;
+    if (earlier) {
+      throw new MmapError(`An earlier sync failed (${earlier.message}); written data may be lost`, {
+        code: earlier.code, errno: earlier.errno, syscall: earlier.syscall, path: earlier.path,
       });
     }
     try {
       this.#mapping?.sync(0, this.size, false);
-      if (this.#needsFsync) {
-        this.#file.fsync();
-        this.#file.syncDirectory();
-        this.#needsFsync = false;
-      }
+      if (this.#fileDirty) this.#file.fsync();
+      this.#fileDirty = false;
+      if (this.#directoryDirty) this.#file.syncDirectory();
+      this.#directoryDirty = false;
     } catch (error) {
       this.#syncFailure = error as MmapError;
       throw error;
     }
   }
 
-  /** Unmaps and closes; views are detached. The object itself stays until {@linkcode unlink}. */
+  /**
+   * Unmaps and closes; views handed out are detached (they read as empty).
+   * The object or file stays for other processes until
+   * {@linkcode SharedMemory.unlink}. A second close does nothing. Does not
+   * flush a file-backed region to disk: call {@linkcode SharedMemory.sync}.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * const region = SharedMemory.create({ size: 64 });
+   * const view = region.bytes;
+   * region.close();
+   * console.log(view.byteLength); // 0
+   * region.unlink();
+   * ```
+   *
+   * @throws {MmapError} When munmap or close fails; the region is closed anyway.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -199,8 +334,17 @@ export class SharedMemory implements Disposable {
   }
 
   /**
-   * Removes the name (or file): new opens fail with ENOENT; mappings that
-   * exist, here or in other processes, keep working. Allowed after close.
+   * Removes the name (or the file): new opens fail with ENOENT, while
+   * mappings that exist, here or in other processes, keep working until
+   * closed. Allowed before or after close.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using region = SharedMemory.create({ size: 64 });
+   * region.unlink();
+   * region.bytes[0] = 1; // still mapped
+   * ```
    *
    * @throws {MmapError} ENOENT when it was already removed.
    */
@@ -210,12 +354,15 @@ export class SharedMemory implements Disposable {
       if (libc.shmUnlink(this.#shmName.posixName) !== 0) {
         throw errnoError(libc.errno, libc.constants.errnoNames, "shm_unlink", this.#shmName.name);
       }
-    } else if (libc.unlink(this.path!) !== 0) {
-      throw errnoError(libc.errno, libc.constants.errnoNames, "unlink", this.path);
+      return;
     }
+    const path = this.path!;
+    // FFI bypasses Deno's permission model: ask it before removing a file.
+    libc.checkPathAccess(path, "write");
+    if (libc.unlink(path) !== 0) throw errnoError(libc.errno, libc.constants.errnoNames, "unlink", path);
   }
 
-  /** Same as {@linkcode SharedMemory.close}, for `using`. */
+  /** Same as {@linkcode SharedMemory.close}, for `using`; does not unlink. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -223,43 +370,4 @@ export class SharedMemory implements Disposable {
   #assertOpen(): void {
     if (this.#closed) throw new ClosedError(`SharedMemory "${this.name ?? this.path}"`);
   }
-}
-
-/** shm_open with the O_EXCL dance, so we know whether this call created it. */
-function openShm(
-  libc: Libc,
-  shmName: ShmName,
-  request: { create: boolean; exclusive: boolean; readonly: boolean; permissions: number },
-): FileDescriptor {
-  const c = libc.constants;
-  const base = (request.readonly ? c.O_RDONLY : c.O_RDWR) | c.O_CLOEXEC;
-  let fd = -1;
-  let created = false;
-  if (request.create) {
-    fd = libc.shmOpen(shmName.posixName, base | c.O_CREAT | c.O_EXCL, request.permissions);
-    created = fd >= 0;
-    if (fd < 0 && !request.exclusive && c.errnoNames[libc.errno] === "EEXIST") {
-      fd = libc.shmOpen(shmName.posixName, base, 0);
-    }
-  } else {
-    fd = libc.shmOpen(shmName.posixName, base, 0);
-  }
-  if (fd < 0) throw errnoError(libc.errno, c.errnoNames, "shm_open", shmName.name);
-  return FileDescriptor.adopt(libc, fd, shmName.name, created, () => libc.shmUnlink(shmName.posixName));
-}
-
-/** Refuses an object another user owns or that group or others may write. */
-function assertTrusted(libc: Libc, file: FileDescriptor): void {
-  const { uid, mode } = file.openedStat;
-  const me = (globalThis as { process?: { getuid?(): number } }).process?.getuid?.();
-  const reason = me !== undefined && uid !== me
-    ? `it belongs to user ${uid}`
-    : (mode & 0o022) !== 0
-    ? `group or others may write it (mode ${(mode & 0o777).toString(8)})`
-    : undefined;
-  if (!reason) return;
-  throw new MmapError(
-    `EACCES: refusing to open "${file.path}": ${reason}; pass { trustAnyOwner: true } to open it anyway`,
-    { code: "EACCES", errno: 13, syscall: "open", path: file.path },
-  );
 }

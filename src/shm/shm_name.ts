@@ -1,14 +1,23 @@
 /**
  * Names of POSIX shared-memory objects, spelled the way Python's
  * `multiprocessing.shared_memory` spells them: `"psm_ab12"` and `"/psm_ab12"`
- * are the same object. Checked here, before libc sees them.
+ * are the same object (Python reports the first and calls shm_open with the
+ * second). Checked here, before libc sees them.
  *
  * @module
  */
 
 const encoder = new TextEncoder();
 
-/** A checked shared-memory name in both spellings. */
+/**
+ * A checked shared-memory name in both spellings.
+ *
+ * @example
+ * ```ts
+ * const { name, posixName } = parseShmName("/psm_ab12");
+ * console.log(name, posixName); // psm_ab12 /psm_ab12
+ * ```
+ */
 export interface ShmName {
   /** Without the leading slash, as Python reports it: `"psm_ab12"`. */
   readonly name: string;
@@ -17,24 +26,46 @@ export interface ShmName {
 }
 
 /**
- * Checks and normalises a shared-memory name.
+ * Checks and normalises a shared-memory name: one optional leading slash,
+ * then 1 to 255 bytes of UTF-8 with no other slash and no NUL, not `.` or `..`
+ * (on Linux the object is the file `/dev/shm/<name>`, so these are the rules
+ * of one file name). Darwin allows only 31 bytes; it reports ENAMETOOLONG.
+ *
+ * @example
+ * ```ts
+ * console.log(parseShmName("psm_ab12").posixName); // "/psm_ab12"
+ * parseShmName("a/b"); // throws TypeError
+ * ```
  *
  * @throws {TypeError} For a non-string, an empty name, `"/"`, `"."`, `".."`, a
  * slash after the first character, a NUL byte, or more than 255 bytes.
  */
 export function parseShmName(value: unknown): ShmName {
-  if (typeof value !== "string") throw new TypeError(`Name must be a string, got ${typeof value}`);
+  if (typeof value !== "string") {
+    throw new TypeError(`Name must be a string, got ${value === null ? "null" : typeof value}`);
+  }
   const name = value.startsWith("/") ? value.slice(1) : value;
   if (name.length === 0) throw new TypeError(`Name must not be empty, got "${value}"`);
-  if (name.includes("/")) throw new TypeError(`Name must not contain "/" after the first character, got "${value}"`);
+  if (name.includes("/")) {
+    throw new TypeError(`Name must not contain "/" after the first character, got "${value}"`);
+  }
   if (name === "." || name === "..") throw new TypeError(`Name must not be "${name}"`);
   if (name.includes("\0")) throw new TypeError("Name must not contain NUL bytes");
-  // NAME_MAX: the kernel keeps shm objects as files in /dev/shm.
-  if (encoder.encode(name).length > 255) throw new TypeError("Name must be at most 255 bytes");
+  // NAME_MAX: glibc keeps shm objects as files in /dev/shm.
+  const bytes = encoder.encode(name).length;
+  if (bytes > 255) throw new TypeError(`Name must be at most 255 bytes, got ${bytes}`);
   return { name, posixName: `/${name}` };
 }
 
-/** A fresh name nobody can guess: `psm_` and 16 random hex digits, like Python's. */
+/**
+ * A fresh name nobody can guess: `psm_` and 16 random hex digits (64 bits from
+ * the CSPRNG), in Python's style; 21 bytes with the slash, within darwin's 31.
+ *
+ * @example
+ * ```ts
+ * console.log(randomShmName().name); // e.g. "psm_9f86d081884c7d65"
+ * ```
+ */
 export function randomShmName(): ShmName {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
@@ -44,6 +75,12 @@ export function randomShmName(): ShmName {
 /**
  * Whether `nameOrPath` names a file rather than a shared-memory object: it
  * contains a slash after its first character (`"./region"`, `"/tmp/region"`).
+ * A name has at most one slash, and only in front.
+ *
+ * @example
+ * ```ts
+ * console.log(isFilePath("/psm_ab12"), isFilePath("./region.bin")); // false true
+ * ```
  */
 export function isFilePath(nameOrPath: string): boolean {
   return nameOrPath.indexOf("/", 1) !== -1;
