@@ -24,3 +24,4 @@ export type { SharedMemoryCreateOptions, SharedMemoryOpenOptions } from "./src/s
 export { BlockFile, BlockFileCorruptError, OutstandingViewsError } from "./src/fs/block_file.ts";
 export { MemMapFS } from "./src/fs/memmapfs.ts";
 export type { CacheLimits, CacheStats, DirEntry, FileInfo, MemMapFSOptions, OpenFlags } from "./src/fs/memmapfs.ts";
+export type { BlockFileCorruptCode, BlockFileOptions, BlockFileStats } from "./src/fs/block_file.ts";

@@ -1,12 +1,29 @@
 /**
  * `BlockFile`: a file carved into fixed-size blocks that can be allocated,
- * freed and reached zero-copy, with a small control area for the caller's own
- * metadata. The format is described in `block_file_format.ts`.
+ * freed and reached zero-copy, with a control area for the caller's own
+ * metadata (a root pointer, a version) — the building block of B-trees, logs
+ * and caches. The byte layout is in `block_file_format.ts`: a header block
+ * with two checksummed header slots (magic, version, block size, free-list
+ * head, counts, control data) and a free list kept on free-list pages.
  *
- * Crash behaviour: every change rewrites the header into its spare slot, so a
- * process killed at any moment leaves a file that opens, with a consistent
- * free list. A block's data is durable once `sync()` returns; an allocation
- * that was never followed by a sync may be lost (the block stays in use).
+ * **What a crash keeps.** Allocations, frees and control data are committed
+ * together by `sync()` (and `close()`). After a crash — a SIGKILL at any
+ * instant, or a power cut — the file reopens in exactly the state of the last
+ * completed commit: blocks allocated since are free again, blocks freed since
+ * are in use again *with their bytes intact* (a freed block is neither
+ * written nor handed out again until the commit that frees it), and every
+ * block holds what was written to it before that commit. Nothing is ever both
+ * free and in use, and no block is lost. Bytes written into an in-use block
+ * after the last commit may or may not have reached the disk, as with any
+ * file. See `free_space.ts` for how the write order guarantees this.
+ *
+ * **Views.** `get()` hands out zero-copy views that must be `release()`d.
+ * While any is held the file will not grow (growing may move the mapping, so
+ * a view would silently go dead), free a block a view shows, or close; each
+ * refusal is an {@linkcode OutstandingViewsError}. `reserve()` grows ahead of
+ * time; `close({ force: true })` detaches held views (they read as empty).
+ *
+ * One process at a time: nothing locks the file against a second writer.
  *
  * @module
  */
@@ -15,239 +32,244 @@ import { ClosedError, errnoError } from "../errors.ts";
 import { libc as activeLibc } from "../ffi/mod.ts";
 import { pageSize } from "../page_size.ts";
 import { assertByteCount, assertOptionalBoolean, assertUint8Array, toPath } from "../validate.ts";
-import { BlockFileCorruptError, OutstandingViewsError, readHeader } from "./block_file_open.ts";
-import { encodeHeader, type Header, maxControlLength } from "./block_file_format.ts";
+import { OutstandingViewsError } from "./block_file_errors.ts";
+import { controlCapacity, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from "./block_file_format.ts";
+import { readBlockFile } from "./block_file_open.ts";
+import { type BlockFileStats, type BlockStore, FreeSpace } from "./free_space.ts";
+import { HeldViews } from "./held_views.ts";
+import { mappedBlockStore } from "./mapped_block_store.ts";
 import { MappedFile } from "./mapped_file.ts";
 
-export { BlockFileCorruptError, OutstandingViewsError } from "./block_file_open.ts";
+export { BlockFileCorruptError, OutstandingViewsError } from "./block_file_errors.ts";
+export type { BlockFileCorruptCode } from "./block_file_errors.ts";
+export type { BlockFileStats } from "./free_space.ts";
 
-/** Blocks a new file reserves after its header. */
-const INITIAL_BLOCKS = 8;
-/** Growth doubles the file, but adds at most this many bytes at once. */
-const MAX_GROWTH = 1 << 30;
+/** Options of {@linkcode BlockFile.create} and {@linkcode BlockFile.anonymous}. */
+export interface BlockFileOptions {
+  /** Bytes per block: a multiple of the page size, at most 1 GiB. Default 4096 (or the page size, if larger). */
+  blockSize?: number;
+}
+
+/** Blocks a new file starts with, the header included. */
+const INITIAL_BLOCKS = 16;
 
 /**
- * A file of fixed-size blocks with an in-file free list.
+ * A file of fixed-size blocks with a free list inside it.
  *
- * @example
+ * @example Keep records in blocks and find the root again after a restart
  * ```ts
  * import { BlockFile } from "@memmapfs/memmapfs";
- * using blocks = BlockFile.anonymous();
- * const offset = blocks.allocate();
- * blocks.with(offset, 1, (view) => view.set([1, 2, 3]));
- * blocks.free(offset);
+ * const path = `${Deno.makeTempDirSync()}/index.db`;
+ * {
+ *   using blocks = BlockFile.create(path);
+ *   const root = blocks.allocate();
+ *   blocks.with(root, 1, (view) => new TextEncoder().encodeInto("hello", view));
+ *   // Committed together with the allocation, by setControlData's sync.
+ *   blocks.setControlData(new Uint8Array(new Float64Array([root]).buffer));
+ * }
+ * using again = BlockFile.open(path);
+ * const root = new Float64Array(again.controlData().buffer)[0];
+ * console.log(again.with(root, 1, (view) => new TextDecoder().decode(view.subarray(0, 5)))); // "hello"
  * ```
  */
 export class BlockFile implements Disposable {
   readonly #file: MappedFile;
-  #header: Header;
-  /** Offsets of the blocks on the free list, for O(1) double-free checks. */
-  readonly #free: Set<number>;
-  readonly #outstanding = new Set<Uint8Array>();
+  readonly #space: FreeSpace;
+  readonly #views = new HeldViews();
   #closed = false;
+  #removed = false;
   /** Bytes per block. */
   readonly blockSize: number;
   /** The file, or `null` for an anonymous BlockFile. */
   readonly path: string | null;
 
-  private constructor(file: MappedFile, header: Header, free: Set<number>) {
+  private constructor(file: MappedFile, blockSize: number, space: (store: BlockStore) => FreeSpace) {
     this.#file = file;
-    this.#header = header;
-    this.#free = free;
-    this.blockSize = header.blockSize;
+    this.blockSize = blockSize;
     this.path = file.path;
+    this.#space = space(mappedBlockStore(file, blockSize, this.#views));
   }
 
   /**
-   * Creates a new BlockFile at `path`; fails with EEXIST rather than
-   * overwrite a file that exists.
+   * Creates a BlockFile at `path`. Fails with EEXIST if anything exists
+   * there — it never overwrites a file — and removes what it made if any
+   * later step fails. Returns once the new file and its directory entry are
+   * on disk.
    *
-   * @throws {RangeError} When `blockSize` is not a positive multiple of the page size.
+   * @throws {TypeError} For a bad path or options.
+   * @throws {RangeError} When `blockSize` is not a multiple of the page size of at least 4096.
    * @throws {MmapError} EEXIST, or another error from the OS.
    */
-  static create(path: string, options: { blockSize?: number } = {}): BlockFile {
+  static create(path: string | URL, options: BlockFileOptions = {}): BlockFile {
     const filePath = toPath(path);
-    const blockSize = checkedBlockSize(options.blockSize);
+    const blockSize = checkedBlockSize(options);
     const file = MappedFile.open(filePath, {
-      mode: "readwrite", create: true, exclusive: true, size: blockSize * (1 + INITIAL_BLOCKS), sync: "never",
+      mode: "readwrite", create: true, exclusive: true, size: blockSize * INITIAL_BLOCKS, sync: "never",
     });
     try {
-      return BlockFile.#initialise(file, blockSize, true);
+      const blocks = new BlockFile(file, blockSize, FreeSpace.create);
+      file.sync();
+      return blocks;
     } catch (error) {
-      // Nothing half-made stays behind: this call created the file, so it goes.
-      file.close();
+      // exclusive: this call made the file, so it takes it away again.
+      closeQuietly(file);
       activeLibc().unlink(filePath);
       throw error;
     }
   }
 
   /**
-   * Opens an existing BlockFile, checking its header and free list.
+   * Opens an existing BlockFile for reading and writing, after checking its
+   * header and its whole free list. A file that fails is left untouched.
    *
-   * @throws {BlockFileCorruptError} Not a BlockFile, truncated, bad checksum or broken free list.
-   * @throws {MmapError} From the OS (ENOENT…).
+   * @throws {BlockFileCorruptError} Not a BlockFile, another format version, truncated, bad checksum, damaged free list.
+   * @throws {MmapError} From the OS (ENOENT, EACCES…).
    */
-  static open(path: string): BlockFile {
+  static open(path: string | URL): BlockFile {
     const file = MappedFile.open(toPath(path), { mode: "readwrite", sync: "never" });
     try {
-      const { header, free } = readHeader(file);
-      return new BlockFile(file, header, free);
+      const loaded = readBlockFile(file, file.path);
+      return new BlockFile(file, loaded.header.blockSize, (store) => FreeSpace.load(store, loaded));
     } catch (error) {
-      file.close();
+      closeQuietly(file);
       throw error;
     }
   }
 
   /**
-   * A BlockFile in private anonymous memory: no file, gone on close.
+   * A BlockFile in private anonymous memory: no file, gone on close. Freed
+   * blocks are reusable at once and `sync()` does nothing.
    *
    * @example
    * ```ts
    * import { BlockFile } from "@memmapfs/memmapfs";
    * using scratch = BlockFile.anonymous({ blockSize: 8192 });
-   * console.log(scratch.blockSize); // 8192
+   * console.log(scratch.blockSize, scratch.path); // 8192 null
    * ```
    */
-  static anonymous(options: { blockSize?: number } = {}): BlockFile {
-    const blockSize = checkedBlockSize(options.blockSize);
-    return BlockFile.#initialise(MappedFile.anonymous(blockSize * (1 + INITIAL_BLOCKS)), blockSize, false);
+  static anonymous(options: BlockFileOptions = {}): BlockFile {
+    const blockSize = checkedBlockSize(options);
+    return new BlockFile(MappedFile.anonymous(blockSize * INITIAL_BLOCKS), blockSize, FreeSpace.create);
   }
 
-  static #initialise(file: MappedFile, blockSize: number, sync: boolean): BlockFile {
-    const empty: Header = {
-      blockSize, sequence: 0, blockCount: 1, freeHead: 0, freeCount: 0, control: new Uint8Array(0),
-    };
-    const blocks = new BlockFile(file, empty, new Set());
-    blocks.#writeHeader({});
-    if (sync) file.sync();
-    return blocks;
-  }
-
-  /** Bytes in the file. */
+  /** Bytes in the file: every block it has room for, the header included. */
   get size(): number {
     this.#assertOpen();
     return this.#file.size;
   }
 
-  /** Blocks handed out or free (the high-water mark), free blocks, and blocks the file has room for. */
-  stats(): { blocks: number; free: number; capacity: number } {
-    this.#assertOpen();
-    return {
-      blocks: this.#header.blockCount,
-      free: this.#header.freeCount,
-      capacity: this.#file.size / this.blockSize,
-    };
+  /** How many bytes of control data fit: `blockSize / 2 - 64`. */
+  get controlCapacity(): number {
+    return controlCapacity(this.blockSize);
   }
 
-  /** Whether the block at `offset` is on the free list. */
-  isFree(offset: number): boolean {
-    this.#assertOpen();
-    return this.#free.has(offset);
+  /** Views from {@linkcode get} not yet released. */
+  get outstandingViews(): number {
+    return this.#views.size;
   }
 
-  /** Allocates one zeroed block; returns its byte offset. */
+  /** How the blocks are used now (including changes not yet committed). */
+  stats(): BlockFileStats {
+    this.#assertOpen();
+    return this.#space.stats();
+  }
+
+  /**
+   * Allocates one zeroed block and returns its byte offset. The allocation
+   * is committed by the next {@linkcode sync}.
+   *
+   * @throws {OutstandingViewsError} When the file must grow while views are held.
+   * @throws {MmapError} When the file cannot grow (ENOSPC…); nothing changed.
+   */
   allocate(): number {
     this.#assertOpen();
-    const header = this.#header;
-    if (header.freeHead === 0) return this.#allocateFromEnd(1);
-    const offset = header.freeHead;
-    const next = Number(this.#file.getBigUint64(offset, true));
-    if (next !== 0 && !this.#isDataBlock(next)) {
-      throw new BlockFileCorruptError(`free block ${offset} links to ${next}, outside the file`, "EFREELIST", this.path);
-    }
-    this.#writeHeader({ freeHead: next, freeCount: header.freeCount - 1 });
-    this.#free.delete(offset);
-    // The link was the block's only non-zero bytes.
-    this.#file.setBigUint64(offset, 0n, true);
-    return offset;
+    return this.#space.allocate(1) * this.blockSize;
   }
 
-  /** Allocates `n` contiguous zeroed blocks; returns the offset of the first. */
+  /**
+   * Allocates `n` contiguous zeroed blocks and returns the offset of the
+   * first. Runs are taken from the end of the file; free them block by block
+   * or with `free(offset, n)`.
+   */
   allocateBlocks(n: number): number {
     this.#assertOpen();
-    assertByteCount(n, "n");
-    if (n === 0) throw new RangeError("N must be at least 1");
-    return n === 1 ? this.allocate() : this.#allocateFromEnd(n);
+    const count = checkedCount(n, "n");
+    return this.#space.allocate(count) * this.blockSize;
   }
 
-  #allocateFromEnd(n: number): number {
-    const header = this.#header;
-    this.#ensureCapacity(header.blockCount + n);
-    const offset = header.blockCount * this.blockSize;
-    this.#writeHeader({ blockCount: header.blockCount + n });
-    return offset;
-  }
-
-  /** Grows the file (amortised) so it holds `blocks` blocks. */
-  #ensureCapacity(blocks: number): void {
-    const capacity = this.#file.size / this.blockSize;
-    if (blocks <= capacity) return;
-    if (this.#outstanding.size > 0) {
+  /**
+   * Frees `blocks` blocks (default 1) from `offset`. A block that was in use
+   * at the last commit keeps its bytes and is handed out again only after the
+   * next {@linkcode sync} (so committed data may still point to it); one
+   * allocated since is zeroed and reusable at once.
+   *
+   * @throws {RangeError} Not a block boundary, the header, past the blocks allocated, or already free (double free).
+   * @throws {OutstandingViewsError} While a view of one of the blocks is held.
+   */
+  free(offset: number, blocks = 1): void {
+    this.#assertOpen();
+    const first = this.#block(offset);
+    const count = checkedCount(blocks, "blocks");
+    this.#space.assertInUse(first, count, " already (double free)");
+    if (this.#views.showing(first, count)) {
       throw new OutstandingViewsError(
-        `Cannot grow the file while ${this.#outstanding.size} view(s) are held: release them first`,
+        `Block ${offset} is shown by a view still held: release it before freeing the block`,
         this.path,
+        this.#views.size,
       );
     }
-    const growth = Math.min(capacity, Math.max(1, Math.floor(MAX_GROWTH / this.blockSize)));
-    this.#file.resize(Math.max(blocks, capacity + growth) * this.blockSize);
+    this.#space.free(first, count);
   }
 
-  /**
-   * Zeroes the block at `offset` and puts it on the free list.
-   *
-   * @throws {RangeError} Not a block boundary, outside the file, the header, or already free.
-   * @throws {OutstandingViewsError} While a view of the block is held.
-   */
-  free(offset: number): void {
+  /** Whether the block at `offset` is free (including freed blocks waiting for the next sync). */
+  isFree(offset: number): boolean {
     this.#assertOpen();
-    this.#assertBlock(offset, 1);
-    if (this.#free.has(offset)) throw new RangeError(`Block ${offset} is already free (double free)`);
-    for (const view of this.#outstanding) {
-      const start = view.byteOffset;
-      if (start < offset + this.blockSize && offset < start + view.byteLength) {
-        throw new OutstandingViewsError(`Block ${offset} is in a view still held: release it first`, this.path);
-      }
-    }
-    const header = this.#header;
-    // Link first, header second: a crash in between leaves the block in use.
-    this.#file.subarray(offset, offset + this.blockSize).fill(0);
-    this.#file.setBigUint64(offset, BigInt(header.freeHead), true);
-    this.#writeHeader({ freeHead: offset, freeCount: header.freeCount + 1 });
-    this.#free.add(offset);
+    return this.#space.isFree(this.#block(offset));
   }
 
   /**
-   * A zero-copy view of `blocks` blocks from `offset`. Hand it back with
-   * {@linkcode release}; the file cannot grow or close while views are held.
+   * A zero-copy view of `blocks` blocks (default 1) from `offset`. Give it
+   * back with {@linkcode release}, or use {@linkcode with} instead.
+   *
+   * @throws {RangeError} Not a block boundary, the header, past the blocks allocated, or a free block.
    */
   get(offset: number, blocks = 1): Uint8Array<ArrayBuffer> {
     this.#assertOpen();
-    assertByteCount(blocks, "blocks");
-    if (blocks === 0) throw new RangeError("Blocks must be at least 1");
-    this.#assertBlock(offset, blocks);
-    for (let i = 0; i < blocks; i++) {
-      if (this.#free.has(offset + i * this.blockSize)) {
-        throw new RangeError(`Block ${offset + i * this.blockSize} is free; allocate it first`);
-      }
-    }
-    const view = this.#file.subarray(offset, offset + blocks * this.blockSize);
-    this.#outstanding.add(view);
+    const first = this.#block(offset);
+    const count = checkedCount(blocks, "blocks");
+    this.#space.assertInUse(first, count, "; allocate it before use");
+    const view = this.#file.subarray(offset, offset + count * this.blockSize);
+    this.#views.add(view, first, count);
     return view;
   }
 
   /**
-   * Hands back a view from {@linkcode get}.
+   * Gives back a view from {@linkcode get}. The view still works afterwards,
+   * but nothing stops the file from growing under it any more.
    *
    * @throws {TypeError} For a view this BlockFile did not give out, or gave back already.
    */
   release(view: Uint8Array): void {
+    this.#assertOpen();
     assertUint8Array(view, "view");
-    if (!this.#outstanding.delete(view)) {
-      throw new TypeError("This view was not given out by this BlockFile, or was released already");
+    if (!this.#views.delete(view)) {
+      throw new TypeError("This view was not given out by this BlockFile's get(), or was released already");
     }
   }
 
-  /** Calls `fn` with a view of the blocks and releases it afterwards (after a returned promise settles). */
+  /**
+   * Calls `fn` with a view of `blocks` blocks from `offset` and releases the
+   * view when `fn` returns, throws, or (if it returns a promise) settles.
+   *
+   * @example
+   * ```ts
+   * import { BlockFile } from "@memmapfs/memmapfs";
+   * using blocks = BlockFile.anonymous();
+   * const offset = blocks.allocate();
+   * blocks.with(offset, 1, (view) => view.set([1, 2, 3]));
+   * console.log(blocks.with(offset, 1, (view) => view[2])); // 3
+   * ```
+   */
   with<T>(offset: number, blocks: number, fn: (view: Uint8Array<ArrayBuffer>) => T): T {
     if (typeof fn !== "function") throw new TypeError("Fn must be a function");
     const view = this.get(offset, blocks);
@@ -255,76 +277,112 @@ export class BlockFile implements Disposable {
     try {
       result = fn(view);
     } catch (error) {
-      this.release(view);
+      this.#views.delete(view);
       throw error;
     }
-    if (result instanceof Promise) {
-      return result.finally(() => this.release(view)) as T;
+    if (typeof (result as { then?: unknown } | null)?.then === "function") {
+      return Promise.resolve(result).finally(() => this.#views.delete(view)) as T;
     }
-    this.release(view);
+    this.#views.delete(view);
     return result;
   }
 
-  /** A copy of the control data. */
-  controlData(): Uint8Array {
+  /** A copy of the control data (empty until set). */
+  controlData(): Uint8Array<ArrayBuffer> {
     this.#assertOpen();
-    return this.#header.control.slice();
+    return this.#space.control.slice();
   }
 
   /**
-   * Replaces the control data, synced to disk unless `{ sync: false }`.
+   * Replaces the control data. It is committed together with the allocation
+   * state: at once (a {@linkcode sync}) unless `{ sync: false }`, then at the
+   * next sync.
    *
-   * @throws {RangeError} When it exceeds `blockSize / 2 - 56` bytes.
+   * @throws {RangeError} When it is longer than {@linkcode controlCapacity}.
    */
   setControlData(data: Uint8Array, options: { sync?: boolean } = {}): void {
     this.#assertOpen();
     assertUint8Array(data, "data");
-    assertOptionalBoolean(options.sync, "sync");
-    const max = maxControlLength(this.blockSize);
-    if (data.length > max) throw new RangeError(`Control data holds at most ${max} bytes, got ${data.length}`);
-    this.#writeHeader({ control: data.slice() });
-    if ((options.sync ?? true) && this.path !== null) this.#file.sync({ offset: 0, length: this.blockSize });
-  }
-
-  /** Flushes data blocks, then the header, to disk (a no-op for anonymous memory). */
-  sync(): void {
-    this.#assertOpen();
-    if (this.path === null) return;
-    this.#file.sync({ offset: this.blockSize, length: Math.max(0, this.#file.size - this.blockSize) });
-    this.#file.sync({ offset: 0, length: this.blockSize });
+    const sync = options?.sync ?? true;
+    assertOptionalBoolean(sync, "sync");
+    if (data.length > this.controlCapacity) {
+      throw new RangeError(`Control data holds at most ${this.controlCapacity} bytes, got ${data.length}`);
+    }
+    this.#space.control = data.slice();
+    if (sync) this.sync();
   }
 
   /**
-   * Syncs and closes. A second call does nothing.
+   * Makes room for `blocks` more blocks from the end without growing again,
+   * so allocations can go on while views are held.
+   *
+   * @throws {OutstandingViewsError} When growing is needed while views are held.
+   */
+  reserve(blocks: number): void {
+    this.#assertOpen();
+    assertByteCount(blocks, "blocks");
+    this.#space.ensureCapacity(this.#space.highWater + blocks + 1);
+  }
+
+  /**
+   * Commits: flushes every block to disk, then records allocations, frees
+   * and control data in the header. After a crash the file reopens as of the
+   * last completed sync. Does nothing for an anonymous BlockFile.
+   *
+   * @throws {MmapError} When a flush fails; later syncs fail too (the file is poisoned).
+   */
+  sync(): void {
+    this.#assertOpen();
+    this.#space.commit();
+  }
+
+  /**
+   * Commits (see {@linkcode sync}) and closes. A second call does nothing.
+   * The mapping and descriptor are released even when the commit fails.
    *
    * @throws {OutstandingViewsError} While views are held, unless `{ force: true }` (they are then detached).
+   * @throws {MmapError} When the commit or the unmap failed; the file is closed anyway.
    */
   close(options: { force?: boolean } = {}): void {
     if (this.#closed) return;
-    if (this.#outstanding.size > 0 && !options.force) {
-      throw new OutstandingViewsError(
-        `Cannot close with ${this.#outstanding.size} view(s) held: release them or close({ force: true })`,
-        this.path,
-      );
+    assertOptionalBoolean(options?.force, "force");
+    this.#assertNoViews(options?.force ?? false, "close");
+    // Forced views are about to be detached: they must not stop the commit from growing the file.
+    this.#views.clear();
+    let failure: unknown;
+    try {
+      this.#space.commit();
+    } catch (error) {
+      failure = error;
     }
     this.#closed = true;
-    this.#outstanding.clear();
-    if (this.path !== null) this.#file.sync();
-    this.#file.close();
+    try {
+      this.#file.close();
+    } catch (error) {
+      failure ??= error;
+    }
+    if (failure) throw failure;
   }
 
   /**
-   * Closes (if open) and deletes the file.
+   * Closes without committing (the file is going away) and deletes the file.
+   * Also works after close(); a second call does nothing.
    *
+   * @throws {OutstandingViewsError} While views are held, unless `{ force: true }`.
    * @throws {MmapError} When the file cannot be removed.
    */
-  remove(): void {
-    this.close();
-    if (this.path === null) return;
-    const libc = activeLibc();
-    if (libc.unlink(this.path) !== 0) {
-      throw errnoError(libc.errno, libc.constants.errnoNames, "unlink", this.path);
+  remove(options: { force?: boolean } = {}): void {
+    if (!this.#closed) {
+      assertOptionalBoolean(options?.force, "force");
+      this.#assertNoViews(options?.force ?? false, "remove");
+      this.#closed = true;
+      this.#views.clear();
+      closeQuietly(this.#file);
     }
+    if (this.path === null || this.#removed) return;
+    const libc = activeLibc();
+    if (libc.unlink(this.path) !== 0) throw errnoError(libc.errno, libc.constants.errnoNames, "unlink", this.path);
+    this.#removed = true;
   }
 
   /** Same as {@linkcode BlockFile.close}, for `using`. */
@@ -332,28 +390,30 @@ export class BlockFile implements Disposable {
     this.close();
   }
 
-  /** Writes the header with `changes` into the spare slot: the old one stays valid until this one is whole. */
-  #writeHeader(changes: Partial<Header>): void {
-    const header = { ...this.#header, ...changes, sequence: this.#header.sequence + 1 };
-    this.#file.writeAt(encodeHeader(header), (header.sequence % 2) * (this.blockSize / 2));
-    this.#header = header;
-  }
-
-  #isDataBlock(offset: number): boolean {
-    return offset % this.blockSize === 0 && offset >= this.blockSize &&
-      offset < this.#header.blockCount * this.blockSize;
-  }
-
-  #assertBlock(offset: number, blocks: number): void {
+  /** The block number at byte `offset`, which must start an allocated data block. */
+  #block(offset: number): number {
     assertByteCount(offset, "offset");
     if (offset % this.blockSize !== 0) {
       throw new RangeError(`Offset ${offset} is not a block boundary (block size ${this.blockSize})`);
     }
-    if (offset === 0) throw new RangeError("Offset 0 is the header block");
-    const end = offset + blocks * this.blockSize;
-    if (end > this.#header.blockCount * this.blockSize) {
-      throw new RangeError(`Blocks at ${offset}..${end} are beyond the blocks allocated`);
+    if (offset === 0) {
+      throw new RangeError("Offset 0 is the header block; keep your own metadata with setControlData()");
     }
+    const block = offset / this.blockSize;
+    if (block >= this.#space.highWater) {
+      throw new RangeError(`Offset ${offset} is past the ${this.#space.highWater} blocks allocated so far`);
+    }
+    return block;
+  }
+
+  #assertNoViews(force: boolean, what: string): void {
+    if (this.#views.size === 0 || force) return;
+    throw new OutstandingViewsError(
+      `Cannot ${what} with ${this.#views.size} view(s) from get() held: release them, or ${what}({ force: true }) ` +
+        "to detach them",
+      this.path,
+      this.#views.size,
+    );
   }
 
   #assertOpen(): void {
@@ -361,11 +421,28 @@ export class BlockFile implements Disposable {
   }
 }
 
-function checkedBlockSize(value: number | undefined): number {
-  const blockSize = value ?? Math.max(4096, pageSize);
+function checkedBlockSize(options: BlockFileOptions): number {
+  if (typeof options !== "object" || options === null) throw new TypeError("Options must be an object");
+  const blockSize = options.blockSize ?? Math.max(MIN_BLOCK_SIZE, pageSize);
   assertByteCount(blockSize, "blockSize");
-  if (blockSize === 0 || blockSize % pageSize !== 0 || blockSize > 2 ** 30) {
-    throw new RangeError(`BlockSize must be a positive multiple of the page size (${pageSize}), got ${blockSize}`);
+  if (blockSize < MIN_BLOCK_SIZE || blockSize % pageSize !== 0 || blockSize > MAX_BLOCK_SIZE) {
+    throw new RangeError(
+      `BlockSize must be a multiple of the page size (${pageSize}) from ${MIN_BLOCK_SIZE} to ${MAX_BLOCK_SIZE}, ` +
+        `got ${blockSize}`,
+    );
   }
   return blockSize;
+}
+
+function checkedCount(value: number, name: string): number {
+  assertByteCount(value, name);
+  if (value === 0) throw new RangeError(`${name === "n" ? "N" : "Blocks"} must be at least 1, got 0`);
+  return value;
+}
+
+/** Closes a file being given up on; its own close error would hide the one that matters. */
+function closeQuietly(file: MappedFile): void {
+  try {
+    file.close();
+  } catch { /* the caller is already throwing the first error */ }
 }

@@ -12,7 +12,15 @@ for (let n = 0; n < 256; n++) {
   TABLE[n] = c >>> 0;
 }
 
-/** CRC-32 of `bytes`, continuing from `crc` when given (so parts can be chained). */
+/**
+ * CRC-32 of `bytes`, continuing from `crc` when given (so parts can be chained).
+ *
+ * @example
+ * ```ts ignore
+ * crc32(new TextEncoder().encode("123456789")); // 0xcbf43926
+ * crc32(second, crc32(first)) === crc32(both);   // true
+ * ```
+ */
 export function crc32(bytes: Uint8Array, crc = 0): number {
   let c = ~crc >>> 0;
   for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
