@@ -91,33 +91,20 @@ export function runScript(
   }
 }
 
-/** Like {@linkcode runScript}, without blocking: several children can run at once. */
-export function startScript(source: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const directory = path.dirname(fileURLToPath(import.meta.url));
-  const file = path.join(directory, `.child_${process.pid}_${Math.random().toString(36).slice(2)}.ts`);
-  fs.writeFileSync(file, source);
-  const [command, args] = runtimeCommand(file);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => stdout += chunk);
-    child.stderr.on("data", (chunk) => stderr += chunk);
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      fs.rmSync(file, { force: true });
-      resolve({ status, stdout, stderr });
-    });
-  });
+/** What a child started with {@linkcode startScript} did. */
+export interface ChildOutcome {
+  status: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
 }
 
-/** Starts a script with the current runtime and kills it with SIGKILL after `delay` ms. */
-export function startScriptKilled(
-  source: string,
-  delay: number,
-): Promise<{ stdout: string; stderr: string; signal: string | null }> {
+/**
+ * Like {@linkcode runScript}, without blocking: several children can run at
+ * once. With `killAfterReady`, the child is killed with SIGKILL that many ms
+ * after it prints "ready" (so its start-up time does not count).
+ */
+export function startScript(source: string, options: { killAfterReady?: number } = {}): Promise<ChildOutcome> {
   const directory = path.dirname(fileURLToPath(import.meta.url));
   const file = path.join(directory, `.child_${process.pid}_${Math.random().toString(36).slice(2)}.ts`);
   fs.writeFileSync(file, source);
@@ -126,20 +113,40 @@ export function startScriptKilled(
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let killer: ReturnType<typeof setTimeout> | undefined;
     child.stdout.on("data", (chunk) => {
-      // Start the clock once the child is ready, so start-up time does not count.
-      if (!timer && (stdout += chunk).includes("ready\n")) timer = setTimeout(() => child.kill("SIGKILL"), delay);
-      else if (timer) stdout += chunk;
+      stdout += chunk;
+      if (options.killAfterReady !== undefined && !killer && stdout.includes("ready\n")) {
+        killer = setTimeout(() => child.kill("SIGKILL"), options.killAfterReady);
+      }
     });
     child.stderr.on("data", (chunk) => stderr += chunk);
     const guard = setTimeout(() => child.kill("SIGKILL"), 60_000);
     child.on("error", reject);
-    child.on("close", (_status, signal) => {
-      clearTimeout(timer);
+    child.on("close", (status, signal) => {
+      clearTimeout(killer);
       clearTimeout(guard);
       fs.rmSync(file, { force: true });
-      resolve({ stdout, stderr, signal });
+      resolve({ status, signal, stdout, stderr });
     });
   });
+}
+
+/** A script started with the current runtime and killed with SIGKILL `delay` ms after it is ready. */
+export function startScriptKilled(source: string, delay: number): Promise<ChildOutcome> {
+  return startScript(source, { killAfterReady: delay });
+}
+
+/** Runs a seed example's body, collecting what it prints, joined as Go's test output shows it. */
+export function example(body: (print: (line: string) => void) => void): string {
+  const lines: string[] = [];
+  body((line) => lines.push(line));
+  return lines.join(" ");
+}
+
+/** Bytes 0, 1, …, 255, 0, 1, … as the seed examples fill their files. */
+export function countingBytes(length: number): Uint8Array {
+  const data = new Uint8Array(length);
+  for (let i = 0; i < length; i++) data[i] = i % 256;
+  return data;
 }

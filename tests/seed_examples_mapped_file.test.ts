@@ -5,24 +5,11 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MappedFile } from "../mod.ts";
-import { makeDirectory, removeDirectory } from "./helpers.ts";
+import { countingBytes, example, makeDirectory, removeDirectory } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
 const directory = makeDirectory("memmapfs-example-");
 after(() => removeDirectory(directory));
-
-/** Runs an example body, collecting what it prints. */
-function example(body: (print: (line: string) => void) => void): string {
-  const lines: string[] = [];
-  body((line) => lines.push(line));
-  return lines.join(" ");
-}
-
-function countingBytes(length: number): Uint8Array {
-  const data = new Uint8Array(length);
-  for (let i = 0; i < length; i++) data[i] = i % 256;
-  return data;
-}
 
 describe("seed 000 MappedFile examples", () => {
   it("MappedFile.Data", () => {
