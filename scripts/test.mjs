@@ -2,7 +2,7 @@
 // checks, runs the whole suite under Deno, Bun and Node 26, builds dist/ and
 // tests the build. Ends with one line "N passed, N failed".
 //
-// Options: --only=static|deno|bun|node|dist (comma-separated) runs a subset;
+// Options: --only=static|deno|doc|bun|node|dist (comma-separated) runs a subset;
 // any other argument is a test file to run instead of tests/*.test.ts.
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -65,6 +65,8 @@ if (wanted("static")) {
   run("deno doc --lint", bin("deno"), ["doc", "--lint", "mod.ts"]);
 }
 if (wanted("deno")) run("deno test", bin("deno"), ["test", "-A", "--no-check", ...suite], parseDeno);
+// Every @example in the JSDoc is type-checked and run.
+if (wanted("doc")) run("deno test --doc", bin("deno"), ["test", "--doc", "-A", "mod.ts", "src/"], parseDeno);
 if (wanted("bun")) run("bun test", bin("bun"), ["test", ...suite.map((file) => `./${file}`)], parseBun);
 if (wanted("node")) {
   run("node test", bin("node"), ["--experimental-ffi", "--no-warnings", "--test", ...suite], parseNode);

@@ -57,8 +57,9 @@ let adoptMapping: (
  * import { MappedFile } from "@memmapfs/memmapfs";
  * const path = Deno.makeTempFileSync();
  * using file = MappedFile.open(path, { mode: "readwrite" });
- * file.write("zero-copy");
- * file.setUint32(16, 0xcafe, true);
+ * file.write("zero-copy");     // writes past the end grow the file
+ * file.writeAt("!", 19);
+ * file.setUint32(12, 0xcafe, true);
  * file.sync();
  * console.log(file.size); // 20
  * ```

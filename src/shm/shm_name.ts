@@ -34,7 +34,11 @@ export interface ShmName {
  * @example
  * ```ts
  * console.log(parseShmName("psm_ab12").posixName); // "/psm_ab12"
- * parseShmName("a/b"); // throws TypeError
+ * try {
+ *   parseShmName("a/b");
+ * } catch (error) {
+ *   console.log(error instanceof TypeError); // true
+ * }
  * ```
  *
  * @throws {TypeError} For a non-string, an empty name, `"/"`, `"."`, `".."`, a
