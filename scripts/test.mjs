@@ -2,7 +2,7 @@
 // checks, runs the whole suite under Deno, Bun and Node 26, builds dist/ and
 // tests the build. Ends with one line "N passed, N failed".
 //
-// Options: --only=static|deno|doc|bun|node|dist (comma-separated) runs a subset;
+// Options: --only=static|deno|doc|bun|node|dist|package|examples (comma-separated) runs a subset;
 // any other argument is a test file to run instead of tests/*.test.ts.
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -55,6 +55,10 @@ const parseDeno = (text) => {
   return { passed: Number(line[2] ?? line[1]), failed: Number(line[4] ?? line[3]) };
 };
 const parseBun = (text) => ({ passed: number(text, /^\s*(\d+) pass$/m), failed: number(text, /^\s*(\d+) fail$/m) });
+const parsePlain = (text) => {
+  const line = text.match(/^(\d+) passed, (\d+) failed$/m);
+  return line ? { passed: Number(line[1]), failed: Number(line[2]) } : { passed: 0, failed: 1 };
+};
 const parseNode = (text) => ({ passed: number(text, /^ℹ pass (\d+)$/m), failed: number(text, /^ℹ fail (\d+)$/m) });
 
 ensureDeps();
@@ -77,6 +81,11 @@ if (wanted("dist")) {
   run("dist on bun", bin("bun"), ["test", ...smoke.map((file) => `./${file}`)], parseBun);
   run("dist on node", bin("node"), ["--experimental-ffi", "--no-warnings", "--test", ...smoke], parseNode);
 }
+if (wanted("package")) {
+  if (!wanted("dist")) run("tsup build", bin("tsup"), []);
+  run("package checks", process.execPath, ["scripts/package_checks.mjs"], parsePlain);
+}
+if (wanted("examples")) run("examples", process.execPath, ["scripts/run_examples.mjs"], parsePlain);
 
 console.log("\n=== summary");
 for (const r of results) {
