@@ -117,5 +117,16 @@ check("deno doc --html builds without warnings", () => {
   }
 });
 
+check("every export has JSDoc with an @example", () => {
+  const doc = JSON.parse(run(bin("deno"), ["doc", "--json", "mod.ts"], { env: { ...process.env, NO_COLOR: "1" } }));
+  const module = Object.entries(doc.nodes).find(([file]) => file.endsWith("/mod.ts"))[1];
+  const missing = module.symbols.filter((symbol) =>
+    !symbol.declarations.some((declaration) =>
+      (declaration.jsDoc?.tags ?? []).some((tag) => tag.kind === "example") && declaration.jsDoc?.doc
+    )
+  ).map((symbol) => symbol.name);
+  if (missing.length > 0) throw new Error(`no description or @example: ${missing.join(", ")}`);
+});
+
 console.log(`${passes} passed, ${failures} failed`);
 process.exit(failures === 0 ? 0 : 1);

@@ -44,7 +44,17 @@ export { BlockFileCorruptError, OutstandingViewsError } from "./block_file_error
 export type { BlockFileCorruptCode } from "./block_file_errors.ts";
 export type { BlockFileStats } from "./free_space.ts";
 
-/** Options of {@linkcode BlockFile.create} and {@linkcode BlockFile.anonymous}. */
+/**
+ * Options of {@linkcode BlockFile.create} and {@linkcode BlockFile.anonymous}.
+ *
+ * @example
+ * ```ts
+ * import { BlockFile, type BlockFileOptions } from "@memmapfs/memmapfs";
+ * const options: BlockFileOptions = { blockSize: 8192 };
+ * using blocks = BlockFile.anonymous(options);
+ * console.log(blocks.blockSize); // 8192
+ * ```
+ */
 export interface BlockFileOptions {
   /** Bytes per block: a multiple of the page size, at most 1 GiB. Default 4096 (or the page size, if larger). */
   blockSize?: number;

@@ -5,7 +5,20 @@
  * @module
  */
 
-/** What is wrong with a file {@linkcode BlockFileCorruptError} refuses. */
+/**
+ * What is wrong with a file {@linkcode BlockFileCorruptError} refuses.
+ *
+ * @example
+ * ```ts
+ * import { BlockFile, BlockFileCorruptError } from "@memmapfs/memmapfs";
+ * const path = Deno.makeTempFileSync();
+ * try {
+ *   BlockFile.open(path);
+ * } catch (error) {
+ *   if (error instanceof BlockFileCorruptError) console.log(error.code); // "ETRUNCATED"
+ * }
+ * ```
+ */
 export type BlockFileCorruptCode =
   /** No BlockFile magic number at the start: some other kind of file. */
   | "ENOTBLOCKFILE"

@@ -49,7 +49,17 @@ export interface BlockStore {
   flushHeader(): void;
 }
 
-/** How the blocks of a BlockFile are used, as `BlockFile.stats()` reports it. */
+/**
+ * How the blocks of a BlockFile are used, as `BlockFile.stats()` reports it.
+ *
+ * @example
+ * ```ts
+ * import { BlockFile } from "@memmapfs/memmapfs";
+ * using blocks = BlockFile.anonymous();
+ * blocks.allocate();
+ * console.log(blocks.stats().used); // 1
+ * ```
+ */
 export interface BlockFileStats {
   /** The high-water mark: blocks in use, free or holding the free list, the header included. */
   blocks: number;

@@ -12,7 +12,20 @@ import {
   assertOptionalByteCount,
 } from "../validate.ts";
 
-/** How a file is mapped: read-only, shared read-write, or private copy-on-write. */
+/**
+ * How a file is mapped: read-only, shared read-write, or private copy-on-write.
+ *
+ * @example
+ * ```ts
+ * import { MappedFile, type Mode } from "@memmapfs/memmapfs";
+ * const mode: Mode = "copyonwrite"; // changes stay in this process
+ * const path = Deno.makeTempFileSync();
+ * Deno.writeTextFileSync(path, "original");
+ * using file = MappedFile.open(path, { mode });
+ * file.writeAt("changed!", 0);
+ * console.log(Deno.readTextFileSync(path)); // "original"
+ * ```
+ */
 export type Mode = "readonly" | "readwrite" | "copyonwrite";
 
 /**
@@ -21,13 +34,41 @@ export type Mode = "readonly" | "readwrite" | "copyonwrite";
  * - `"lazy"` (default): on `close()`, before a window slides and after a resize;
  * - `"periodic"`: every `syncInterval` ms when something changed, and on `close()`;
  * - `"never"`: only when `sync()` is called (the kernel still writes back in time).
+ *
+ * @example
+ * ```ts
+ * import { MappedFile, type SyncMode } from "@memmapfs/memmapfs";
+ * const sync: SyncMode = "periodic";
+ * using file = MappedFile.open(Deno.makeTempFileSync(), { mode: "readwrite", sync, syncInterval: 500 });
+ * file.write("flushed within half a second");
+ * ```
  */
 export type SyncMode = "immediate" | "lazy" | "periodic" | "never";
 
-/** `madvise` advice, by its Linux name without the `MADV_` prefix. */
+/**
+ * `madvise` advice, by its Linux name without the `MADV_` prefix.
+ *
+ * @example
+ * ```ts
+ * import { MappedFile } from "@memmapfs/memmapfs";
+ * using memory = MappedFile.anonymous(1 << 16);
+ * const advice = "sequential";
+ * if (MappedFile.supportsAdvice(advice)) memory.advise(advice);
+ * ```
+ */
 export type Advice = AdviceName;
 
-/** Options of {@linkcode MappedFile.open}. */
+/**
+ * Options of {@linkcode MappedFile.open}.
+ *
+ * @example
+ * ```ts
+ * import { MappedFile, type MapOptions } from "@memmapfs/memmapfs";
+ * const options: MapOptions = { mode: "readwrite", create: true, size: 4096, sync: "immediate" };
+ * using file = MappedFile.open(Deno.makeTempDirSync() + "/data.bin", options);
+ * console.log(file.size); // 4096
+ * ```
+ */
 export interface MapOptions {
   /** How to map; default `"readonly"`. */
   mode?: Mode;

@@ -16,7 +16,16 @@ import type { Libc } from "../ffi/libc.ts";
 import { Mapping } from "../mapping.ts";
 import { FileDescriptor } from "./file_descriptor.ts";
 
-/** Limits of a {@linkcode MappingCache}. */
+/**
+ * Limits of a {@linkcode MappingCache}.
+ *
+ * @example
+ * ```ts
+ * import { MemMapFS, type CacheLimits } from "@memmapfs/memmapfs";
+ * const cache: CacheLimits = { maxBytes: 64 << 20, maxFiles: 100 };
+ * const fs = new MemMapFS({ root: Deno.makeTempDirSync(), cache });
+ * ```
+ */
 export interface CacheLimits {
   /** Total bytes of cached mappings; default 256 MiB. */
   maxBytes?: number;
@@ -39,7 +48,19 @@ export interface CacheEntry {
   readonly identity: FileIdentity;
 }
 
-/** Counters, for tests and for tuning the limits. */
+/**
+ * Counters, for tests and for tuning the limits.
+ *
+ * @example
+ * ```ts
+ * import { MemMapFS } from "@memmapfs/memmapfs";
+ * const fs = new MemMapFS({ root: Deno.makeTempDirSync() });
+ * fs.writeFile("a.txt", "a".repeat(65536));
+ * fs.readFile("a.txt");
+ * fs.readFile("a.txt");
+ * console.log(fs.cacheStats().hits); // 1
+ * ```
+ */
 export interface CacheStats {
   /** Lookups served by a live mapping. */
   hits: number;

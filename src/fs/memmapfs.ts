@@ -17,7 +17,16 @@ import { type CacheEntry, type CacheLimits, type CacheStats, type FileIdentity, 
 
 export type { CacheLimits, CacheStats } from "./mapping_cache.ts";
 
-/** Options of {@linkcode MemMapFS}: defaults for every file it opens, plus `root` and `cache`. */
+/**
+ * Options of {@linkcode MemMapFS}: defaults for every file it opens, plus `root` and `cache`.
+ *
+ * @example
+ * ```ts
+ * import { MemMapFS, type MemMapFSOptions } from "@memmapfs/memmapfs";
+ * const options: MemMapFSOptions = { root: Deno.makeTempDirSync(), window: 1 << 20, cache: false };
+ * const fs = new MemMapFS(options);
+ * ```
+ */
 export interface MemMapFSOptions extends MapOptions {
   /** Directory relative paths resolve against; default the process's working directory. */
   root?: string;
@@ -25,10 +34,31 @@ export interface MemMapFSOptions extends MapOptions {
   cache?: CacheLimits | false;
 }
 
-/** How {@linkcode MemMapFS.openFile} opens, with the meaning POSIX and node:fs give these flags. */
+/**
+ * How {@linkcode MemMapFS.openFile} opens, with the meaning POSIX and node:fs give these flags.
+ *
+ * @example
+ * ```ts
+ * import { MemMapFS, type OpenFlags } from "@memmapfs/memmapfs";
+ * const fs = new MemMapFS({ root: Deno.makeTempDirSync() });
+ * const flags: OpenFlags = "a";
+ * using log = fs.openFile("app.log", flags);
+ * log.write("appended\n");
+ * ```
+ */
 export type OpenFlags = "r" | "r+" | "w" | "w+" | "a" | "a+";
 
-/** A directory entry from {@linkcode MemMapFS.readDir}. */
+/**
+ * A directory entry from {@linkcode MemMapFS.readDir}.
+ *
+ * @example
+ * ```ts
+ * import { MemMapFS } from "@memmapfs/memmapfs";
+ * const fs = new MemMapFS({ root: Deno.makeTempDirSync() });
+ * fs.mkdir("logs");
+ * for (const entry of fs.readDir(".")) console.log(entry.name, entry.isDirectory); // logs true
+ * ```
+ */
 export interface DirEntry {
   /** The entry's name, without its directory. */
   readonly name: string;
@@ -40,7 +70,17 @@ export interface DirEntry {
   readonly isSymlink: boolean;
 }
 
-/** What {@linkcode MemMapFS.stat} reports. */
+/**
+ * What {@linkcode MemMapFS.stat} reports.
+ *
+ * @example
+ * ```ts
+ * import { MemMapFS } from "@memmapfs/memmapfs";
+ * const fs = new MemMapFS({ root: Deno.makeTempDirSync() });
+ * fs.writeFile("a.txt", "hello");
+ * console.log(fs.stat("a.txt").size); // 5
+ * ```
+ */
 export interface FileInfo {
   /** Bytes in the file. */
   readonly size: number;

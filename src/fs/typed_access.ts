@@ -6,7 +6,16 @@
  * @module
  */
 
-/** A place to read or write one value: a view and the byte index in it. */
+/**
+ * A place to read or write one value: a view and the byte index in it.
+ *
+ * @example
+ * ```ts
+ * import type { ValueSlot } from "@memmapfs/memmapfs";
+ * const slot: ValueSlot = { view: new DataView(new ArrayBuffer(8)), at: 0 };
+ * slot.view.setFloat64(slot.at, 1.5);
+ * ```
+ */
 export interface ValueSlot {
   /** The view holding the value's bytes. */
   readonly view: DataView;

@@ -15,7 +15,17 @@ import { assertByteCount, assertOptionalBoolean, toPath } from "../validate.ts";
 import { assertTrusted, mapRegion, openShmObject } from "./region_backing.ts";
 import { isFilePath, parseShmName, randomShmName, type ShmName } from "./shm_name.ts";
 
-/** Options of {@linkcode SharedMemory.create}. */
+/**
+ * Options of {@linkcode SharedMemory.create}.
+ *
+ * @example
+ * ```ts
+ * import { SharedMemory, type SharedMemoryCreateOptions } from "@memmapfs/memmapfs";
+ * const options: SharedMemoryCreateOptions = { size: 4096, permissions: 0o600 };
+ * using region = SharedMemory.create(options);
+ * region.unlink();
+ * ```
+ */
 export interface SharedMemoryCreateOptions {
   /**
    * Shared-memory object name, `"psm_1234"` or `"/psm_1234"` (the same object).
@@ -37,7 +47,18 @@ export interface SharedMemoryCreateOptions {
   trustAnyOwner?: boolean;
 }
 
-/** Options of {@linkcode SharedMemory.open}. */
+/**
+ * Options of {@linkcode SharedMemory.open}.
+ *
+ * @example
+ * ```ts
+ * import { SharedMemory, type SharedMemoryOpenOptions } from "@memmapfs/memmapfs";
+ * using writer = SharedMemory.create({ size: 4096 });
+ * const options: SharedMemoryOpenOptions = { readonly: true };
+ * using reader = SharedMemory.open(writer.name!, options);
+ * writer.unlink();
+ * ```
+ */
 export interface SharedMemoryOpenOptions {
   /**
    * Open for reading only (default false). The object is opened `O_RDONLY`
