@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { FaultyLibc, type Libc, useLibc } from "../src/ffi/mod.ts";
 
 /** The runtime running this test file. */
 export const runtime: "deno" | "bun" | "node" =
@@ -149,4 +150,55 @@ export function countingBytes(length: number): Uint8Array {
   const data = new Uint8Array(length);
   for (let i = 0; i < length; i++) data[i] = i % 256;
   return data;
+}
+
+/**
+ * The sum, in kB, of one field of /proc/self/smaps ("Rss", "Locked", …) over
+ * every mapping of `file`.
+ */
+export function smapsTotal(file: string, field: string): number {
+  let total = 0;
+  let inFile = false;
+  for (const line of fs.readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      inFile = line.endsWith(` ${file}`);
+    } else if (inFile && line.startsWith(`${field}:`)) {
+      total += Number(line.slice(field.length + 1).trim().split(/\s+/)[0]);
+    }
+  }
+  return total;
+}
+
+/** A libc call with its arguments, as {@linkcode RecordingLibc} saw it. */
+export interface RecordedCall {
+  address: bigint;
+  length: number;
+  /** msync flags or madvise advice. */
+  flags: number;
+}
+
+/** A counting FaultyLibc that also records the arguments of msync and madvise. */
+export class RecordingLibc extends FaultyLibc {
+  readonly msyncs: RecordedCall[] = [];
+  readonly madvises: RecordedCall[] = [];
+
+  override msync(address: bigint, length: number, flags: number): number {
+    this.msyncs.push({ address, length, flags });
+    return super.msync(address, length, flags);
+  }
+
+  override madvise(address: bigint, length: number, advice: number): number {
+    this.madvises.push({ address, length, flags: advice });
+    return super.madvise(address, length, advice);
+  }
+}
+
+/** Runs `work` with `replacement` as the active libc, always restoring the runtime's own. */
+export function withLibc<L extends Libc, T>(replacement: L, work: (libc: L) => T): T {
+  useLibc(replacement);
+  try {
+    return work(replacement);
+  } finally {
+    useLibc(null);
+  }
 }

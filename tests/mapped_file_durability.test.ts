@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { FileTruncatedError, MappedFile, MmapError, pageSize } from "../mod.ts";
 import { FaultyLibc, libc, useLibc } from "../src/ffi/mod.ts";
-import { makeDirectory, pattern, removeDirectory, runScript } from "./helpers.ts";
+import { makeDirectory, pattern, RecordingLibc, removeDirectory, runScript, withLibc } from "./helpers.ts";
 
 let directory: string;
 let counter = 0;
@@ -42,6 +42,17 @@ describe("sync modes", () => {
       mapped.write("bc");
     });
     assert.ok(faulty.calls("msync") >= 3, `msync calls: ${faulty.calls("msync")}`);
+  });
+
+  it('"immediate" syncs a resize right away, file size included', () => {
+    const file = freshFile();
+    withCounting((faulty) => {
+      using mapped = MappedFile.open(file, { mode: "readwrite", sync: "immediate" });
+      const [msyncs, fsyncs] = [faulty.calls("msync"), faulty.calls("fsync")];
+      mapped.resize(5 * pageSize);
+      assert.ok(faulty.calls("msync") > msyncs, "msync after resize");
+      assert.ok(faulty.calls("fsync") > fsyncs, "fsync of the new size after resize");
+    });
   });
 
   it('"lazy" msyncs on close only, and only when something changed', () => {
@@ -88,11 +99,12 @@ describe("sync modes", () => {
   it('"periodic" flushes in the background and its timer never keeps the process alive', async () => {
     const file = freshFile();
     const faulty = new FaultyLibc(libc());
-    useLibc(faulty);
-    const mapped = MappedFile.open(file, { mode: "readwrite", sync: "periodic", syncInterval: 20 });
-    useLibc(null);
+    const mapped = withLibc(faulty, () =>
+      MappedFile.open(file, { mode: "readwrite", sync: "periodic", syncInterval: 20 })
+    );
     mapped.writeAt("tick", 0);
-    for (let i = 0; i < 100 && faulty.calls("msync") === 0; i++) {
+    // Waits for the timer, giving up only after 10 s: no assertion on how soon it fires.
+    for (let i = 0; i < 1000 && faulty.calls("msync") === 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     assert.ok(faulty.calls("msync") >= 1, "the timer synced the dirty mapping");
@@ -106,6 +118,60 @@ describe("sync modes", () => {
     `, { timeout: 15_000 });
     assert.equal(result.signal, null, "the child exited on its own instead of hanging");
     assert.equal(result.stdout.trim(), "opened", result.stderr);
+  });
+
+  it("sync() is msync(MS_SYNC) of the pages that hold the range asked for", () => {
+    const file = freshFile(pattern(8 * pageSize));
+    const recording = new RecordingLibc(libc());
+    const { MS_SYNC, MS_ASYNC } = libc().constants;
+    withLibc(recording, () => {
+      // An unaligned offset: the library must align the msync range itself.
+      using mapped = MappedFile.open(file, { mode: "readwrite", offset: 100 });
+      mapped.writeAt("range", 3 * pageSize + 10);
+
+      recording.msyncs.length = 0;
+      mapped.sync();
+      assert.equal(recording.msyncs.length, 1);
+      const whole = recording.msyncs[0];
+      assert.equal(whole.flags & (MS_SYNC | MS_ASYNC), MS_SYNC);
+      assert.equal(whole.address % BigInt(pageSize), 0n, "msync needs a page-aligned address");
+      assert.ok(whole.length > 7 * pageSize, `a plain sync() covers every page (${whole.length} bytes)`);
+
+      mapped.writeAt("again", 3 * pageSize + 10);
+      recording.msyncs.length = 0;
+      mapped.sync({ offset: 3 * pageSize + 5, length: 20 });
+      assert.equal(recording.msyncs.length, 1);
+      const ranged = recording.msyncs[0];
+      assert.equal(ranged.flags & (MS_SYNC | MS_ASYNC), MS_SYNC);
+      assert.equal(ranged.address % BigInt(pageSize), 0n, "msync needs a page-aligned address");
+      // Bytes 3p+5 .. 3p+25 of the range are bytes 3p+105 .. 3p+125 of the mapping.
+      const first = ranged.address - whole.address;
+      assert.ok(first <= BigInt(3 * pageSize + 105), "starts at or before the range");
+      assert.ok(first + BigInt(ranged.length) >= BigInt(3 * pageSize + 125), "ends at or after it");
+      assert.ok(ranged.length <= 2 * pageSize, `syncs the range, not the whole mapping (${ranged.length} bytes)`);
+    });
+    const onDisk = fs.readFileSync(file);
+    assert.equal(onDisk.subarray(100 + 3 * pageSize + 10, 100 + 3 * pageSize + 15).toString(), "again");
+  });
+
+  it("sync({ async: true }) is msync(MS_ASYNC) and does not fsync", () => {
+    const file = freshFile(pattern(4 * pageSize));
+    const recording = new RecordingLibc(libc());
+    const { MS_SYNC, MS_ASYNC } = libc().constants;
+    withLibc(recording, () => {
+      using mapped = MappedFile.open(file, { mode: "readwrite" });
+      mapped.resize(6 * pageSize);
+      mapped.writeAt("async", 0);
+      recording.msyncs.length = 0;
+      const fsyncs = recording.calls("fsync");
+      mapped.sync({ async: true });
+      assert.equal(recording.msyncs.length, 1);
+      assert.equal(recording.msyncs[0].flags & (MS_SYNC | MS_ASYNC), MS_ASYNC);
+      assert.equal(recording.calls("fsync"), fsyncs, "an asynchronous flush waits for nothing");
+      mapped.sync();
+      assert.equal(recording.msyncs.at(-1)!.flags & (MS_SYNC | MS_ASYNC), MS_SYNC);
+      assert.equal(recording.calls("fsync"), fsyncs + 1, "the size change is still fsynced later");
+    });
   });
 
   it("sync accepts a range and { async: true }", () => {
@@ -161,6 +227,23 @@ describe("resize", () => {
     assert.deepEqual(mapped.bytes, data.subarray(0, pageSize + 3));
   });
 
+  it("resizes down to 0 bytes and back up", () => {
+    const file = freshFile("some bytes");
+    using mapped = MappedFile.open(file, { mode: "readwrite" });
+    const before = mapped.subarray(0, 4);
+    mapped.resize(0);
+    assert.equal(before.byteLength, 0);
+    assert.equal(mapped.size, 0);
+    assert.equal(mapped.bytes.length, 0);
+    assert.equal(fs.statSync(file).size, 0);
+    assert.equal(mapped.readAt(new Uint8Array(4), 0), 0);
+    mapped.resize(3);
+    assert.deepEqual([...mapped.bytes], [0, 0, 0], "bytes past the old end read as zeros");
+    mapped.writeAt("new", 0);
+    mapped.sync();
+    assert.equal(fs.readFileSync(file, "utf8"), "new");
+  });
+
   it("fsyncs the file at the next sync after a size change", () => {
     const file = freshFile();
     const [calls] = withCounting((faulty) => {
@@ -212,6 +295,29 @@ describe("changes made by others", () => {
     mapped.remap();
     assert.equal(mapped.size, 16);
     assert.equal(new TextDecoder().decode(mapped.bytes), "short and longer");
+  });
+
+  it("remap() keeps a length given at open, and an offset", () => {
+    const file = freshFile("0123456789");
+    using mapped = MappedFile.open(file, { offset: 2, length: 4 });
+    fs.appendFileSync(file, "abcdef");
+    mapped.remap();
+    assert.equal(mapped.size, 4);
+    assert.equal(new TextDecoder().decode(mapped.bytes), "2345");
+    fs.truncateSync(file, 4);
+    mapped.remap();
+    assert.equal(mapped.size, 2, "a shorter file shortens the range");
+    assert.equal(new TextDecoder().decode(mapped.bytes), "23");
+  });
+
+  it("remap() detaches the views of the old mapping", () => {
+    const file = freshFile("before");
+    using mapped = MappedFile.open(file);
+    const old = mapped.bytes;
+    fs.appendFileSync(file, " after");
+    mapped.remap();
+    assert.equal(old.byteLength, 0);
+    assert.equal(new TextDecoder().decode(mapped.bytes), "before after");
   });
 
   it("checked mode throws FileTruncatedError after an outside truncation; remap recovers", () => {

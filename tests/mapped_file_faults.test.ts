@@ -9,17 +9,20 @@ import { MappedFile, MmapError, pageSize } from "../mod.ts";
 import { FaultyLibc, libc, type LibcCall, useLibc } from "../src/ffi/mod.ts";
 import { makeDirectory, mappingsOf, openDescriptors, pattern, removeDirectory } from "./helpers.ts";
 
-const CALLS: LibcCall[] = [
-  "open", "fstat", "ftruncate", "posixFallocate", "mmap", "mremap", "madvise", "mlock",
-  "munlock", "msync", "fsync", "munmap", "close", "unlink",
-];
-/** A realistic errno for each call: name and number on Linux. */
-const ERRNO: Partial<Record<LibcCall, [string, number]>> = {
-  open: ["EMFILE", 24], fstat: ["EIO", 5], ftruncate: ["ENOSPC", 28], posixFallocate: ["ENOSPC", 28],
-  mmap: ["ENOMEM", 12], mremap: ["ENOMEM", 12], mlock: ["EAGAIN", 11], msync: ["EIO", 5],
-  fsync: ["EIO", 5], munmap: ["ENOMEM", 12], close: ["EIO", 5], madvise: ["EAGAIN", 11],
-  munlock: ["EPERM", 1], unlink: ["EPERM", 1],
-};
+/**
+ * A realistic errno for every call a FaultyLibc can fail, name and number on
+ * Linux. A Record, so a call added to LibcCall must be added here too (the type
+ * check fails otherwise) and the sweeps below can never silently skip it.
+ */
+const ERRNO = {
+  open: ["EMFILE", 24], fstat: ["EIO", 5], stat: ["EIO", 5], ftruncate: ["ENOSPC", 28],
+  posixFallocate: ["ENOSPC", 28], mmap: ["ENOMEM", 12], mremap: ["ENOMEM", 12],
+  mprotect: ["ENOMEM", 12], madvise: ["EAGAIN", 11], mlock: ["EAGAIN", 11], munlock: ["EPERM", 1],
+  mincore: ["ENOMEM", 12], msync: ["EIO", 5], fsync: ["EIO", 5], munmap: ["ENOMEM", 12],
+  close: ["EIO", 5], unlink: ["EPERM", 1], shmOpen: ["EMFILE", 24], shmUnlink: ["EPERM", 1],
+  memfdCreate: ["EMFILE", 24],
+} satisfies Record<LibcCall, [string, number]>;
+const CALLS = Object.keys(ERRNO) as LibcCall[];
 const syscallName = (call: LibcCall) => call === "posixFallocate" ? "posix_fallocate" : call;
 
 // Made at load time: describe bodies below compute their plans while the suite

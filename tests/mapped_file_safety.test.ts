@@ -48,6 +48,20 @@ describe("argument errors come before any syscall", () => {
     ["size without readwrite", { size: 10 }, TypeError],
     ["permissions above 0o7777", { mode: "readwrite", permissions: 0o10000 }, RangeError],
     ["zero syncInterval", { sync: "periodic", syncInterval: 0 }, RangeError],
+    ["unsafe offset", { offset: 2 ** 53 }, RangeError],
+    ["negative length", { length: -1 }, RangeError],
+    ["fractional length", { length: 0.5 }, RangeError],
+    ["NaN length", { length: NaN }, RangeError],
+    ["string length", { length: "5" }, TypeError],
+    ["NaN window", { window: NaN }, RangeError],
+    ["fractional window", { window: 4096.5 }, RangeError],
+    ["string window", { window: "4096" }, TypeError],
+    ["negative size", { mode: "readwrite", size: -1 }, RangeError],
+    ["fractional size", { mode: "readwrite", size: 1.5 }, RangeError],
+    ["unsafe size", { mode: "readwrite", size: 2 ** 53 }, RangeError],
+    ["bigint size", { mode: "readwrite", size: 10n }, TypeError],
+    ["NaN syncInterval", { sync: "periodic", syncInterval: NaN }, RangeError],
+    ["options that are not an object", "readwrite" as unknown as Record<string, unknown>, TypeError],
   ];
   for (const [name, options, errorClass] of badOptions) {
     it(`${name} is a ${errorClass.name}`, () => {
@@ -99,6 +113,42 @@ describe("range errors against the file", () => {
     assert.throws(() => MappedFile.open(file, { offset: 3 * pageSize + 1 }), RangeError);
     assert.throws(() => MappedFile.open(file, { offset: pageSize, length: 2 * pageSize + 1 }), RangeError);
     assert.deepEqual(openDescriptors(), before);
+  });
+
+  it("copy-on-write refuses a range past the end too", () => {
+    const before = openDescriptors();
+    assert.throws(() => MappedFile.open(file, { mode: "copyonwrite", offset: 3 * pageSize + 1 }), RangeError);
+    assert.throws(() => MappedFile.open(file, { mode: "copyonwrite", length: 3 * pageSize + 1 }), RangeError);
+    assert.deepEqual(openDescriptors(), before);
+    assert.deepEqual(mappingsOf(file), []);
+  });
+
+  it("read-write without size refuses an offset past the end and leaves the file alone", () => {
+    const target = path.join(directory, "rw-offset.bin");
+    fs.writeFileSync(target, "0123456789");
+    const before = openDescriptors();
+    let opened: MappedFile | undefined;
+    try {
+      assert.throws(() => {
+        opened = MappedFile.open(target, { mode: "readwrite", offset: 100 });
+      }, RangeError);
+    } finally {
+      opened?.close();
+    }
+    assert.equal(fs.statSync(target).size, 10, "opening without size or length must not grow the file");
+    assert.deepEqual(openDescriptors(), before);
+  });
+
+  it("read-write with size grows the file to hold offset + length", () => {
+    const target = path.join(directory, "rw-grown.bin");
+    fs.writeFileSync(target, "0123456789");
+    {
+      using mapped = MappedFile.open(target, { mode: "readwrite", offset: 8, length: 2 * pageSize, size: 8 + 2 * pageSize });
+      assert.equal(mapped.size, 2 * pageSize);
+      assert.equal(new TextDecoder().decode(mapped.subarray(0, 2)), "89");
+      assert.ok(mapped.subarray(2).every((byte) => byte === 0), "the grown part reads zeros");
+    }
+    assert.equal(fs.statSync(target).size, 8 + 2 * pageSize);
   });
 
   it("offset at the end gives an empty range", () => {
@@ -164,6 +214,41 @@ describe("OS errors are MmapError with code, syscall and path", () => {
     assert.equal(result.stdout.trim(), "MmapError EACCES open");
   });
 
+  it("on Deno, a path the permission model denies is refused although FFI could open it", (t) => {
+    if (typeof (globalThis as { Deno?: unknown }).Deno === "undefined") {
+      t.skip("only Deno has a per-path permission model that FFI bypasses");
+      return;
+    }
+    const result = runScript(`
+      import { MappedFile } from "../mod.ts";
+      for (const mode of ["readonly", "readwrite"]) {
+        try {
+          MappedFile.open(${JSON.stringify(file)}, { mode }).close();
+          console.log(mode, "opened");
+        } catch (error) {
+          console.log(mode, error.name, error.code, error.syscall);
+        }
+      }
+    `, {
+      // Read access to the file only: reading works, writing must be refused.
+      shellPrefix: `exec '${process.execPath}' run --allow-ffi --allow-env --allow-read=${file}`,
+      bare: true,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(result.stdout.trim().split("\n"), ["readonly opened", "readwrite MmapError EACCES open"]);
+    const denied = runScript(`
+      import { MappedFile } from "../mod.ts";
+      try {
+        MappedFile.open(${JSON.stringify(file)});
+        console.log("opened");
+      } catch (error) {
+        console.log(error.name, error.code, /--allow-read/.test(error.message));
+      }
+    `, { shellPrefix: `exec '${process.execPath}' run --allow-ffi --allow-env`, bare: true });
+    assert.equal(denied.status, 0, denied.stderr);
+    assert.equal(denied.stdout.trim(), "MmapError EACCES true");
+  });
+
   it("mlock above RLIMIT_MEMLOCK fails clearly (child with a 64 KiB limit)", () => {
     const result = runScript(`
       import { MappedFile } from "../mod.ts";
@@ -185,8 +270,13 @@ describe("OS errors are MmapError with code, syscall and path", () => {
 describe("modes", () => {
   it("writing to a read-only mapping is a TypeError that says read-only", () => {
     using mapped = MappedFile.open(file);
-    assert.throws(() => mapped.write("x"), /read-only/);
-    assert.throws(() => mapped.setUint8(0, 1), TypeError);
+    const readOnly = (error: unknown) => error instanceof TypeError && /read-?only/i.test(error.message);
+    assert.throws(() => mapped.write("x"), readOnly);
+    assert.throws(() => mapped.writeAt(new Uint8Array(1), 0), readOnly);
+    assert.throws(() => mapped.setUint8(0, 1), readOnly);
+    assert.throws(() => mapped.setBigUint64(8, 1n), readOnly);
+    assert.equal(mapped.position, 0, "a refused write does not move the position");
+    assert.deepEqual(mapped.subarray(0, 16), pattern(16), "and changes nothing");
     assert.throws(() => mapped.resize(10), TypeError);
     assert.throws(() => mapped.writable(), TypeError);
   });
@@ -245,13 +335,42 @@ describe("after close", () => {
     assert.ok(view.every((byte) => byte === 0), "the range now holds anonymous zero pages");
   });
 
+  it("a buffer transferred away from a window reads zeros after the window slides", () => {
+    const target = path.join(directory, "window-stolen.bin");
+    fs.writeFileSync(target, pattern(8 * pageSize, 1));
+    using mapped = MappedFile.open(target, { window: 2 * pageSize });
+    const stolen = mapped.subarray(0, pageSize).buffer.transfer();
+    mapped.getUint8(6 * pageSize);
+    assert.equal(mapped.windowOffset, 6 * pageSize);
+    const view = new Uint8Array(stolen);
+    assert.ok(view.length > 0);
+    assert.ok(view.every((byte) => byte === 0), "the old window now holds anonymous zero pages");
+    assert.equal(mapped.getUint8(1), pattern(2, 1)[1], "the file still reads right");
+  });
+
+  it("a buffer transferred away from a shrinking mapping reads zeros past the new end", () => {
+    const target = path.join(directory, "shrink-stolen.bin");
+    fs.writeFileSync(target, pattern(4 * pageSize, 2));
+    using mapped = MappedFile.open(target, { mode: "readwrite" });
+    const stolen = mapped.bytes.buffer.transfer();
+    mapped.resize(pageSize);
+    assert.equal(fs.statSync(target).size, pageSize);
+    const view = new Uint8Array(stolen);
+    assert.ok(view.subarray(pageSize).every((byte) => byte === 0), "the cut-off pages are zeros, not a SIGBUS");
+  });
+
   it("a stolen buffer survives a resize that moves the mapping", () => {
     const target = path.join(directory, "resize-stolen.bin");
     fs.writeFileSync(target, pattern(pageSize));
     using mapped = MappedFile.open(target, { mode: "readwrite" });
     const stolen = mapped.bytes.buffer.transfer();
     mapped.resize(64 * pageSize);
-    assert.equal(new Uint8Array(stolen).length, pageSize);
+    const strayView = new Uint8Array(stolen);
+    assert.equal(strayView.length, pageSize);
+    // Reading it must not fault: it shows the file (grown in place) or zeros (moved and overlaid).
+    const expected = pattern(pageSize);
+    const untouched = strayView.every((byte, i) => byte === expected[i]);
+    assert.ok(untouched || strayView.every((byte) => byte === 0));
     mapped.setUint8(63 * pageSize, 1);
     assert.equal(mapped.getUint8(1), pattern(2)[1], "the file's bytes moved with the mapping");
   });

@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { MappedFile, pageSize } from "../mod.ts";
+import { MappedFile, MmapError, pageSize } from "../mod.ts";
 import { FaultyLibc, libc, useLibc } from "../src/ffi/mod.ts";
 import { makeDirectory, mappingsOf, pattern, removeDirectory } from "./helpers.ts";
 
@@ -102,6 +102,34 @@ describe("windowed mapping", () => {
     assert.equal(new DataView(onDisk.buffer).getUint32(6 * window - 2), 0xa1b2c3d4);
   });
 
+  it("every accessor reads and writes values that straddle a window edge", () => {
+    const target = path.join(directory, "windowed-accessors.bin");
+    const length = 17 * window;
+    fs.writeFileSync(target, new Uint8Array(length));
+    const kinds = [
+      ["Uint16", 0xbeef], ["Int16", -1234], ["Uint32", 0xdeadbeef], ["Int32", -123456789],
+      ["Float32", 1.5], ["Float64", Math.PI], ["BigUint64", 0xfedcba9876543210n], ["BigInt64", -42n],
+    ] as const;
+    const reference = new DataView(new ArrayBuffer(length));
+    {
+      using mapped = MappedFile.open(target, { window, mode: "readwrite" });
+      kinds.forEach(([kind, value], i) => {
+        for (const littleEndian of [false, true]) {
+          // One byte before an edge, so the value's bytes live in two windows.
+          const offset = (2 * i + (littleEndian ? 2 : 1)) * window - 1;
+          // deno-lint-ignore no-explicit-any
+          (mapped as any)[`set${kind}`](offset, value, littleEndian);
+          // deno-lint-ignore no-explicit-any
+          (reference as any)[`set${kind}`](offset, value, littleEndian);
+          mapped.getUint8(offset < 8 * window ? 16 * window : 0); // slide far away first
+          // deno-lint-ignore no-explicit-any
+          assert.equal((mapped as any)[`get${kind}`](offset, littleEndian), value, `${kind} at ${offset}`);
+        }
+      });
+    }
+    assert.deepEqual(new Uint8Array(fs.readFileSync(target)), new Uint8Array(reference.buffer));
+  });
+
   it("grows the file by writing past its end", () => {
     const target = path.join(directory, "windowed-grow.bin");
     fs.writeFileSync(target, "start");
@@ -122,5 +150,50 @@ describe("windowed mapping", () => {
     const target = new Uint8Array(2 * window);
     mapped.readAt(target, window - 500);
     assert.deepEqual(target, data.subarray(1001 + window - 500, 1001 + 3 * window - 500));
+  });
+
+  it("a failed mmap while sliding throws, keeps one window mapped and the object usable", () => {
+    const faulty = new FaultyLibc(libc());
+    useLibc(faulty);
+    try {
+      using mapped = MappedFile.open(file, { window });
+      faulty.fail("mmap", { errno: 12 });
+      assert.throws(() => mapped.readAt(new Uint8Array(10), 5 * window), (error: unknown) =>
+        error instanceof MmapError && error.code === "ENOMEM" && error.syscall === "mmap");
+      assert.ok(mappingsOf(file).length <= 1, "no half-made window is left mapped");
+      const target = new Uint8Array(10);
+      assert.equal(mapped.readAt(target, 5 * window), 10);
+      assert.deepEqual(target, data.subarray(5 * window, 5 * window + 10));
+      mapped.close();
+      assert.deepEqual(mappingsOf(file), []);
+    } finally {
+      useLibc(null);
+    }
+  });
+
+  it("a failed msync of a dirty window before it slides poisons the object like sync()", () => {
+    const target = path.join(directory, "windowed-poison.bin");
+    fs.writeFileSync(target, new Uint8Array(4 * window));
+    const faulty = new FaultyLibc(libc());
+    useLibc(faulty);
+    let mapped: MappedFile | undefined;
+    try {
+      mapped = MappedFile.open(target, { window, mode: "readwrite" });
+      mapped.writeAt("dirty", 2 * window);
+      faulty.fail("msync", { errno: 5 });
+      const opened = mapped;
+      assert.throws(() => opened.getUint8(0), (error: unknown) =>
+        error instanceof MmapError && error.code === "EIO" && error.syscall === "msync");
+      // DESIGN: "A failed sync poisons the object: later syncs throw rather than report success."
+      assert.throws(() => opened.sync(), MmapError, "a later sync() must not report success");
+      assert.throws(() => opened.close(), MmapError, "nor may close()");
+      assert.equal(opened.closed, true);
+      assert.deepEqual(mappingsOf(target), []);
+    } finally {
+      try {
+        mapped?.close();
+      } catch { /* already reported above */ }
+      useLibc(null);
+    }
   });
 });

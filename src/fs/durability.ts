@@ -37,6 +37,11 @@ export class Durability {
     return this.#failure !== undefined;
   }
 
+  /** Records a flush that failed elsewhere (a window's, before it slid): later flushes throw. */
+  poison(error: MmapError): void {
+    this.#failure ??= error;
+  }
+
   /** Records that the file's size changed, so the next flush fsyncs it. */
   sizeChanged(): void {
     if (this.#file) this.#metadataDirty = true;

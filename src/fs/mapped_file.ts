@@ -105,6 +105,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     this.#fileOffset = options.offset;
     this.mode = options.mode;
     this.#durability = new Durability(region, file);
+    region.onSyncFailure = (error) => this.#durability.poison(error);
     if (options.sync === "periodic" && options.mode === "readwrite") {
       this.#timer = unrefInterval(() => this.#periodicSync(), options.syncInterval);
     }
@@ -303,6 +304,8 @@ export class MappedFile extends TypedAccess implements Disposable {
     assertByteCount(offset, "offset");
     this.#assertWritable();
     const end = offset + bytes.length;
+    // Like pwrite, an empty write changes nothing, even past the end.
+    if (bytes.length === 0) return 0;
     if (end > this.size) this.#grow(end);
     else if (bytes.length > 0) this.#checkFileSize(end);
     this.#region.copyIn(bytes, offset);
@@ -484,7 +487,8 @@ export class MappedFile extends TypedAccess implements Disposable {
     let failure: unknown;
     if (this.#file && this.mode === "readwrite" && this.#options.sync !== "never") {
       try {
-        if (this.#durability.pending) this.#durability.flush(0, this.size, false);
+        // A poisoned object reports the loss again rather than closing quietly.
+        if (this.#durability.pending || this.#durability.poisoned) this.#durability.flush(0, this.size, false);
       } catch (error) {
         failure = error;
       }
@@ -579,11 +583,13 @@ export function mappedFileSharing(
   return adoptMapping(libc, path, resolved, region);
 }
 
-/** Size of the range `resolved` asks for, growing a readwrite file to hold it. */
+/** Size of the range `resolved` asks for, after growing a readwrite file to `size`. */
 function rangeSize(file: FileDescriptor, resolved: ResolvedMapOptions, fileSize: number): number {
   let size = fileSize;
   const write = resolved.mode === "readwrite";
-  const wantedEnd = Math.max(resolved.size ?? 0, resolved.offset + (resolved.length ?? 0));
+  // Only `size` grows the file: an offset or length past its end is a mistake
+  // to report, not a reason to extend someone's file.
+  const wantedEnd = resolved.size ?? 0;
   if (write && wantedEnd > size) {
     file.setSize(wantedEnd, size);
     size = wantedEnd;

@@ -39,6 +39,8 @@ export class MappedRegion {
   #lock = false;
   /** Bytes may have changed in the current mapping since its last sync. */
   dirty = false;
+  /** Told when the sync of a dirty window before it slides fails. */
+  onSyncFailure: ((error: MmapError) => void) | undefined;
 
   /** `initial`, when given, is a mapping of the whole region this region takes over. */
   constructor(libc: Libc, options: RegionOptions, size: number, initial?: Mapping) {
@@ -135,6 +137,8 @@ export class MappedRegion {
         mapping.sync(0, mapping.length, false);
       } catch (error) {
         syncError = error as MmapError;
+        // Data of this window may be lost: the owner must refuse later syncs.
+        this.onSyncFailure?.(syncError);
       }
     }
     this.dirty = false;
@@ -248,6 +252,7 @@ export class MappedRegion {
 
   /** Detaches every view and releases the mapping; syncs a dirty window when asked. */
   release(): MmapError | undefined {
+    this.#lock = false;
     return this.#dropMapping();
   }
 }
