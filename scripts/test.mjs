@@ -2,25 +2,61 @@
 // checks, runs the whole suite under Deno, Bun and Node 26, builds dist/ and
 // tests the build. Ends with one line "N passed, N failed".
 //
-// Options: --only=static|deno|doc|bun|node|dist|package|examples (comma-separated) runs a subset;
-// any other argument is a test file to run instead of tests/*.test.ts.
-import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+// Plain JavaScript that runs on Node 20 too: on a fresh machine `npm test`
+// starts under the system Node, before node_modules/.bin/node exists.
+//
+// Subsets, for development (CI refuses them, so a green CI ran everything):
+//   --only=static|deno|doc|bun|node|dist|package|examples  comma-separated steps
+//   --quick                       only the suite, under each runtime
+//   MEMMAPFS_RUNTIMES=node,bun    only the steps that run on these runtimes
+//   any other argument            a test file, or part of a tests/*.test.ts name
+// MEMMAPFS_STEP_TIMEOUT=seconds bounds each step (default 1200), so a hung
+// test fails its step instead of eating CI's whole budget.
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDeps } from "./ensure_deps.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
-const args = process.argv.slice(2);
-const only = args.find((arg) => arg.startsWith("--only="))?.slice(7).split(",");
-const files = args.filter((arg) => !arg.startsWith("--"));
-const wanted = (step) => !only || only.includes(step);
+const ci = /^(1|true|yes)$/i.test(process.env.CI ?? "");
+const stepTimeout = Number(process.env.MEMMAPFS_STEP_TIMEOUT ?? 1200) * 1000;
 
-const suite = files.length > 0
-  ? files
-  : readdirSync(join(root, "tests")).filter((name) => name.endsWith(".test.ts")).sort()
-    .map((name) => `tests/${name}`);
+const STEPS = ["static", "deno", "doc", "bun", "node", "dist", "package", "examples"];
+const RUNTIMES = ["deno", "bun", "node"];
+
+const args = process.argv.slice(2);
+const only = args.find((arg) => arg.startsWith("--only="))?.slice(7).split(",").filter(Boolean);
+const quick = args.includes("--quick");
+const runtimes = process.env.MEMMAPFS_RUNTIMES?.split(",").map((name) => name.trim()).filter(Boolean);
+const filters = args.filter((arg) => !arg.startsWith("--"));
+const unknownFlags = args.filter((arg) => arg.startsWith("--") && arg !== "--quick" && !arg.startsWith("--only="));
+
+function die(message) {
+  console.error(`memmapfs test: ${message}`);
+  process.exit(2);
+}
+
+if (unknownFlags.length > 0) die(`unknown option ${unknownFlags.join(" ")}`);
+for (const step of only ?? []) if (!STEPS.includes(step)) die(`--only: unknown step "${step}" (steps: ${STEPS.join(", ")})`);
+for (const runtime of runtimes ?? []) {
+  if (!RUNTIMES.includes(runtime)) die(`MEMMAPFS_RUNTIMES: unknown runtime "${runtime}" (runtimes: ${RUNTIMES.join(", ")})`);
+}
+if (ci && (only || quick || runtimes || filters.length > 0)) {
+  die("CI runs everything: drop --only, --quick, MEMMAPFS_RUNTIMES and test file arguments");
+}
+
+const allTests = readdirSync(join(root, "tests")).filter((name) => name.endsWith(".test.ts")).sort()
+  .map((name) => `tests/${name}`);
+const suite = filters.length === 0 ? allTests : filters.flatMap((filter) => {
+  if (existsSync(isAbsolute(filter) ? filter : join(root, filter))) return [filter];
+  const matches = allTests.filter((file) => file.slice("tests/".length).includes(filter));
+  if (matches.length === 0) die(`no test file is or matches "${filter}"`);
+  return matches;
+});
+// Bun reads a bare name as a filter on file names, so relative paths get "./".
+const bunPath = (file) => (isAbsolute(file) ? file : `./${file}`);
 
 // Child processes spawned by tests find every runtime here.
 const env = {
@@ -32,67 +68,208 @@ const env = {
 };
 delete env.FORCE_COLOR;
 
-const results = [];
+// Deno warns once per `/// <reference path>` in @types/node's index.d.ts when
+// it reads node: types from node_modules; the lines say nothing about us.
+const noise = [/^Warning Failed resolving types\. .*@types\/node\//, /^\s+at file:\/\/.*\/node_modules\/@types\/node\//];
 
-function run(step, command, commandArgs, parse) {
+const results = [];
+const notRun = [];
+let current = null;
+
+// Ctrl-C or a kill of the runner takes the step's whole process group with it.
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    if (current) killGroup(current);
+    process.exit(130);
+  });
+}
+
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Runs one step, streaming its output live (minus known noise) and keeping it for `parse`. */
+function execute(command, commandArgs) {
+  return new Promise((resolve) => {
+    // Its own process group, so a timeout also ends the processes tests spawned.
+    const child = spawn(command, commandArgs, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    current = child;
+    let output = "";
+    let partial = "";
+    let hidden = 0;
+    let timedOut = false;
+    const show = (chunk) => {
+      output += chunk;
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop();
+      const kept = lines.filter((line) => {
+        const drop = noise.some((pattern) => pattern.test(line));
+        if (drop) hidden++;
+        return !drop;
+      });
+      if (kept.length > 0) process.stdout.write(`${kept.join("\n")}\n`);
+    };
+    child.stdout.setEncoding("utf8").on("data", show);
+    child.stderr.setEncoding("utf8").on("data", show);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child);
+    }, stepTimeout);
+    const finish = (status, error) => {
+      clearTimeout(timer);
+      current = null;
+      if (partial) process.stdout.write(`${partial}\n`);
+      if (hidden > 0) console.log(`(${hidden} lines of Deno warnings about @types/node references hidden)`);
+      if (error) console.log(`could not start ${command}: ${error.message}`);
+      if (timedOut) console.log(`timed out after ${stepTimeout / 1000} s: killed`);
+      resolve({ status: timedOut ? null : status, output });
+    };
+    child.on("error", (error) => finish(null, error));
+    child.on("close", (status) => finish(status));
+  });
+}
+
+/**
+ * One step. `parse` turns the runner's output into counts; a step whose runner
+ * printed no summary, or ran no test, has failed even if it exited 0.
+ */
+async function run(step, command, commandArgs, parse) {
   const started = Date.now();
   console.log(`\n=== ${step}: ${[command, ...commandArgs].join(" ")}`);
-  const child = spawnSync(command, commandArgs, { cwd: root, env, encoding: "utf8", maxBuffer: 1 << 28 });
-  const output = `${child.stdout ?? ""}${child.stderr ?? ""}`;
-  process.stdout.write(output);
+  const { status, output } = await execute(command, commandArgs);
   // Some runners colour their summary even when asked not to.
   const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
-  const counts = parse ? parse(plain) : { passed: 0, failed: 0 };
-  const ok = child.status === 0 && counts.failed === 0;
-  if (child.error) console.log(child.error.message);
-  results.push({ step, ok, ...counts, seconds: (Date.now() - started) / 1000 });
+  let counts = { passed: 0, failed: 0, skipped: [] };
+  let problem = status === 0 ? null : `exit ${status ?? "killed"}`;
+  if (parse) {
+    const parsed = parse(plain);
+    if (!parsed) {
+      problem ??= "no test summary in the output";
+    } else {
+      counts = parsed;
+      if (parsed.passed + parsed.failed + parsed.skipped.length === 0) problem ??= "ran no test";
+    }
+  }
+  const ok = !problem && counts.failed === 0;
+  results.push({ step, ok, problem, ...counts, seconds: (Date.now() - started) / 1000 });
 }
 
-const number = (text, pattern) => Number(text.match(pattern)?.[1] ?? 0);
-const parseDeno = (text) => {
-  const line = text.match(/(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/);
-  if (!line) return { passed: 0, failed: 1 };
-  return { passed: Number(line[2] ?? line[1]), failed: Number(line[4] ?? line[3]) };
+const count = (text, pattern) => {
+  const match = text.match(pattern);
+  return match ? Number(match[1]) : null;
 };
-const parseBun = (text) => ({ passed: number(text, /^\s*(\d+) pass$/m), failed: number(text, /^\s*(\d+) fail$/m) });
-const parsePlain = (text) => {
+
+// Deno's summary counts top-level tests and steps apart ("61 passed (437
+// steps)"), and a describe() is a test whose its() are steps; count the leaves
+// from the per-test lines instead, so the number matches Bun's and Node's.
+function parseDeno(text) {
+  const summary = text.match(/^(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/m);
+  if (!summary) return null;
+  let passed = 0;
+  let failed = 0;
+  const skipped = [];
+  const open = [];
+  for (const line of text.split("\n")) {
+    const opening = line.match(/^(\s*)(.+) \.\.\.$/);
+    if (opening) {
+      open.push(`${opening[1]}${opening[2]}`);
+      continue;
+    }
+    const result = line.match(/^(\s*)(.+) \.\.\. (ok|FAILED|ignored)\b/);
+    if (!result) continue;
+    // The closing line of a test that had steps: already counted through them.
+    if (open.at(-1) === `${result[1]}${result[2]}`) {
+      open.pop();
+      continue;
+    }
+    if (result[3] === "ok") passed++;
+    else if (result[3] === "FAILED") failed++;
+    else skipped.push(result[2]);
+  }
+  // Failures outside any test (an uncaught error while loading a file) only
+  // show in the summary.
+  const summaryFailed = Math.max(Number(summary[3]), Number(summary[4] ?? 0));
+  return { passed, failed: Math.max(failed, summaryFailed), skipped };
+}
+
+function parseBun(text) {
+  const passed = count(text, /^\s*(\d+) pass$/m);
+  const failed = count(text, /^\s*(\d+) fail$/m);
+  if (passed === null || failed === null) return null;
+  const skipped = [...text.matchAll(/^\((skip|todo)\) (.+?)(?: \[[\d.]+m?s\])?$/gm)].map((match) => match[2]);
+  // Bun lists skipped tests twice: as they run and again at the end.
+  return { passed, failed, skipped: [...new Set(skipped)] };
+}
+
+function parseNode(text) {
+  // The spec reporter ("ℹ pass 3") when stdout is not a terminal; TAP ("# pass 3") as a fallback.
+  const field = (name) => count(text, new RegExp(`^(?:ℹ|#) ${name} (\\d+)$`, "m"));
+  const passed = field("pass");
+  const failed = field("fail");
+  if (passed === null || failed === null) return null;
+  const skipped = [...text.matchAll(/^\s*﹣ (.+?) \([\d.]+m?s\) # (.*)$/gm)]
+    .map((match) => `${match[1]} (${match[2]})`);
+  for (let todo = field("todo") ?? 0; todo > 0; todo--) skipped.push("a todo test");
+  // A cancelled test (timeout, or its file crashed) never passed.
+  return { passed, failed: failed + (field("cancelled") ?? 0), skipped };
+}
+
+function parsePlain(text) {
   const line = text.match(/^(\d+) passed, (\d+) failed$/m);
-  return line ? { passed: Number(line[1]), failed: Number(line[2]) } : { passed: 0, failed: 1 };
-};
-const parseNode = (text) => ({ passed: number(text, /^ℹ pass (\d+)$/m), failed: number(text, /^ℹ fail (\d+)$/m) });
+  return line ? { passed: Number(line[1]), failed: Number(line[2]), skipped: [] } : null;
+}
+
+const onRuntime = (runtime) => !runtimes || runtimes.includes(runtime);
+const filtered = (step, runtime) => (only && !only.includes(step)) || (quick && !RUNTIMES.includes(step)) ||
+  (runtime && !onRuntime(runtime));
+
+async function step(name, runtime, step, ...rest) {
+  if (filtered(step, runtime)) notRun.push(name);
+  else await run(name, ...rest);
+}
+
+const nodeTest = [bin("node"), ["--experimental-ffi", "--no-warnings", "--test"]];
 
 ensureDeps();
+const started = Date.now();
 
-if (wanted("static")) {
-  run("deno check", bin("deno"), ["check", "mod.ts", ...suite, "examples/"]);
-  run("tsc", bin("tsc"), ["--noEmit", "-p", "."]);
-  run("deno doc --lint", bin("deno"), ["doc", "--lint", "mod.ts"]);
-}
-if (wanted("deno")) run("deno test", bin("deno"), ["test", "-A", "--no-check", ...suite], parseDeno);
+await step("deno check", null, "static", bin("deno"), ["check", "mod.ts", ...suite, "examples/"]);
+await step("tsc", null, "static", bin("tsc"), ["--noEmit", "-p", "."]);
+await step("deno doc --lint", null, "static", bin("deno"), ["doc", "--lint", "mod.ts"]);
+// Type-checked just above; checking again per runtime only costs time.
+await step("deno test", "deno", "deno", bin("deno"), ["test", "-A", "--no-check", ...suite], parseDeno);
 // Every @example in the JSDoc is type-checked and run.
-if (wanted("doc")) run("deno test --doc", bin("deno"), ["test", "--doc", "-A", "mod.ts", "src/"], parseDeno);
-if (wanted("bun")) run("bun test", bin("bun"), ["test", ...suite.map((file) => `./${file}`)], parseBun);
-if (wanted("node")) {
-  run("node test", bin("node"), ["--experimental-ffi", "--no-warnings", "--test", ...suite], parseNode);
-}
-if (wanted("dist")) {
-  run("tsup build", bin("tsup"), []);
-  const smoke = ["tests/dist/smoke.test.mjs"];
-  run("dist on bun", bin("bun"), ["test", ...smoke.map((file) => `./${file}`)], parseBun);
-  run("dist on node", bin("node"), ["--experimental-ffi", "--no-warnings", "--test", ...smoke], parseNode);
-}
-if (wanted("package")) {
-  if (!wanted("dist")) run("tsup build", bin("tsup"), []);
-  run("package checks", process.execPath, ["scripts/package_checks.mjs"], parsePlain);
-}
-if (wanted("examples")) run("examples", process.execPath, ["scripts/run_examples.mjs"], parsePlain);
+await step("deno test --doc", "deno", "doc", bin("deno"), ["test", "--doc", "-A", "mod.ts", "src/"], parseDeno);
+await step("bun test", "bun", "bun", bin("bun"), ["test", ...suite.map(bunPath)], parseBun);
+await step("node test", "node", "node", nodeTest[0], [...nodeTest[1], ...suite], parseNode);
+
+// The published build, on the runtimes that load it from npm. Its smoke test
+// is a .mjs under tests/dist/ so the suite's *.test.ts globs never pick it up.
+const smoke = "tests/dist/smoke.test.mjs";
+const wantsDist = !filtered("dist") && (onRuntime("bun") || onRuntime("node"));
+if (wantsDist || !filtered("package")) await run("tsup build", bin("tsup"), []);
+else notRun.push("tsup build");
+await step("dist on bun", "bun", "dist", bin("bun"), ["test", bunPath(smoke)], parseBun);
+await step("dist on node", "node", "dist", nodeTest[0], [...nodeTest[1], smoke], parseNode);
+await step("package checks", null, "package", process.execPath, ["scripts/package_checks.mjs"], parsePlain);
+await step("examples", null, "examples", process.execPath, ["scripts/run_examples.mjs"], parsePlain);
 
 console.log("\n=== summary");
 for (const r of results) {
-  const counts = r.passed || r.failed ? ` ${r.passed} passed, ${r.failed} failed` : "";
-  console.log(`${r.ok ? "ok  " : "FAIL"} ${r.step}${counts} (${r.seconds.toFixed(1)} s)`);
+  const counts = r.passed || r.failed || r.skipped.length
+    ? ` ${r.passed} passed, ${r.failed} failed${r.skipped.length ? `, ${r.skipped.length} skipped` : ""}`
+    : "";
+  console.log(`${r.ok ? "ok  " : "FAIL"} ${r.step}${counts}${r.problem ? ` [${r.problem}]` : ""} (${r.seconds.toFixed(1)} s)`);
+  for (const name of r.skipped) console.log(`       skipped: ${name}`);
 }
+if (notRun.length > 0) console.log(`not run (a subset was asked for): ${notRun.join(", ")}`);
+console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
-const failed = results.reduce((sum, r) => sum + r.failed, 0) + results.filter((r) => !r.ok && !r.failed).length;
+// A step that failed without a failing test (a type error, a crash) counts once.
+const failed = results.reduce((sum, r) => sum + (r.failed || (r.ok ? 0 : 1)), 0);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(results.every((r) => r.ok) ? 0 : 1);
