@@ -12,7 +12,14 @@ import { MmapError } from "../errors.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { toPath } from "../validate.ts";
 
-/** Runs a node:fs call, turning its error into an {@linkcode MmapError}. */
+/**
+ * Runs a node:fs call, turning its error into an {@linkcode MmapError}.
+ *
+ * @example
+ * ```ts ignore
+ * const stat = fsCall("stat", path, () => fs.statSync(path));
+ * ```
+ */
 export function fsCall<T>(syscall: string, path: string, call: () => T): T {
   try {
     return call();
@@ -28,7 +35,38 @@ export function fsCall<T>(syscall: string, path: string, call: () => T): T {
   }
 }
 
-/** Resolves paths for one MemMapFS. */
+/**
+ * Runs `open` on `target`; when its last part is a symbolic link (the core
+ * opens with O_NOFOLLOW and reports ELOOP), runs it again on where the link
+ * leads, so MemMapFS follows links as node:fs does. A confined file system
+ * has already checked, in `FsPaths.resolve`, that this real path is inside.
+ *
+ * @example
+ * ```ts ignore
+ * const file = followingLinks("/srv/current.log", (path) => MappedFile.open(path));
+ * ```
+ */
+export function followingLinks<T>(target: string, open: (path: string) => T): T {
+  try {
+    return open(target);
+  } catch (error) {
+    if (!(error instanceof MmapError) || error.code !== "ELOOP") throw error;
+    const real = fsCall("realpath", target, () => nodeBuiltins().fs.realpathSync(target));
+    if (real === target) throw error;
+    return open(real);
+  }
+}
+
+/**
+ * Resolves paths for one MemMapFS.
+ *
+ * @example
+ * ```ts ignore
+ * const paths = new FsPaths("/srv", "/srv");   // confined to /srv
+ * paths.resolve("assets/logo.png");            // "/srv/assets/logo.png"
+ * paths.resolve("../etc/passwd");              // throws MmapError EACCES
+ * ```
+ */
 export class FsPaths {
   readonly #confine: string | null;
   #realConfine: string | null = null;

@@ -6,16 +6,24 @@
  * @module
  */
 
+import { MmapError } from "../errors.ts";
 import { libc as activeLibc } from "../ffi/mod.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { pageSize } from "../page_size.ts";
 import { assertByteCount, assertChoice, assertOptionalBoolean, toBytes } from "../validate.ts";
-import { FsPaths, fsCall } from "./fs_paths.ts";
+import { writeFileAtomically } from "./atomic_write.ts";
+import { dirEntry, type DirEntry, fileInfo, type FileInfo } from "./fs_info.ts";
+import { followingLinks, FsPaths, fsCall } from "./fs_paths.ts";
 import { type MapOptions, resolveMapOptions } from "./map_options.ts";
 import { MappedFile, mappedFileSharing } from "./mapped_file.ts";
-import { type CacheEntry, type CacheLimits, type CacheStats, type FileIdentity, MappingCache } from "./mapping_cache.ts";
+import {
+  type CacheEntry, type CacheLimits, type CacheStats, copyOfEntry, fileIdentity, type FileIdentity, MappingCache,
+  sharesCachedMapping,
+} from "./mapping_cache.ts";
+import { OpenHandles } from "./open_handles.ts";
 
 export type { CacheLimits, CacheStats } from "./mapping_cache.ts";
+export type { DirEntry, FileInfo } from "./fs_info.ts";
 
 /**
  * Options of {@linkcode MemMapFS}: defaults for every file it opens, plus `root` and `cache`.
@@ -48,70 +56,24 @@ export interface MemMapFSOptions extends MapOptions {
  */
 export type OpenFlags = "r" | "r+" | "w" | "w+" | "a" | "a+";
 
-/**
- * A directory entry from {@linkcode MemMapFS.readDir}.
- *
- * @example
- * ```ts
- * import { MemMapFS } from "@memmapfs/memmapfs";
- * const fs = new MemMapFS({ root: Deno.makeTempDirSync() });
- * fs.mkdir("logs");
- * for (const entry of fs.readDir(".")) console.log(entry.name, entry.isDirectory); // logs true
- * ```
- */
-export interface DirEntry {
-  /** The entry's name, without its directory. */
-  readonly name: string;
-  /** A regular file. */
-  readonly isFile: boolean;
-  /** A directory. */
-  readonly isDirectory: boolean;
-  /** A symbolic link (not followed). */
-  readonly isSymlink: boolean;
-}
-
-/**
- * What {@linkcode MemMapFS.stat} reports.
- *
- * @example
- * ```ts
- * import { MemMapFS } from "@memmapfs/memmapfs";
- * const fs = new MemMapFS({ root: Deno.makeTempDirSync() });
- * fs.writeFile("a.txt", "hello");
- * console.log(fs.stat("a.txt").size); // 5
- * ```
- */
-export interface FileInfo {
-  /** Bytes in the file. */
-  readonly size: number;
-  /** Permission and type bits, as in `st_mode`. */
-  readonly mode: number;
-  /** Owner's user id. */
-  readonly uid: number;
-  /** Owner's group id. */
-  readonly gid: number;
-  /** Inode number. */
-  readonly ino: number;
-  /** Device number. */
-  readonly dev: number;
-  /** Last access. */
-  readonly atime: Date;
-  /** Last modification. */
-  readonly mtime: Date;
-  /** A regular file. */
-  readonly isFile: boolean;
-  /** A directory. */
-  readonly isDirectory: boolean;
-  /** A symbolic link (only from `lstat`). */
-  readonly isSymlink: boolean;
-}
-
 const FLAGS: readonly OpenFlags[] = ["r", "r+", "w", "w+", "a", "a+"];
-/** Files up to this size are read with one read call when not cached: cheaper than mapping them. */
-const SMALL_FILE = 16 * 1024;
+
+/** What a file system and the confined ones made from it by `sub()` share. */
+interface SharedState {
+  readonly limits: CacheLimits | false;
+  /** Made on first use, so a MemMapFS that never opens a file maps nothing. */
+  cache: MappingCache | null;
+  readonly handles: OpenHandles;
+}
 
 /**
  * A file system whose files open memory-mapped.
+ *
+ * Read-only whole-file opens share one cached mapping per file (the first
+ * open maps it; later ones cost a `stat`), and each handle stays valid until
+ * its own `close()`, whatever happens to the cache or the file's name. Symbolic
+ * links are followed, as node:fs does. To keep handles from faulting, the file
+ * system refuses (EBUSY) to cut a file short under a handle it gave out.
  *
  * @example
  * ```ts
@@ -124,9 +86,8 @@ const SMALL_FILE = 16 * 1024;
  */
 export class MemMapFS implements Disposable {
   readonly #defaults: MapOptions;
-  readonly #cacheLimits: CacheLimits | false;
   #paths: FsPaths;
-  #cache: MappingCache | null = null;
+  #shared: SharedState;
 
   /**
    * Makes a file system over the real one; nothing is opened until used.
@@ -144,48 +105,71 @@ export class MemMapFS implements Disposable {
       if (cache.maxFiles !== undefined) assertByteCount(cache.maxFiles, "cache.maxFiles");
     }
     this.#defaults = defaults;
-    this.#cacheLimits = cache ?? {};
     this.#paths = new FsPaths(root ?? nodeBuiltins().process.cwd(), null);
+    this.#shared = { limits: cache ?? {}, cache: null, handles: new OpenHandles() };
   }
 
-  /** Opens a file mapped, with this file system's options overridden by `options` (read-only by default). */
-  open(path: string | URL, options: MapOptions = {}): MappedFile {
+  /**
+   * Opens a file mapped, with this file system's options overridden by
+   * `options` (read-only by default). Whole-file read-only opens come from
+   * the mapping cache; any other opens its own mapping.
+   */
+  open(path: string | URL, options?: MapOptions): MappedFile {
+    const merged = options === undefined ? this.#defaults : { ...this.#defaults, ...options };
+    if (options !== undefined) resolveMapOptions(merged, pageSize);
     const target = this.#paths.resolve(path);
-    const merged = { ...this.#defaults, ...options };
-    if (isCacheable(merged)) {
-      const entry = this.#cachedEntry(target);
+    const cache = this.#cache();
+    if (cache && sharesCachedMapping(merged)) {
+      const entry = cache.lookup(target, currentIdentity) ?? this.#load(cache, target, merged);
       if (entry) {
-        return mappedFileSharing(activeLibc(), target, entry.mapping.share(), {
+        const handle = mappedFileSharing(activeLibc(), entry.file, entry.mapping.share(), {
           populate: merged.populate, hugePages: merged.hugePages,
         });
+        this.#shared.handles.add(handle, entry.identity);
+        return handle;
       }
-    } else if ((merged.mode ?? "readonly") !== "readonly") {
-      this.#cache?.invalidate(target);
+    } else if (merged.mode === "readwrite") {
+      // A writer may change the size; drop the entry now rather than at the next stat.
+      cache?.invalidate(target);
     }
-    return MappedFile.open(target, merged);
+    return this.#openUncached(target, merged);
   }
 
   /**
    * Opens with node:fs flags: `"r"` read-only; `"r+"` read-write, must exist;
-   * `"w"`/`"w+"` create or truncate; `"a"`/`"a+"` create, and every `write()`
-   * goes to the end. A mapping cannot be write-only, so `"w"` and `"a"` can read too.
+   * `"w"`/`"w+"` create or truncate; `"a"`/`"a+"` create if missing, and every
+   * `write()` (and `writable()` stream) goes to the end of the file, growing it.
+   * A mapping cannot be write-only, so `"w"` and `"a"` can read too; `writeAt`
+   * and the `set*` accessors write where they are told even in append mode.
+   * `permissions` (default 0o600, less the umask) applies when the file is created.
+   *
+   * @throws {MmapError} ENOENT for `"r"`/`"r+"` on a missing file or a missing
+   *   parent directory, EISDIR for a directory, EBUSY when `"w"`/`"w+"` would
+   *   cut a file that a handle from this file system still maps.
    */
   openFile(path: string | URL, flags: OpenFlags, permissions?: number): MappedFile {
     assertChoice(flags, FLAGS, "flags");
     if (permissions !== undefined) assertByteCount(permissions, "permissions");
     if (flags === "r") return this.open(path, { mode: "readonly" });
     const target = this.#paths.resolve(path);
-    this.#cache?.invalidate(target);
-    const create = flags !== "r+";
-    const file = MappedFile.open(target, {
+    const truncate = flags.startsWith("w");
+    const append = flags.startsWith("a");
+    if (truncate) this.#assertNotMappedPast(target, 0, "open");
+    this.#shared.cache?.invalidate(target);
+    const file = this.#openUncached(target, {
       ...this.#defaults,
       mode: "readwrite",
-      create,
-      append: flags.startsWith("a"),
+      create: flags !== "r+",
+      append,
       permissions: permissions ?? this.#defaults.permissions,
     });
-    if (flags.startsWith("w") && file.size > 0) file.resize(0);
-    if (flags.startsWith("a")) file.seek(0, "end");
+    try {
+      if (truncate && file.size > 0) file.resize(0);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    if (append) file.seek(0, "end");
     return file;
   }
 
@@ -193,81 +177,67 @@ export class MemMapFS implements Disposable {
   create(path: string | URL, size = 0): MappedFile {
     assertByteCount(size, "size");
     const file = this.openFile(path, "w+");
-    if (size > 0) file.resize(size);
+    try {
+      if (size > 0) file.resize(size);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
     return file;
   }
 
-  /** The file's bytes, in a new buffer the caller owns. */
+  /**
+   * The file's bytes, in a new buffer the caller owns (its whole `ArrayBuffer`).
+   *
+   * Measured (bench/memmapfs_read.ts and a size sweep from 512 B to 8 MiB on
+   * Deno, Bun and Node): mapping a file to copy it once is slower than a plain
+   * read at every size up to 1 MiB and a tie at 8 MiB, while a copy out of a
+   * mapping that is already live is as fast or faster. So a file the cache
+   * holds is copied out of its mapping; any other is read plainly, and mapped
+   * into the cache on its second read, when it has shown it is read again.
+   */
   readFile(path: string | URL): Uint8Array {
     const target = this.#paths.resolve(path);
-    const entry = this.#cacheLimits === false ? undefined : this.#cachedEntry(target);
-    if (!entry) {
-      const { fs } = nodeBuiltins();
-      const buffer = fsCall("open", target, () => fs.readFileSync(target));
-      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    const cache = this.#cache();
+    if (cache) {
+      const entry = cache.lookup(target, currentIdentity) ?? (cache.warm(target) ? this.#loadToRead(cache, target) : undefined);
+      if (entry) return copyOfEntry(entry);
     }
-    const { mapping } = entry;
-    const { chunk } = mapping.chunkAt(0);
-    // slice() copies without zero-filling first, which is measurably faster.
-    if (chunk.length === mapping.length) return chunk.slice();
-    const copy = new Uint8Array(mapping.length);
-    for (let done = 0; done < copy.length;) {
-      const { chunk, chunkStart } = mapping.chunkAt(done);
-      const part = chunk.subarray(done - chunkStart, Math.min(chunk.length, copy.length - chunkStart));
-      copy.set(part, done);
-      done += part.length;
-    }
-    return copy;
+    const { fs } = nodeBuiltins();
+    const buffer = fsCall("open", target, () => fs.readFileSync(target));
+    // Small Buffers share a pooled ArrayBuffer with other data: copy those out.
+    if (buffer.byteOffset !== 0 || buffer.byteLength !== buffer.buffer.byteLength) return new Uint8Array(buffer);
+    return new Uint8Array(buffer.buffer, 0, buffer.byteLength);
   }
 
   /**
    * Replaces the file's contents atomically: a temporary file in the same
    * directory is written and fsynced, renamed over the target, and the
-   * directory is fsynced. Readers see the old file or the new, never half.
+   * directory is fsynced. Readers see the old file or the new, never half;
+   * handles open on the old file keep the old bytes. A symbolic link is
+   * followed (the link stays); an existing file keeps its mode.
    */
   writeFile(path: string | URL, data: Uint8Array | string): void {
-    const target = this.#paths.resolve(path);
     const bytes = toBytes(data, "data");
-    const { fs, path: paths } = nodeBuiltins();
-    const directory = paths.dirname(target);
-    const temporary = paths.join(directory, `.${paths.basename(target)}.${crypto.randomUUID()}.tmp`);
-    let mode = this.#defaults.permissions ?? 0o600;
-    try {
-      mode = fs.statSync(target).mode & 0o7777;
-    } catch { /* a new file gets the default mode */ }
-    const fd = fsCall("open", temporary, () => fs.openSync(temporary, "wx", mode));
-    try {
-      fs.fchmodSync(fd, mode);
-      for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done, bytes.length - done);
-      fsCall("fsync", temporary, () => fs.fsyncSync(fd));
-      fs.closeSync(fd);
-      fsCall("rename", target, () => fs.renameSync(temporary, target));
-    } catch (error) {
-      try {
-        fs.closeSync(fd);
-      } catch { /* closed already */ }
-      fs.rmSync(temporary, { force: true });
-      throw error;
-    }
-    this.#cache?.invalidate(target);
-    syncDirectory(directory);
+    const target = this.#paths.resolve(path);
+    const written = writeFileAtomically(target, bytes, { permissions: this.#defaults.permissions ?? 0o600 });
+    this.#shared.cache?.invalidate(target);
+    if (written !== target) this.#shared.cache?.invalidate(written);
   }
 
   /** Metadata of the file, following a final symbolic link. */
   stat(path: string | URL): FileInfo {
     const target = this.#paths.resolve(path);
-    const { fs } = nodeBuiltins();
-    return fileInfo(fsCall("stat", target, () => fs.statSync(target)));
+    return fileInfo(fsCall("stat", target, () => nodeBuiltins().fs.statSync(target)));
   }
 
   /** Metadata of the path itself, not following a final symbolic link. */
   lstat(path: string | URL): FileInfo {
     const target = this.#paths.resolve(path);
-    const { fs } = nodeBuiltins();
-    return fileInfo(fsCall("lstat", target, () => fs.lstatSync(target)));
+    return fileInfo(fsCall("lstat", target, () => nodeBuiltins().fs.lstatSync(target)));
   }
 
-  /** Whether something exists at `path`. */
+  /** Whether something exists at `path` (a dangling symbolic link does not count). */
   exists(path: string | URL): boolean {
     const target = this.#paths.resolve(path);
     return nodeBuiltins().fs.existsSync(target);
@@ -276,59 +246,59 @@ export class MemMapFS implements Disposable {
   /** The entries of a directory, sorted by name. */
   readDir(path: string | URL = "."): DirEntry[] {
     const target = this.#paths.resolve(path);
-    const { fs } = nodeBuiltins();
-    const entries = fsCall("scandir", target, () => fs.readdirSync(target, { withFileTypes: true }));
-    return entries.map((entry) => ({
-      name: entry.name,
-      isFile: entry.isFile(),
-      isDirectory: entry.isDirectory(),
-      isSymlink: entry.isSymbolicLink(),
-    })).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    const entries = fsCall("scandir", target, () => nodeBuiltins().fs.readdirSync(target, { withFileTypes: true }));
+    return entries.map(dirEntry).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   }
 
   /** Makes a directory; with `recursive`, its parents too (and an existing one is fine). */
   mkdir(path: string | URL, options: { recursive?: boolean; permissions?: number } = {}): void {
     assertOptionalBoolean(options.recursive, "recursive");
+    if (options.permissions !== undefined) assertByteCount(options.permissions, "permissions");
     const target = this.#paths.resolve(path);
-    const { fs } = nodeBuiltins();
-    fsCall("mkdir", target, () => fs.mkdirSync(target, { recursive: options.recursive, mode: options.permissions ?? 0o777 }));
+    const mode = options.permissions ?? 0o777;
+    fsCall("mkdir", target, () => nodeBuiltins().fs.mkdirSync(target, { recursive: options.recursive, mode }));
   }
 
-  /** Removes a file or an empty directory. Open mappings of a removed file keep working. */
+  /** Removes a file, a symbolic link or an empty directory. Open handles of a removed file keep working. */
   remove(path: string | URL): void {
     const target = this.#paths.resolve(path);
     const { fs } = nodeBuiltins();
     const isDirectory = fsCall("lstat", target, () => fs.lstatSync(target)).isDirectory();
     if (isDirectory) fsCall("rmdir", target, () => fs.rmdirSync(target));
     else fsCall("unlink", target, () => fs.unlinkSync(target));
-    this.#cache?.invalidate(target);
+    this.#shared.cache?.invalidate(target);
   }
 
   /** Removes a file or a directory with everything in it; nothing there is fine. */
   removeAll(path: string | URL): void {
     const target = this.#paths.resolve(path);
-    const { fs } = nodeBuiltins();
-    fsCall("rm", target, () => fs.rmSync(target, { recursive: true, force: true }));
-    this.#cache?.invalidateTree(target);
+    fsCall("rm", target, () => nodeBuiltins().fs.rmSync(target, { recursive: true, force: true }));
+    this.#shared.cache?.invalidateTree(target);
   }
 
-  /** Renames a file or directory. Open mappings keep working. */
+  /** Renames a file or directory, replacing `to`. Open handles keep working. */
   rename(from: string | URL, to: string | URL): void {
     const source = this.#paths.resolve(from);
     const target = this.#paths.resolve(to);
-    const { fs } = nodeBuiltins();
-    fsCall("rename", source, () => fs.renameSync(source, target));
-    this.#cache?.invalidateTree(source);
-    this.#cache?.invalidateTree(target);
+    fsCall("rename", source, () => nodeBuiltins().fs.renameSync(source, target));
+    this.#shared.cache?.invalidateTree(source);
+    this.#shared.cache?.invalidateTree(target);
   }
 
-  /** Sets the file's size, cutting or zero-extending it. */
+  /**
+   * Sets the file's size, cutting or zero-extending it.
+   *
+   * @throws {MmapError} EBUSY when a handle from this file system still maps
+   *   bytes past `size`: touching them after the cut would kill the process
+   *   with SIGBUS. Close the handles, resize through a read-write handle's
+   *   `resize()`, or replace the file with `writeFile`.
+   */
   truncate(path: string | URL, size = 0): void {
     assertByteCount(size, "size");
     const target = this.#paths.resolve(path);
-    const { fs } = nodeBuiltins();
-    fsCall("truncate", target, () => fs.truncateSync(target, size));
-    this.#cache?.invalidate(target);
+    this.#assertNotMappedPast(target, size, "truncate");
+    fsCall("truncate", target, () => nodeBuiltins().fs.truncateSync(target, size));
+    this.#shared.cache?.invalidate(target);
   }
 
   /** Changes permission bits. */
@@ -346,8 +316,10 @@ export class MemMapFS implements Disposable {
     fsCall("chown", target, () => nodeBuiltins().fs.chownSync(target, uid, gid));
   }
 
-  /** Sets access and modification times. */
+  /** Sets access and modification times (a `Date`, or seconds since the epoch). */
   utimes(path: string | URL, atime: Date | number, mtime: Date | number): void {
+    assertTime(atime, "atime");
+    assertTime(mtime, "mtime");
     const target = this.#paths.resolve(path);
     fsCall("utime", target, () => nodeBuiltins().fs.utimesSync(target, atime, mtime));
   }
@@ -362,27 +334,31 @@ export class MemMapFS implements Disposable {
     return this.#paths.cwd;
   }
 
-  /** The system's directory for temporary files. */
+  /**
+   * The system's directory for temporary files. A file system from `sub()`
+   * refuses it like any path outside its directory, unless it lies inside.
+   */
   tempDir(): string {
     return nodeBuiltins().os.tmpdir();
   }
 
   /**
    * A file system confined below `dir`: every path — relative, absolute, with
-   * `..` or through a symbolic link — must stay inside it. Shares the cache.
+   * `..` or through a symbolic link — must stay inside it, or the method
+   * throws MmapError EACCES before touching anything. Shares the cache.
    */
   sub(dir: string | URL): MemMapFS {
     const target = this.#paths.resolve(dir);
     if (!this.stat(target).isDirectory) throw new TypeError(`Sub needs a directory, and "${target}" is not one`);
-    const child = new MemMapFS({ ...this.#defaults, root: target, cache: this.#cacheLimits });
+    const child = new MemMapFS({ ...this.#defaults, root: target, cache: false });
     child.#paths = new FsPaths(target, target);
-    child.#cache = this.#cacheInstance();
+    child.#shared = this.#shared;
     return child;
   }
 
   /** Hits, misses, evictions and invalidations of the mapping cache, and what it holds. */
   cacheStats(): CacheStats & { bytes: number; files: number } {
-    const cache = this.#cache;
+    const cache = this.#shared.cache;
     return {
       ...(cache?.stats ?? { hits: 0, misses: 0, evictions: 0, invalidations: 0 }),
       ...(cache?.size ?? { bytes: 0, files: 0 }),
@@ -391,7 +367,7 @@ export class MemMapFS implements Disposable {
 
   /** Lets go of every cached mapping. Files handed out stay open until closed. */
   close(): void {
-    this.#cache?.clear();
+    this.#shared.cache?.clear();
   }
 
   /** Same as {@linkcode MemMapFS.close}, for `using`. */
@@ -399,60 +375,50 @@ export class MemMapFS implements Disposable {
     this.close();
   }
 
-  #cacheInstance(): MappingCache | null {
-    if (this.#cacheLimits === false) return null;
-    this.#cache ??= new MappingCache(activeLibc(), this.#cacheLimits);
-    return this.#cache;
+  #cache(): MappingCache | null {
+    const shared = this.#shared;
+    if (shared.limits === false) return null;
+    shared.cache ??= new MappingCache(shared.limits);
+    return shared.cache;
   }
 
-  /** The cache entry of a regular file, loading it on a miss; `undefined` when not cacheable. */
-  #cachedEntry(target: string): CacheEntry | undefined {
-    const cache = this.#cacheInstance();
-    if (!cache) return undefined;
-    const identity = identityOf(target);
-    if (!identity) return undefined;
-    const hit = cache.lookup(target, identity);
-    if (hit) return hit;
-    return identity.size <= SMALL_FILE && !cache.warm(target) ? undefined : cache.load(target, identity);
+  /** Maps `target` into the cache; `undefined` for an empty or too large file. */
+  #load(cache: MappingCache, target: string, options: MapOptions): CacheEntry | undefined {
+    const { populate, hugePages } = options;
+    return followingLinks(target, (file) => cache.load(activeLibc(), target, { file, populate, hugePages }));
+  }
+
+  /** Like `#load`, but a device or other file that cannot be mapped is left to a plain read. */
+  #loadToRead(cache: MappingCache, target: string): CacheEntry | undefined {
+    try {
+      return this.#load(cache, target, {});
+    } catch (error) {
+      if (error instanceof MmapError && error.code === "ENODEV") return undefined;
+      throw error;
+    }
+  }
+
+  #openUncached(target: string, options: MapOptions): MappedFile {
+    const file = followingLinks(target, (path) => MappedFile.open(path, options));
+    const stat = activeLibc().stat(file.path!);
+    if (stat) this.#shared.handles.add(file, stat, options.offset ?? 0);
+    return file;
+  }
+
+  /** Throws EBUSY when a handle this file system gave out maps `target` past `size`. */
+  #assertNotMappedPast(target: string, size: number, syscall: string): void {
+    const stat = nodeBuiltins().fs.statSync(target, { bigint: true, throwIfNoEntry: false });
+    // A missing file or a directory: the operation itself reports it.
+    if (stat?.isFile()) this.#shared.handles.assertNoneReachingPast(stat, size, target, syscall);
   }
 }
 
-/**
- * Only whole-file read-only opens can share a cached mapping; `checked` needs
- * a descriptor of its own to fstat, and `lock` would pin the shared pages.
- */
-function isCacheable(options: MapOptions): boolean {
-  return (options.mode ?? "readonly") === "readonly" && options.window === undefined &&
-    !options.offset && options.length === undefined && !options.lock && !options.checked;
+/** The identity of `target` now, through the libc in use (tests swap it to count calls). */
+function currentIdentity(target: string): FileIdentity | undefined {
+  return fileIdentity(activeLibc(), target);
 }
 
-/**
- * size, mtime, inode and device of a regular file, or `undefined` for anything
- * else. Through libc: on a cache hit this stat is the only system call, and
- * node:fs's costs several times more.
- */
-function identityOf(target: string): FileIdentity | undefined {
-  const libc = activeLibc();
-  const stat = libc.stat(target);
-  if (!stat || (stat.mode & libc.constants.S_IFMT) !== libc.constants.S_IFREG) return undefined;
-  return { size: stat.size, mtimeNs: stat.mtimeNs, ino: stat.ino, dev: stat.dev };
-}
-
-function fileInfo(stat: import("node:fs").Stats): FileInfo {
-  return {
-    size: stat.size, mode: stat.mode, uid: stat.uid, gid: stat.gid, ino: stat.ino, dev: stat.dev,
-    atime: stat.atime, mtime: stat.mtime, isFile: stat.isFile(), isDirectory: stat.isDirectory(),
-    isSymlink: stat.isSymbolicLink(),
-  };
-}
-
-/** fsync of a directory, so a rename or creation in it survives a crash. */
-function syncDirectory(directory: string): void {
-  const { fs } = nodeBuiltins();
-  const fd = fsCall("open", directory, () => fs.openSync(directory, "r"));
-  try {
-    fsCall("fsync", directory, () => fs.fsyncSync(fd));
-  } finally {
-    fs.closeSync(fd);
-  }
+function assertTime(value: unknown, name: string): void {
+  const valid = value instanceof Date ? !Number.isNaN(value.getTime()) : typeof value === "number" && Number.isFinite(value);
+  if (!valid) throw new TypeError(`${name[0].toUpperCase()}${name.slice(1)} must be a valid Date or a finite number`);
 }

@@ -1,0 +1,275 @@
+// The mapping cache behind MemMapFS: hits cost no open and no mmap (counted
+// through FaultyLibc), LRU eviction by count and bytes, invalidation by an
+// outside writer and by MemMapFS itself, and handles that stay valid whatever
+// the cache does.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { MemMapFS } from "../mod.ts";
+import { FaultyLibc, libc, useLibc } from "../src/ffi/mod.ts";
+import { makeDirectory, mappingsOf, pattern, removeDirectory } from "./helpers.ts";
+
+const top = makeDirectory("memmapfs-cache-");
+after(() => removeDirectory(top));
+let counter = 0;
+
+function fresh(options: ConstructorParameters<typeof MemMapFS>[0] = {}): [MemMapFS, string] {
+  const root = path.join(top, `root-${counter++}`);
+  fs.mkdirSync(root);
+  return [new MemMapFS({ root, ...options }), root];
+}
+
+/** Runs `work` counting libc calls. */
+function counting<T>(work: (faulty: FaultyLibc) => T): T {
+  const faulty = new FaultyLibc(libc());
+  useLibc(faulty);
+  try {
+    return work(faulty);
+  } finally {
+    useLibc(null);
+  }
+}
+
+const calls = (faulty: FaultyLibc) => ["open", "mmap", "munmap", "close"].map((name) => faulty.calls(name as "open"));
+
+describe("cache hits", () => {
+  it("the first open maps the file once; reopening it unchanged makes no open, mmap or munmap", () => {
+    const [mfs] = fresh();
+    mfs.writeFile("hot.bin", pattern(64 * 1024));
+    counting((faulty) => {
+      mfs.open("hot.bin").close();
+      assert.deepEqual(calls(faulty), [1, 1, 0, 1], "open, mmap, close the descriptor; the mapping stays");
+      for (let i = 0; i < 5; i++) {
+        using file = mfs.open("hot.bin");
+        assert.equal(file.getUint8(100), pattern(101)[100]);
+        assert.deepEqual(mfs.readFile("hot.bin"), pattern(64 * 1024));
+      }
+      assert.deepEqual(calls(faulty), [1, 1, 0, 1]);
+      assert.equal(faulty.calls("stat"), 10, "one stat per hit, and that is all");
+    });
+    assert.equal(mfs.cacheStats().hits, 10);
+    assert.equal(mfs.cacheStats().files, 1);
+    assert.equal(mfs.cacheStats().bytes, 64 * 1024);
+  });
+
+  it("readFile reads plainly first, maps on the second read, and copies from the mapping after", () => {
+    const [mfs] = fresh();
+    mfs.writeFile("small.txt", "tiny");
+    mfs.writeFile("large.bin", pattern(300_000));
+    counting((faulty) => {
+      for (const name of ["small.txt", "large.bin"]) {
+        const before = faulty.calls("mmap");
+        mfs.readFile(name);
+        assert.equal(faulty.calls("mmap"), before, `${name}: the first read is a plain read`);
+        assert.equal(faulty.calls("open"), before, `${name}: through node:fs, not libc`);
+        mfs.readFile(name);
+        assert.equal(faulty.calls("mmap"), before + 1, `${name}: the second maps`);
+        assert.equal(mfs.readFile(name).length, name === "small.txt" ? 4 : 300_000);
+        assert.equal(faulty.calls("mmap"), before + 1, `${name}: the third is a hit`);
+      }
+    });
+  });
+
+  it("readFile of a file open() mapped is a hit from the start", () => {
+    const [mfs] = fresh();
+    mfs.writeFile("both.bin", pattern(20_000));
+    mfs.open("both.bin").close();
+    counting((faulty) => {
+      assert.deepEqual(mfs.readFile("both.bin"), pattern(20_000));
+      assert.deepEqual(calls(faulty), [0, 0, 0, 0]);
+    });
+  });
+
+  it("opens that cannot share a mapping map their own: window, offset, length, checked, lock, writes", () => {
+    const [mfs] = fresh();
+    mfs.writeFile("own.bin", pattern(64 * 1024));
+    mfs.open("own.bin").close();
+    counting((faulty) => {
+      const options = [
+        { window: 8192 }, { offset: 1 }, { length: 10 }, { checked: true }, { mode: "copyonwrite" as const },
+      ];
+      for (const option of options) mfs.open("own.bin", option).close();
+      assert.equal(faulty.calls("mmap"), options.length);
+      assert.equal(faulty.calls("munmap"), options.length);
+    });
+  });
+
+  it("a file larger than maxBytes, an empty file and maxFiles 0 are opened uncached", () => {
+    const [mfs] = fresh({ cache: { maxBytes: 16 * 1024 } });
+    mfs.writeFile("huge.bin", pattern(64 * 1024));
+    mfs.writeFile("empty.bin", "");
+    const [none] = fresh({ cache: { maxFiles: 0 } });
+    none.writeFile("some.bin", pattern(1000));
+    counting((faulty) => {
+      for (let i = 0; i < 2; i++) mfs.open("huge.bin").close();
+      assert.equal(faulty.calls("mmap"), 2);
+      using empty = mfs.open("empty.bin");
+      assert.equal(empty.size, 0);
+      for (let i = 0; i < 2; i++) none.open("some.bin").close();
+      assert.equal(faulty.calls("mmap"), 4);
+    });
+    assert.equal(mfs.cacheStats().files, 0);
+    assert.equal(none.cacheStats().files, 0);
+  });
+
+  it("passes populate on to the mapping it caches", () => {
+    const [mfs] = fresh({ populate: true });
+    mfs.writeFile("warm.bin", pattern(256 * 1024));
+    const flags: number[] = [];
+    const recording = new (class extends FaultyLibc {
+      override mmap(address: bigint, length: number, prot: number, flag: number, fd: number, offset: number): bigint {
+        flags.push(flag);
+        return super.mmap(address, length, prot, flag, fd, offset);
+      }
+    })(libc());
+    useLibc(recording);
+    try {
+      mfs.open("warm.bin").close();
+    } finally {
+      useLibc(null);
+    }
+    const { MAP_POPULATE } = libc().constants;
+    assert.equal(flags.length, 1);
+    assert.equal(flags[0] & MAP_POPULATE, MAP_POPULATE);
+  });
+
+  it("cache: false maps every open afresh", () => {
+    const [mfs] = fresh({ cache: false });
+    mfs.writeFile("cold.bin", pattern(64 * 1024));
+    counting((faulty) => {
+      for (let i = 0; i < 3; i++) mfs.open("cold.bin").close();
+      for (let i = 0; i < 3; i++) mfs.readFile("cold.bin");
+      assert.equal(faulty.calls("mmap"), 3);
+    });
+    assert.deepEqual(mfs.cacheStats(), { hits: 0, misses: 0, evictions: 0, invalidations: 0, bytes: 0, files: 0 });
+  });
+});
+
+describe("eviction", () => {
+  it("evicts the least recently used file when over maxFiles", () => {
+    const [mfs] = fresh({ cache: { maxFiles: 2 } });
+    for (const name of ["1", "2", "3"]) mfs.writeFile(name, pattern(32 * 1024));
+    for (const name of ["1", "2", "1", "3"]) mfs.open(name).close();
+    assert.equal(mfs.cacheStats().files, 2);
+    assert.equal(mfs.cacheStats().evictions, 1);
+    counting((faulty) => {
+      mfs.open("1").close();
+      mfs.open("3").close();
+      assert.equal(faulty.calls("mmap"), 0, "1 was used recently, so 2 went");
+      mfs.open("2").close();
+      assert.equal(faulty.calls("mmap"), 1);
+      assert.equal(mfs.cacheStats().evictions, 2, "and mapping 2 again evicted 1");
+      mfs.open("3").close();
+      assert.equal(faulty.calls("mmap"), 1, "not 3");
+    });
+  });
+
+  it("evicts by bytes, and never more than needed", () => {
+    const [mfs] = fresh({ cache: { maxBytes: 100 * 1024 } });
+    for (const name of ["a", "b", "c"]) {
+      mfs.writeFile(name, pattern(40 * 1024));
+      mfs.open(name).close();
+    }
+    assert.deepEqual([mfs.cacheStats().files, mfs.cacheStats().bytes, mfs.cacheStats().evictions], [2, 80 * 1024, 1]);
+  });
+
+  it("an evicted mapping is unmapped once its last handle closes", () => {
+    const [mfs, root] = fresh({ cache: { maxFiles: 1 } });
+    mfs.writeFile("first.bin", pattern(40_000));
+    mfs.writeFile("second.bin", pattern(40_000));
+    const held = mfs.open("first.bin");
+    mfs.open("second.bin").close();
+    assert.equal(mfs.cacheStats().evictions, 1);
+    assert.equal(mappingsOf(path.join(root, "first.bin")).length, 1, "still mapped for the handle");
+    assert.deepEqual(held.bytes, pattern(40_000));
+    held.close();
+    assert.equal(mappingsOf(path.join(root, "first.bin")).length, 0);
+  });
+});
+
+describe("invalidation", () => {
+  it("drops an entry an outside writer changed: size, mtime, inode", () => {
+    const [mfs, root] = fresh();
+    const file = path.join(root, "shared.txt");
+    mfs.writeFile("shared.txt", "x".repeat(20_000));
+    mfs.open("shared.txt").close();
+    fs.writeFileSync(file, "y".repeat(30_000));
+    assert.equal(new TextDecoder().decode(mfs.readFile("shared.txt")), "y".repeat(30_000), "a new size is noticed");
+    mfs.open("shared.txt").close();
+    const invalidations = mfs.cacheStats().invalidations;
+    fs.utimesSync(file, new Date(), new Date(Date.now() + 60_000));
+    counting((faulty) => {
+      mfs.open("shared.txt").close();
+      assert.equal(faulty.calls("mmap"), 1, "a new mtime alone is noticed");
+    });
+    assert.equal(mfs.cacheStats().invalidations, invalidations + 1);
+    fs.writeFileSync(path.join(root, "replacement.txt"), "z".repeat(30_000));
+    fs.renameSync(path.join(root, "replacement.txt"), file);
+    using reopened = mfs.open("shared.txt");
+    assert.equal(new TextDecoder().decode(reopened.bytes), "z".repeat(30_000), "a new inode is noticed");
+    fs.rmSync(file);
+    assert.throws(() => mfs.open("shared.txt"), /ENOENT/);
+    assert.equal(mfs.cacheStats().files, 0, "a vanished file's entry is dropped");
+    assert.equal(new TextDecoder().decode(reopened.bytes), "z".repeat(30_000), "the handle still reads");
+  });
+
+  it("MemMapFS's own writeFile, truncate, rename, remove, removeAll and write opens drop entries", () => {
+    const [mfs] = fresh();
+    mfs.mkdir("d");
+    const names = ["w", "t", "r", "rm", "d/ra", "rw", "rp"];
+    const operations: [string, () => void][] = [
+      ["writeFile", () => mfs.writeFile("w", "new")], ["truncate", () => mfs.truncate("t", 10)],
+      ["rename", () => mfs.rename("r", "r2")], ["remove", () => mfs.remove("rm")], ["removeAll", () => mfs.removeAll("d")],
+      ["openFile r+", () => mfs.openFile("rw", "r+").close()], ["open readwrite", () => mfs.open("rp", { mode: "readwrite" }).close()],
+    ];
+    for (const name of names) {
+      mfs.writeFile(name, pattern(10_000));
+      mfs.open(name).close();
+    }
+    assert.equal(mfs.cacheStats().files, names.length);
+    for (const [label, operation] of operations) {
+      const before = mfs.cacheStats();
+      operation();
+      assert.equal(mfs.cacheStats().files, before.files - 1, label);
+      assert.equal(mfs.cacheStats().invalidations, before.invalidations + 1, label);
+    }
+    assert.equal(new TextDecoder().decode(mfs.readFile("w")), "new");
+    assert.equal(mfs.readFile("t").length, 10);
+  });
+});
+
+describe("handles and the cache", () => {
+  it("objects handed out stay valid whatever the cache does", () => {
+    const [mfs] = fresh({ cache: { maxFiles: 1 } });
+    mfs.writeFile("one.bin", pattern(20_000, 1));
+    mfs.writeFile("two.bin", pattern(20_000, 2));
+    const held = mfs.open("one.bin");
+    const view = held.bytes;
+    const other = mfs.open("one.bin");
+    const otherView = other.bytes;
+    other.close();
+    assert.equal(otherView.length, 0, "closing a handle detaches its own views");
+    assert.deepEqual(view, pattern(20_000, 1), "and leaves another handle's alone");
+    mfs.open("two.bin").close();
+    mfs.readFile("two.bin");
+    mfs.remove("one.bin");
+    mfs.close();
+    assert.deepEqual(view, pattern(20_000, 1), "evicted, removed and cleared, still readable");
+    assert.deepEqual(held.subarray(0, 10), pattern(10, 1), "and new views still work");
+    held.close();
+    assert.equal(view.length, 0);
+    assert.throws(() => held.bytes, /closed/i);
+  });
+
+  it("a handle from the cache refuses remap, and a second close does nothing", () => {
+    const [mfs] = fresh();
+    mfs.writeFile("r.bin", pattern(5000));
+    const file = mfs.open("r.bin");
+    assert.throws(() => file.remap(), /shares a cached mapping/);
+    file.close();
+    file.close();
+    using again = mfs.open("r.bin");
+    assert.deepEqual(again.bytes, pattern(5000));
+  });
+});
