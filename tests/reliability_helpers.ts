@@ -1,0 +1,118 @@
+// Utilities of the reliability suites (reliability_*.test.ts): a seeded PRNG
+// whose seed a failure reports, self-checking numbered records, a snapshot of
+// this process's descriptors, mappings and RSS, and a way to collect garbage
+// on every runtime. Child scripts import this file too (they are written next
+// to it by runScript/startScript).
+import * as fs from "node:fs";
+
+/**
+ * The seed of a test's random choices: MEMMAPFS_SEED when set (to replay a
+ * failure), otherwise a fresh one. Put it in every assertion message.
+ */
+export function chooseSeed(): number {
+  const given = Number(process.env.MEMMAPFS_SEED);
+  return Number.isSafeInteger(given) && given > 0 ? given : 1 + Math.floor(Math.random() * 0x7fffffff);
+}
+
+/** mulberry32: a small, fast, seedable generator of numbers in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Bytes in one record. */
+export const RECORD_SIZE = 64;
+
+/**
+ * Record `number` for stream `salt`: its number (u32 LE), the salt (u32 LE),
+ * 52 bytes derived from both, and an FNV-1a checksum of the first 60 bytes.
+ * A record is self-checking: a torn, shifted, stale or zeroed one fails
+ * {@linkcode checkRecord}.
+ */
+export function makeRecord(number: number, salt: number): Uint8Array {
+  const record = new Uint8Array(RECORD_SIZE);
+  const view = new DataView(record.buffer);
+  view.setUint32(0, number, true);
+  view.setUint32(4, salt, true);
+  for (let i = 8; i < RECORD_SIZE - 4; i++) record[i] = (number * 131 + salt * 17 + i * 29 + (number >>> 8)) & 0xff;
+  view.setUint32(RECORD_SIZE - 4, fnv1a(record.subarray(0, RECORD_SIZE - 4)), true);
+  return record;
+}
+
+/** Why the record at `number` in `bytes` is not what {@linkcode makeRecord} wrote, or null when it is. */
+export function checkRecord(bytes: Uint8Array, number: number, salt: number): string | null {
+  const start = number * RECORD_SIZE;
+  if (start + RECORD_SIZE > bytes.length) return `missing: the data ends at byte ${bytes.length}`;
+  const found = bytes.subarray(start, start + RECORD_SIZE);
+  const view = new DataView(found.buffer, found.byteOffset, RECORD_SIZE);
+  if (view.getUint32(RECORD_SIZE - 4, true) !== fnv1a(found.subarray(0, RECORD_SIZE - 4))) {
+    return `bad checksum (number field ${view.getUint32(0, true)})`;
+  }
+  if (view.getUint32(0, true) !== number) return `holds record ${view.getUint32(0, true)}`;
+  const expected = makeRecord(number, salt);
+  for (let i = 0; i < RECORD_SIZE; i++) if (found[i] !== expected[i]) return `byte ${i} differs`;
+  return null;
+}
+
+function fnv1a(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash;
+}
+
+/** What this process holds: descriptors, lines of /proc/self/maps, resident memory. */
+export interface ProcessFootprint {
+  descriptors: string[];
+  mappings: number;
+  rssKiB: number;
+}
+
+export function footprint(): ProcessFootprint {
+  // Read maps and status first: readdir's own descriptor is gone before they are read.
+  const mappings = fs.readFileSync("/proc/self/maps", "utf8").split("\n").filter(Boolean).length;
+  const status = fs.readFileSync("/proc/self/status", "utf8");
+  const rssKiB = Number(status.match(/^VmRSS:\s+(\d+) kB$/m)?.[1]);
+  // readdir holds a descriptor of /proc/self/fd while it reads; it is the same
+  // number every time, so two snapshots still compare equal.
+  const descriptors = fs.readdirSync("/proc/self/fd").sort();
+  return { descriptors, mappings, rssKiB };
+}
+
+/**
+ * Collects garbage as well as this runtime allows: Bun.gc(true), or the
+ * `gc()` that `--expose-gc` (Node) or `--v8-flags=--expose-gc` (Deno) gives.
+ * Returns false when no collector could be called.
+ */
+export function collectGarbage(): boolean {
+  const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
+  if (bun) {
+    bun.gc(true);
+    return true;
+  }
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (typeof gc !== "function") return false;
+  gc();
+  return true;
+}
+
+/** The runtime flags that make `gc()` available, for a child of the current runtime. */
+export function gcFlags(runtime: "deno" | "bun" | "node"): string[] {
+  if (runtime === "deno") return ["run", "-A", "--v8-flags=--expose-gc"];
+  if (runtime === "bun") return [];
+  return ["--experimental-ffi", "--no-warnings", "--expose-gc"];
+}
+
+/** Resolves once `check` holds, polling without blocking the event loop. */
+export async function until(check: () => boolean, what: string, timeout = 20_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
