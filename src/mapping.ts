@@ -53,6 +53,8 @@ export class Mapping {
   #length: number;
   /** Internal and user views of whole chunks, created on first use. */
   #chunks: (Uint8Array<ArrayBuffer> | undefined)[] = [];
+  /** Chunk 0 when it holds the whole wanted range: the fast path of views and copies. */
+  #whole: Uint8Array<ArrayBuffer> | null = null;
   /** Buffers made for user views that cross chunks; weak so unused ones can go. */
   #extraBuffers = new Set<WeakRef<ArrayBuffer>>();
   #locked = false;
@@ -136,6 +138,7 @@ export class Mapping {
    * @throws {RangeError} When this runtime cannot make one buffer that large.
    */
   view(start: number, end: number): Uint8Array<ArrayBuffer> {
+    if (this.#whole) return this.#whole.subarray(start, end);
     const { chunk, chunkStart } = this.#chunkFor(start);
     const chunkEnd = chunkStart + chunk.length;
     if (end <= chunkEnd || end - start === 0) {
@@ -160,6 +163,18 @@ export class Mapping {
    */
   chunkAt(position: number): { chunk: Uint8Array<ArrayBuffer>; chunkStart: number } {
     return this.#chunkFor(position);
+  }
+
+  /**
+   * One view of the whole wanted range when this runtime can make a buffer
+   * that large, else null. Kept until the views are detached, so hot paths
+   * pay one subarray and no lookup.
+   */
+  wholeView(): Uint8Array<ArrayBuffer> | null {
+    if (this.#whole) return this.#whole;
+    if (this.#length === 0 || this.#mappedLength > this.#libc.maxArrayBufferLength) return null;
+    this.#whole = this.#chunkFor(0).chunk;
+    return this.#whole;
   }
 
   #chunkFor(position: number): { chunk: Uint8Array<ArrayBuffer>; chunkStart: number } {
@@ -207,6 +222,7 @@ export class Mapping {
       if (!buffer.detached) clean = false;
     }
     this.#chunks = [];
+    this.#whole = null;
     this.#extraBuffers.clear();
     return clean;
   }

@@ -86,6 +86,12 @@ export class MappedRegion {
     return { mapping: this.#mapAround(start, last), start: this.#start };
   }
 
+  /** The whole region as one buffer, when it is mapped whole and fits in one. */
+  #whole(): Uint8Array<ArrayBuffer> | null {
+    const mapping = this.#mapping;
+    return mapping && this.#options.window === 0 ? mapping.wholeView() : null;
+  }
+
   /** Maps the first bytes right away, so open() reports mapping errors. */
   mapInitial(): void {
     if (this.#size > 0) this.ensure(0);
@@ -149,6 +155,8 @@ export class MappedRegion {
   /** A zero-copy view of `[start, end)`, mapping it first. */
   view(start: number, end: number): Uint8Array<ArrayBuffer> {
     if (end === start) return new Uint8Array(0);
+    const whole = this.#whole();
+    if (whole) return whole.subarray(start, end);
     const { mapping, start: offset } = this.ensure(start, end);
     return mapping.view(start - offset, end - offset);
   }
@@ -156,6 +164,8 @@ export class MappedRegion {
   /** The view of the mapped window, or of the whole region when not windowed. */
   currentView(): Uint8Array<ArrayBuffer> {
     if (this.#size === 0) return new Uint8Array(0);
+    const whole = this.#whole();
+    if (whole) return whole.subarray(0, this.#size);
     const { mapping, start } = this.#mapping
       ? { mapping: this.#mapping, start: this.#start }
       : this.ensure(0);
@@ -171,6 +181,11 @@ export class MappedRegion {
 
   /** Copies `count` bytes at `offset` into `target`, across windows and chunks. */
   copyOut(target: Uint8Array, offset: number, count: number): void {
+    const whole = this.#whole();
+    if (whole) {
+      target.set(whole.subarray(offset, offset + count));
+      return;
+    }
     let done = 0;
     while (done < count) {
       const { chunk, chunkStart } = this.chunkAt(offset + done);
@@ -183,6 +198,12 @@ export class MappedRegion {
 
   /** Copies `bytes` to `offset`, across windows and chunks; marks the region dirty. */
   copyIn(bytes: Uint8Array, offset: number): void {
+    const whole = this.#whole();
+    if (whole) {
+      whole.set(bytes, offset);
+      this.dirty = true;
+      return;
+    }
     let done = 0;
     while (done < bytes.length) {
       const { chunk, chunkStart } = this.chunkAt(offset + done);
