@@ -174,6 +174,31 @@ describe("sync modes", () => {
     });
   });
 
+  it("sync() with nothing written since the last one makes no call; a writable view out makes every sync msync", () => {
+    const file = freshFile(pattern(4 * pageSize));
+    const recording = new RecordingLibc(libc());
+    withLibc(recording, () => {
+      using mapped = MappedFile.open(file, { mode: "readwrite" });
+      mapped.sync();
+      mapped.sync({ async: true });
+      assert.equal(recording.msyncs.length, 0, "an untouched file has nothing to flush");
+      mapped.writeAt("one", 0);
+      mapped.sync();
+      mapped.sync();
+      assert.equal(recording.msyncs.length, 1, "the second sync had nothing new to flush");
+
+      // Writes through a view are invisible to the library: it must flush every time.
+      const view = mapped.subarray(0, 16);
+      mapped.sync();
+      view.set(new TextEncoder().encode("two"));
+      mapped.sync();
+      view.set(new TextEncoder().encode("six"));
+      mapped.sync();
+      assert.equal(recording.msyncs.length, 4);
+    });
+    assert.equal(fs.readFileSync(file).subarray(0, 3).toString(), "six");
+  });
+
   it("sync accepts a range and { async: true }", () => {
     const file = freshFile(pattern(8 * pageSize));
     using mapped = MappedFile.open(file, { mode: "readwrite" });

@@ -32,6 +32,11 @@ export class Durability {
     return this.#region.dirty || this.#metadataDirty;
   }
 
+  /** Nothing to flush and no failure to report: a flush would change nothing. */
+  get clean(): boolean {
+    return !this.pending && !this.#directoryDirty && this.#failure === undefined;
+  }
+
   /** True after a flush failed; every later flush throws. */
   get poisoned(): boolean {
     return this.#failure !== undefined;
