@@ -69,25 +69,44 @@ function fnv1a(bytes: Uint8Array): number {
 /** What this process holds: descriptors, lines of /proc/self/maps, resident memory. */
 export interface ProcessFootprint {
   descriptors: string[];
+  /** Lines of /proc/self/maps. */
   mappings: number;
+  /** Of those, pages of a V8 heap ({@linkcode isEngineHeapPage}). */
+  engineHeapPages: number;
   rssKiB: number;
+}
+
+/**
+ * Whether a line of /proc/self/maps looks like a page of V8's JavaScript heap:
+ * anonymous, read-write, a multiple of 256 KiB (neighbours merge into one
+ * line) and aligned to 256 KiB. V8 maps each heap page on its own and keeps
+ * some after a collection for reuse, so their number drifts by a few with the
+ * engine's sizing decisions. Nothing memmapfs maps in the suites that use this
+ * has that shape (their files and regions are a few pages).
+ */
+export function isEngineHeapPage(line: string): boolean {
+  const match = line.match(/^([0-9a-f]+)-([0-9a-f]+) rw-p 00000000 00:00 0\s*$/);
+  if (!match) return false;
+  const [start, end] = [BigInt(`0x${match[1]}`), BigInt(`0x${match[2]}`)];
+  return (end - start) % 0x40000n === 0n && start % 0x40000n === 0n;
 }
 
 export function footprint(): ProcessFootprint {
   // Read maps and status first: readdir's own descriptor is gone before they are read.
-  const mappings = fs.readFileSync("/proc/self/maps", "utf8").split("\n").filter(Boolean).length;
+  const lines = fs.readFileSync("/proc/self/maps", "utf8").split("\n").filter(Boolean);
   const status = fs.readFileSync("/proc/self/status", "utf8");
   const rssKiB = Number(status.match(/^VmRSS:\s+(\d+) kB$/m)?.[1]);
   // readdir holds a descriptor of /proc/self/fd while it reads; it is the same
   // number every time, so two snapshots still compare equal.
   const descriptors = fs.readdirSync("/proc/self/fd").sort();
-  return { descriptors, mappings, rssKiB };
+  return { descriptors, mappings: lines.length, engineHeapPages: lines.filter(isEngineHeapPage).length, rssKiB };
 }
 
 /**
  * Collects garbage as well as this runtime allows: Bun.gc(true), or the
  * `gc()` that `--expose-gc` (Node) or `--v8-flags=--expose-gc` (Deno) gives.
- * Returns false when no collector could be called.
+ * Returns false when no collector could be called. Finalizers run later, in
+ * a task of their own: await {@linkcode settle} where they matter.
  */
 export function collectGarbage(): boolean {
   const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
@@ -101,11 +120,12 @@ export function collectGarbage(): boolean {
   return true;
 }
 
-/** The runtime flags that make `gc()` available, for a child of the current runtime. */
-export function gcFlags(runtime: "deno" | "bun" | "node"): string[] {
-  if (runtime === "deno") return ["run", "-A", "--v8-flags=--expose-gc"];
-  if (runtime === "bun") return [];
-  return ["--experimental-ffi", "--no-warnings", "--expose-gc"];
+/** Collects garbage a few times, letting finalizers (FinalizationRegistry callbacks) run in between. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    if (!collectGarbage()) throw new Error("No garbage collector to call: run with --expose-gc (Node) or --v8-flags=--expose-gc (Deno)");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 /** Resolves once `check` holds, polling without blocking the event loop. */
