@@ -55,9 +55,14 @@ export function checkRecord(bytes: Uint8Array, number: number, salt: number): st
     return `bad checksum (number field ${view.getUint32(0, true)})`;
   }
   if (view.getUint32(0, true) !== number) return `holds record ${view.getUint32(0, true)}`;
+  return sameRecord(found, number, salt) ? null : "a byte differs";
+}
+
+/** Whether `found` (RECORD_SIZE bytes) is exactly record `number` of stream `salt`. */
+export function sameRecord(found: Uint8Array, number: number, salt: number): boolean {
   const expected = makeRecord(number, salt);
-  for (let i = 0; i < RECORD_SIZE; i++) if (found[i] !== expected[i]) return `byte ${i} differs`;
-  return null;
+  for (let i = 0; i < RECORD_SIZE; i++) if (found[i] !== expected[i]) return false;
+  return true;
 }
 
 function fnv1a(bytes: Uint8Array): number {
