@@ -1,7 +1,8 @@
 // Kill -9 durability (issue 7, deliverable 1). A child of the same runtime
 // appends numbered, self-checking records in batches through a read-write
-// MappedFile (which grows the file as it goes, windowed in half of the rounds;
-// each batch writes with writeAt, the set* accessors or write()) and through a
+// MappedFile (which grows the file as it goes or was made larger ahead,
+// windowed in half of the rounds; each batch writes with writeAt, the set*
+// accessors or write()) and through a
 // SharedMemory region backed by a file, calls sync() on both, and only then
 // acknowledges the batch on stdout. The parent kills it with SIGKILL at a
 // random moment, reopens both files (with node:fs and with the library) and
@@ -83,6 +84,9 @@ const file = MappedFile.open(${JSON.stringify(options.file)}, {
 const shm = SharedMemory.open(${JSON.stringify(options.shm)});
 let next = ${options.start};
 const limit = Math.min(next + ${PER_ROUND}, shm.size / RECORD_SIZE);
+// Half the children make room ahead, so their first batches write inside the
+// file: no size change, so no fsync, and only msync makes them durable.
+if (random() < 0.5) file.resize(Math.max(file.size, Math.min(next + 256, limit) * RECORD_SIZE));
 if (${options.warmup} === 0) say("ready");
 for (let batch = 1; next < limit; batch++) {
   const count = Math.min(1 + Math.floor(random() * 32), limit - next);

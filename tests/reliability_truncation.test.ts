@@ -239,6 +239,23 @@ const small = mountSmallTmpfs();
 if ("mountPoint" in small) unmountSmall = () => unmount(small.mountPoint);
 const fullPath = "mountPoint" in small ? "a full 1 MiB tmpfs" : `injected ENOSPC (mount refused: ${small.refused})`;
 
+/** Writes `filler` until the filesystem is full, then gives `leave` bytes back. */
+function fillUp(filler: string, leave: number): void {
+  const fd = fs.openSync(filler, "w");
+  try {
+    for (const chunk of [new Uint8Array(64 * 1024).fill(0xee), new Uint8Array(4096).fill(0xee)]) {
+      try {
+        for (;;) fs.writeSync(fd, chunk);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.truncateSync(filler, Math.max(0, fs.statSync(filler).size - leave));
+}
+
 describe(`growth on a full filesystem: ${fullPath}`, () => {
   const noSpace = (error: unknown) => {
     assert.ok(error instanceof MmapError, `expected MmapError, got ${error}`);
@@ -261,8 +278,7 @@ describe(`growth on a full filesystem: ${fullPath}`, () => {
     const work = () => {
       using mapped = MappedFile.open(file, { mode: "readwrite" });
       if ("mountPoint" in small) {
-        // Leave 16 KiB free: 1 MiB less the 64 KiB file and 944 KiB of filler.
-        fs.writeFileSync(filler, new Uint8Array(1024 * 1024 - 64 * 1024 - 16 * 1024));
+        fillUp(filler, 16 * 1024);
         assert.throws(() => fs.writeFileSync(path.join(dir, "probe.bin"), new Uint8Array(32 * 1024)),
           (error: NodeJS.ErrnoException) => error.code === "ENOSPC", "the filesystem is full");
         fs.rmSync(path.join(dir, "probe.bin"), { force: true });
@@ -300,6 +316,43 @@ describe(`growth on a full filesystem: ${fullPath}`, () => {
     if (!("mountPoint" in small)) assert.equal(faulty.calls("posixFallocate"), 3, "the injected faults hit");
     assert.deepEqual(openDescriptors(), descriptors);
     assert.deepEqual(mappingsOf(file), []);
+    fs.rmSync(filler, { force: true });
+    fs.rmSync(file);
+  });
+
+  it("growth at open (size) and of a windowed mapping fail the same way and change nothing", () => {
+    const dir = "mountPoint" in small ? small.mountPoint : directory;
+    const file = path.join(dir, "grow-more.bin");
+    const data = pattern(32 * 1024, 11);
+    fs.writeFileSync(file, data);
+    const filler = path.join(dir, "filler.bin");
+    const descriptors = openDescriptors();
+    const faulty = new FaultyLibc(libc());
+    if ("mountPoint" in small) {
+      fillUp(filler, 16 * 1024);
+    } else {
+      faulty.fail("posixFallocate", { errno: 28 });
+      faulty.fail("posixFallocate", { errno: 28 });
+    }
+    const work = () => {
+      assert.throws(() => MappedFile.open(file, { mode: "readwrite", size: 4 * 1024 * 1024 }), noSpace);
+      assert.equal(fs.statSync(file).size, data.length);
+      using windowed = MappedFile.open(file, { mode: "readwrite", window: 2 * pageSize });
+      assert.equal(windowed.getUint8(data.length - 1), data[data.length - 1], "the window moved to the end");
+      assert.throws(() => windowed.resize(4 * 1024 * 1024), noSpace);
+      assert.equal(windowed.size, data.length);
+      assert.equal(fs.statSync(file).size, data.length);
+      const copy = new Uint8Array(data.length);
+      assert.equal(windowed.readAt(copy, 0), data.length);
+      assert.deepEqual(copy, data);
+    };
+    if ("mountPoint" in small) work();
+    else withLibc(faulty, work);
+    assert.deepEqual(fs.readFileSync(file), Buffer.from(data), "the file keeps its bytes");
+    assert.deepEqual(openDescriptors(), descriptors);
+    assert.deepEqual(mappingsOf(file), []);
+    fs.rmSync(filler, { force: true });
+    fs.rmSync(file);
   });
 
   it("a file-backed SharedMemory larger than the space left fails at create time and leaves no file", () => {
