@@ -1,22 +1,23 @@
 // Kill -9 durability (issue 7, deliverable 1). A child of the same runtime
 // appends numbered, self-checking records in batches through a read-write
-// MappedFile (which grows the file as it goes or was made larger ahead,
-// windowed in half of the rounds; each batch writes with writeAt, the set*
-// accessors or write()) and through a
-// SharedMemory region backed by a file, calls sync() on both, and only then
-// acknowledges the batch on stdout. The parent kills it with SIGKILL at a
-// random moment, reopens both files (with node:fs and with the library) and
-// checks that every record ever acknowledged is intact; the next child
-// continues after the last acknowledged record, overwriting whatever the
-// killed one wrote without acknowledging.
+// MappedFile (grown by the writes or made larger ahead, windowed in half of
+// the rounds; each batch writes with writeAt, the set* accessors or write())
+// and through a SharedMemory region backed by a file, calls sync() on both,
+// and only then acknowledges the batch on stdout. The parent kills it with
+// SIGKILL at a random moment, reopens both files (with node:fs and with the
+// library) and checks that every record ever acknowledged is intact at its
+// place; the next child continues after the last acknowledged record,
+// overwriting whatever the killed one wrote without acknowledging.
 //
 // A SIGKILL alone loses nothing that reached the page cache, so when this
 // process may mount one (root, outside a restricted sandbox) the files live on
 // a small ext4 filesystem on a loop device, and after every kill the parent
 // also scans the raw image behind it: every acknowledged record must be on the
 // device, which only a sync that really flushed (msync, fsync) puts there
-// before the kernel's own write-back (30 s). Where mounting is refused the test
-// says so in its name and checks the files only.
+// before the kernel's own write-back (30 s; a system-wide `sync` run by
+// anything else meanwhile could only hide a missing flush, never fail the
+// test). Where mounting is refused the test says so in its name and checks
+// the files only.
 //
 // Random choices come from one seed, printed with every failure and in the
 // summary line; MEMMAPFS_SEED=<seed> replays a run.
