@@ -199,6 +199,27 @@ describe("sync modes", () => {
     assert.equal(fs.readFileSync(file).subarray(0, 3).toString(), "six");
   });
 
+  it('"never" with a window: sync() fsyncs the file after a dirty window slid or was remapped away unflushed', () => {
+    const file = freshFile(pattern(16 * pageSize));
+    const recording = new RecordingLibc(libc());
+    withLibc(recording, () => {
+      using mapped = MappedFile.open(file, { mode: "readwrite", window: 2 * pageSize, sync: "never" });
+      mapped.writeAt("first", 0);
+      mapped.writeAt("second", 10 * pageSize); // slides: the first window goes without msync
+      assert.equal(recording.msyncs.length, 0, '"never" slides without flushing');
+      const fsyncs = recording.calls("fsync");
+      mapped.sync();
+      assert.equal(recording.calls("fsync"), fsyncs + 1, "only an fsync reaches the first window's pages now");
+      mapped.sync();
+      assert.equal(recording.calls("fsync"), fsyncs + 1, "and only once");
+
+      mapped.writeAt("third", 10 * pageSize);
+      mapped.remap(); // drops the dirty window unflushed too
+      mapped.sync();
+      assert.equal(recording.calls("fsync"), fsyncs + 2);
+    });
+  });
+
   it("sync accepts a range and { async: true }", () => {
     const file = freshFile(pattern(8 * pageSize));
     using mapped = MappedFile.open(file, { mode: "readwrite" });

@@ -29,7 +29,7 @@ export class Durability {
 
   /** Something was written or resized and not flushed yet. */
   get pending(): boolean {
-    return this.#region.dirty || this.#metadataDirty;
+    return this.#region.dirty || this.#region.droppedDirty || this.#metadataDirty;
   }
 
   /** Nothing to flush and no failure to report: a flush would change nothing. */
@@ -69,8 +69,9 @@ export class Durability {
       this.#region.sync(offset, length, async);
       if (async) return;
       if (offset === 0 && length >= this.#region.size) this.#region.dirty = false;
-      if (this.#metadataDirty) this.#file?.fsync();
+      if (this.#metadataDirty || this.#region.droppedDirty) this.#file?.fsync();
       this.#metadataDirty = false;
+      this.#region.droppedDirty = false;
       if (this.#directoryDirty) this.#file?.syncDirectory();
       this.#directoryDirty = false;
     } catch (error) {

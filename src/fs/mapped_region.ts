@@ -39,6 +39,11 @@ export class MappedRegion {
   #lock = false;
   /** Bytes may have changed in the current mapping since its last sync. */
   dirty = false;
+  /**
+   * A dirty window was dropped without msync (sync "never" slides quietly):
+   * its pages are only in the page cache now, and only an fsync reaches them.
+   */
+  droppedDirty = false;
   /** Told when the sync of a dirty window before it slides fails. */
   onSyncFailure: ((error: MmapError) => void) | undefined;
 
@@ -147,6 +152,7 @@ export class MappedRegion {
         this.onSyncFailure?.(syncError);
       }
     }
+    if (this.dirty && !syncError && !this.#options.syncBeforeSlide) this.droppedDirty = true;
     this.dirty = false;
     this.#mapping = null;
     return mapping.release() ?? syncError;
