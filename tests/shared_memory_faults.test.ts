@@ -29,8 +29,13 @@ interface Fault {
 /** Runs `fn` with `faults` planned, asserting it throws the expected MmapError. */
 function failing(faults: Fault, fn: () => unknown): FaultyLibc {
   const faulty = new FaultyLibc(libc());
-  for (const extra of faults.before ?? []) faulty.fail(extra.call, { errno: extra.errno });
-  faulty.fail(faults.call, { errno: faults.errno });
+  // Each fault takes the next call of its kind: the 1st, then the 2nd, ...
+  const planned = new Map<LibcCall, number>();
+  for (const fault of [...faults.before ?? [], faults]) {
+    const nth = (planned.get(fault.call) ?? 0) + 1;
+    planned.set(fault.call, nth);
+    faulty.fail(fault.call, { nth, errno: fault.errno });
+  }
   useLibc(faulty);
   try {
     assert.throws(fn, (error: unknown) => {

@@ -84,7 +84,9 @@ export class FaultyLibc implements Libc {
   #run<T>(call: LibcCall, failure: T, through: () => T): T {
     this.#counts.set(call, this.calls(call) + 1);
     const planned = this.#faults.get(call);
-    const due = planned?.find((fault) => --fault.remaining === 0);
+    // Every planned fault counts this call, so each `nth` counts from when it was planned.
+    for (const fault of planned ?? []) fault.remaining--;
+    const due = planned?.find((fault) => fault.remaining === 0);
     if (due) {
       planned!.splice(planned!.indexOf(due), 1);
       // Linux releases the descriptor even when close() reports an error, so a
