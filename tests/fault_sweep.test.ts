@@ -28,7 +28,8 @@ import { MmapError } from "../mod.ts";
 import { FaultyLibc, type Libc, libc, type LibcCall, useLibc } from "../src/ffi/mod.ts";
 import { makeDirectory, openDescriptors, RecordingLibc, removeDirectory, runtime } from "./helpers.ts";
 import { removeTracked } from "./shared_memory_helpers.ts";
-import { type Case, CALLS, type Ctx, ERRNO_NUMBERS, ERRNOS, type Kit, mappedFileKit, memMapFSKit, SYSCALL } from "./fault_sweep_cases.ts";
+import { type Case, CALLS, type Ctx, ERRNO_NUMBERS, ERRNOS, type Kit, mappedFileKit, SYSCALL } from "./fault_sweep_cases.ts";
+import { memMapFSKit } from "./fault_sweep_cases_memmapfs.ts";
 import { blockFileKit, sharedMemoryKit } from "./fault_sweep_cases_shm_blocks.ts";
 
 const KITS: Kit[] = [mappedFileKit, memMapFSKit, sharedMemoryKit, blockFileKit];
