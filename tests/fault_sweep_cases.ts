@@ -153,7 +153,7 @@ const mappedFileCases: Case[] = [
   openCase("open windowed", { mode: "readwrite", window: 2 * P }, 8 * P),
   openCase("open checked", { mode: "readwrite", checked: true }),
   openCase("open populate + hugePages", { populate: true, hugePages: true }, 4 * P, {
-    madvise: ADVICE_BEST_EFFORT, mmap: "a refused MAP_HUGETLB/populate mapping falls back to a plain one",
+    madvise: ADVICE_BEST_EFFORT,
   }),
   openCase("open append, sync immediate", { mode: "readwrite", append: true, sync: "immediate" }),
   openCase("open windowed, locked, populated, at an offset", { mode: "readwrite", window: 2 * P, lock: true, populate: true, offset: P }, 8 * P),
