@@ -85,6 +85,7 @@ interface OpenOptions {
   mode: Mode;
   window: number | undefined;
   offset: number;
+  length: number | undefined;
   sync: "immediate" | "lazy" | "never" | "periodic";
   append: boolean;
 }
@@ -104,9 +105,13 @@ interface Real {
 /** Set by the canary test only: the model forgets the last byte of every write. */
 let injectedModelBug = false;
 
-const rangeOf = (m: Model) => m.private ?? m.file.subarray(m.options.offset);
-/** Resizing sets the file to offset + size. */
-const setRangeSize = (m: Model, size: number) => void (m.file = sized(m.file, m.options.offset + size));
+const rangeOf = (m: Model) =>
+  m.private ?? m.file.subarray(m.options.offset, m.options.length === undefined ? undefined : m.options.offset + m.options.length);
+/** Resizing makes the range `size` bytes and (as documented) the file offset + size. */
+function setRangeSize(m: Model, size: number, fileSize = m.options.offset + size): void {
+  m.file = sized(m.file, fileSize);
+  if (m.options.length !== undefined) m.options.length = size;
+}
 
 /** What writeAt must do: return a count, or throw TypeError (read-only; copy-on-write growth). */
 function modelWriteAt(m: Model, bytes: Uint8Array, at: number): number | TypeErrorConstructor {
@@ -114,7 +119,8 @@ function modelWriteAt(m: Model, bytes: Uint8Array, at: number): number | TypeErr
   if (bytes.length === 0) return 0;
   const end = at + bytes.length;
   if (end > rangeOf(m).length && m.options.mode === "copyonwrite") return TypeError;
-  if (end > rangeOf(m).length) setRangeSize(m, end);
+  // Growing by a write never cuts the file, even when the range ends before the file does.
+  if (end > rangeOf(m).length) setRangeSize(m, end, Math.max(m.file.length, m.options.offset + end));
   rangeOf(m).set(injectedModelBug ? bytes.subarray(0, bytes.length - 1) : bytes, at);
   return bytes.length;
 }
@@ -150,14 +156,16 @@ function onHandle(label: string, run: (m: Model, handle: MappedFile) => void): f
 function open(options: OpenOptions): fc.Command<Model, Real> {
   return command<Model, Real>(`open(${JSON.stringify(options)})`, (m) => !m.open, (m, r) => {
     const { mode, offset, sync } = options;
-    // Known bug, held out: a copy-on-write window that slides away drops its private writes.
+    // Known bugs, held out: a copy-on-write window that slides away drops its private writes,
+    // and growing a read-write range shorter than the file cuts the file to the range's end.
     const window = mode === "copyonwrite" ? undefined : options.window;
+    const length = mode === "readwrite" ? undefined : options.length;
     const append = options.append && mode === "readwrite";
-    const opening = () => MappedFile.open(r.path, { mode, window, offset, sync, ...(append ? { append } : {}) });
-    if (offset > m.file.length) return throwsExactly(opening, RangeError, "open past the end");
+    const opening = () => MappedFile.open(r.path, { mode, window, offset, length, sync, ...(append ? { append } : {}) });
+    if (offset + (length ?? 0) > m.file.length) return throwsExactly(opening, RangeError, "open past the end");
     r.handle = opening();
-    Object.assign(m, { open: true, options: { ...options, window, append }, position: 0 });
-    m.private = mode === "copyonwrite" ? m.file.slice(offset) : null;
+    Object.assign(m, { open: true, options: { ...options, window, length, append }, position: 0 });
+    m.private = mode === "copyonwrite" ? rangeOf(m).slice() : null;
     assert.equal(r.handle.mode, mode);
   }, verifyFile);
 }
@@ -302,6 +310,7 @@ const openOptions: fc.Arbitrary<OpenOptions> = fc.record({
   // Rounded up to whole pages by the library: 1 byte means one page.
   window: fc.constantFrom(undefined, 1, pageSize, 2 * pageSize, pageSize + 1),
   offset: fc.oneof(fc.constant(0), fc.constant(0), offset),
+  length: fc.option(fc.integer({ min: 0, max: 2 * pageSize }), { nil: undefined }),
   sync: fc.constantFrom<OpenOptions["sync"]>("lazy", "immediate", "never", "periodic"),
   append: fc.boolean(),
 });
