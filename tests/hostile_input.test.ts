@@ -171,6 +171,16 @@ describe("hostile input: TypeError or RangeError before any system call", () => 
     );
   });
 
+  it("the harness sees a system call and a wrong error class (canary rows)", () => {
+    const canary = (call: Row["call"], subject: Subject = "none"): Row => ({
+      target: "canary", argument: "path", bad: { label: "a missing file", value: null, error: TypeError }, names: /path/i, subject, call,
+    });
+    const opened = runRow(canary((_s, f) => MappedFile.open(f.missing())));
+    assert.match(opened ?? "", /threw MmapError, not TypeError.*libc calls: .*\bopen\b/);
+    const statted = runRow(canary(((memfs: MemMapFS, f: Fixture) => memfs.stat(f.missing())) as Row["call"], "memfs"));
+    assert.match(statted ?? "", /node:fs calls: statSync/);
+  });
+
   it("known gaps still fail (reported, not asserted: delete an entry once the library is fixed)", () => {
     const fixed = heldBack.filter(({ row }) => runRow(row) === null);
     for (const { row } of fixed) console.log(`known gap now passes: ${row.target} ${row.argument} = ${row.bad.label}`);
