@@ -239,16 +239,11 @@ export class Mapping {
   }
 
   #retire(address: bigint, length: number, clean: boolean): MmapError | undefined {
-    const libc = this.#libc;
-    if (clean && libc.munmap(address, length) === 0) return undefined;
+    if (clean && this.#libc.munmap(address, length) === 0) return undefined;
     const unmapError = clean ? this.#error("munmap") : undefined;
-    const { PROT_READ, PROT_WRITE, MAP_FIXED, MAP_PRIVATE, MAP_ANONYMOUS } = libc.constants;
-    const overlay = libc.mmap(
-      address, length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0,
-    );
     // The overlay replaced the file pages, so no file reference is left; its
     // zero pages stay mapped for whoever still holds a view.
-    if (overlay !== MAP_FAILED) return unmapError;
+    if (this.#overlay(address, length)) return unmapError;
     return unmapError ?? this.#error("mmap");
   }
 
@@ -284,33 +279,60 @@ export class Mapping {
     }
   }
 
+  /**
+   * Unmaps the pages past the new end. When that fails nothing changed, so
+   * the old length stands and the caller keeps a whole, usable mapping.
+   */
   #shrink(oldMapped: number, newMapped: number, clean: boolean): void {
     const page = this.#pageSize;
     const keep = Math.ceil(newMapped / page) * page;
     const drop = Math.ceil(oldMapped / page) * page - keep;
     if (drop <= 0) return;
-    const error = this.#retire(this.#address + BigInt(keep), drop, clean);
-    if (error) throw error;
+    const tail = this.#address + BigInt(keep);
+    if (clean) {
+      if (this.#libc.munmap(tail, drop) !== 0) throw this.#error("munmap");
+      return;
+    }
+    // A stray view may still point at the tail: overlay it instead of unmapping.
+    if (!this.#overlay(tail, drop)) throw this.#error("mmap");
   }
 
+  /**
+   * Maps the range anew at `newMapped` bytes and lets the old range go. The
+   * old range is released only once the new one exists; when it cannot be
+   * released the new one is unmapped again, so a failure changes nothing.
+   */
   #moveTo(newMapped: number, clean: boolean): void {
     const request = this.#request;
     const libc = this.#libc;
-    const alignedOffset = request.fileOffset - this.#delta;
-    const address = mapRange(libc, request, alignedOffset, newMapped);
+    const oldMapped = this.#delta + this.#length;
+    const address = mapRange(libc, request, request.fileOffset - this.#delta, newMapped);
     if (request.fd < 0) {
       // Anonymous memory has no file behind it: carry the bytes over.
-      const from = libc.arrayBuffer(this.#address, this.#delta + this.#length);
+      const from = libc.arrayBuffer(this.#address, oldMapped);
       const to = libc.arrayBuffer(address, newMapped);
       new Uint8Array(to).set(new Uint8Array(from));
       from.transfer(0);
       to.transfer(0);
     }
-    const error = this.#retire(this.#address, this.#delta + this.#length, clean);
+    // Stray views stay behind on an overlaid old range; the new one has none.
+    const released = clean
+      ? libc.munmap(this.#address, oldMapped) === 0
+      : this.#overlay(this.#address, oldMapped);
+    if (!released) {
+      const error = this.#error(clean ? "munmap" : "mmap");
+      libc.munmap(address, newMapped);
+      throw error;
+    }
     this.#address = address;
-    // Stray views stay behind on the overlaid old range; the new one has none.
     this.#holders.tainted = false;
-    if (error) throw error;
+  }
+
+  /** Replaces `[address, address + length)` with anonymous zero pages; false when that failed. */
+  #overlay(address: bigint, length: number): boolean {
+    const { PROT_READ, PROT_WRITE, MAP_FIXED, MAP_PRIVATE, MAP_ANONYMOUS } = this.#libc.constants;
+    const flags = MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS;
+    return this.#libc.mmap(address, length, PROT_READ | PROT_WRITE, flags, -1, 0) !== MAP_FAILED;
   }
 
   /**

@@ -17,9 +17,7 @@
 // An operation that calls mremap is swept a second time through a libc without
 // it (as on Darwin), where growth maps anew and unmaps the old range.
 // Every run's problems are collected, so one failing operation lists them all.
-// Faults that expose a known library bug are left out (`knownBugs` in the
-// tables, printed at the end) until the bug is fixed; the count printed at the
-// end is of the (operation, call, errno) cases actually run.
+// The count printed at the end is of the (operation, call, errno) cases run.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -36,8 +34,6 @@ const KITS: Kit[] = [mappedFileKit, memMapFSKit, sharedMemoryKit, blockFileKit];
 
 const directory = makeDirectory("memmapfs-sweep-");
 const counts = new Map<string, { operations: number; withoutMremap: number; cases: number }>();
-/** Faults left out because they expose a known bug. */
-const skipped: string[] = [];
 /** Faults an operation absorbed, by contract (see the reasons in the tables). */
 const absorbedFaults = new Set<string>();
 after(() => {
@@ -48,7 +44,6 @@ after(() => {
   ).join(", ");
   console.log(`fault sweep on ${runtime}: (operation, call, errno) cases run: ${line}`);
   if (absorbedFaults.size > 0) console.log(`fault sweep: absorbed by contract:\n  ${[...absorbedFaults].join("\n  ")}`);
-  if (skipped.length > 0) console.log(`fault sweep: left out until fixed:\n  ${skipped.join("\n  ")}`);
 });
 
 /** The runtime's libc as a platform without mremap (Darwin) has it: growth maps anew. */
@@ -204,11 +199,6 @@ for (const kit of KITS) {
           if (variant) tally.withoutMremap++;
           else tally.operations++;
           for (const [call, nth] of plan) {
-            const bug = kase.knownBugs?.[call] ?? (variant ? kase.knownBugs?.[`${call} without mremap` as const] : undefined);
-            if (bug) {
-              skipped.push(`${kit.name} ${kase.op}${variant}: ${call} #${nth} (${bug})`);
-              continue;
-            }
             for (const code of ERRNOS[call]) {
               tally.cases++;
               for (const problem of await runOnce(kit, kase, inner, call, nth, code)) {

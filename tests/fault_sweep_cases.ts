@@ -58,11 +58,6 @@ export interface Case {
   anonymous?: boolean;
   /** close() does not flush (sync "never"), so it cannot report a poisoned object. */
   closeSkipsFlush?: boolean;
-  /**
-   * Faults left out of the committed sweep because they expose a library bug
-   * (described in the value; reproduced in the report). Remove once fixed.
-   */
-  knownBugs?: Partial<Record<LibcCall | `${LibcCall} without mremap`, string>>;
 }
 
 export interface Kit {
@@ -138,11 +133,6 @@ const windowed = (c: Ctx, extra: Parameters<typeof MappedFile.open>[1] = {}) =>
 const openCase = (op: string, options: Parameters<typeof MappedFile.open>[1], size = 4 * P, absorbs?: Case["absorbs"]): Case => ({
   op, setup: (c) => writeFile(c, size), run: (c) => void (c.obj = own(c, MappedFile.open(c.path, options))), absorbs,
 });
-/** Growth on a platform without mremap whose munmap of the old range fails. */
-export const GROWTH_LEAK = {
-  "munmap without mremap":
-    "growth maps the new range, then the old range's munmap fails: resize() throws but keeps the old length over the new mapping, so close() unmaps only that much and the rest of the file mapping leaks",
-};
 export const ADVICE_BEST_EFFORT = "populate and hugePages are hints: MAP_POPULATE/MADV_WILLNEED/MADV_HUGEPAGE failures are ignored by contract";
 
 const mappedFileCases: Case[] = [
@@ -183,14 +173,14 @@ const mappedFileCases: Case[] = [
   },
   { op: "write in place", setup: (c) => rw(c), run: (c) => void mapped(c).write("hello") },
   { op: "write, sync immediate", setup: (c) => rw(c, { sync: "immediate" }), run: (c) => void mapped(c).write("hello") },
-  { op: "writeAt grows the file", knownBugs: GROWTH_LEAK, setup: (c) => rw(c), run: (c) => void mapped(c).writeAt(pattern(P, 5), 4 * P + 100) },
+  { op: "writeAt grows the file", setup: (c) => rw(c), run: (c) => void mapped(c).writeAt(pattern(P, 5), 4 * P + 100) },
   { op: "writeAt grows a windowed file", setup: (c) => windowed(c), run: (c) => void mapped(c).writeAt(pattern(P, 5), 8 * P + 100) },
   { op: "writeAt across windows", setup: (c) => windowed(c), run: (c) => void mapped(c).writeAt(pattern(3 * P, 5), P + 9) },
   {
-    op: "writeAt grows, sync immediate", knownBugs: GROWTH_LEAK, setup: (c) => rw(c, { sync: "immediate" }),
+    op: "writeAt grows, sync immediate", setup: (c) => rw(c, { sync: "immediate" }),
     run: (c) => void mapped(c).writeAt("x", 6 * P),
   },
-  { op: "write append", knownBugs: GROWTH_LEAK, setup: (c) => rw(c, { append: true }), run: (c) => void mapped(c).write(pattern(100, 1)) },
+  { op: "write append", setup: (c) => rw(c, { append: true }), run: (c) => void mapped(c).write(pattern(100, 1)) },
   { op: "getUint32/setFloat64 across windows", setup: (c) => windowed(c), run: (c) => {
     const m = mapped(c);
     m.setFloat64(2 * P - 4, 1.5);
@@ -224,25 +214,22 @@ const mappedFileCases: Case[] = [
   { op: "lock", setup: (c) => rw(c), run: (c) => mapped(c).lock() },
   { op: "unlock", setup: (c) => rw(c, { lock: true }), run: (c) => mapped(c).unlock() },
   { op: "lock, then slide", setup: (c) => windowed(c, { lock: true }), run: (c) => void mapped(c).readAt(new Uint8Array(8), 7 * P) },
-  { op: "resize grow, sync immediate", knownBugs: GROWTH_LEAK, setup: (c) => rw(c, { sync: "immediate" }), run: (c) => mapped(c).resize(9 * P) },
+  { op: "resize grow, sync immediate", setup: (c) => rw(c, { sync: "immediate" }), run: (c) => mapped(c).resize(9 * P) },
   {
     op: "resize shrink, dirty", setup: (c) => void rw(c).writeAt("dirty", 3 * P), run: (c) => mapped(c).resize(P + 1),
-    knownBugs: { munmap: "the cut-off tail is overlaid with zeros but the object keeps its old size: reads of it return zeros, writes to it are lost" },
   },
   { op: "resize windowed grow", setup: (c) => windowed(c), run: (c) => mapped(c).resize(12 * P) },
   { op: "resize windowed shrink", setup: (c) => void windowed(c).subarray(6 * P, 7 * P), run: (c) => mapped(c).resize(3 * P) },
-  { op: "resize locked", knownBugs: GROWTH_LEAK, setup: (c) => rw(c, { lock: true }), run: (c) => mapped(c).resize(6 * P) },
+  { op: "resize locked", setup: (c) => rw(c, { lock: true }), run: (c) => mapped(c).resize(6 * P) },
   { op: "resize anonymous", anonymous: true, setup: (c) => void (c.obj = own(c, MappedFile.anonymous(2 * P))), run: (c) => mapped(c).resize(5 * P) },
   {
     op: "remap after the file grew", setup: (c) => {
       rw(c);
       fs.appendFileSync(c.path, pattern(2 * P, 9));
     }, run: (c) => mapped(c).remap(),
-    knownBugs: { munmap: "remap() ignores the error release() returns: a failed munmap of the old mapping is never reported" },
   },
   {
     op: "remap windowed", setup: (c) => void windowed(c).subarray(6 * P, 7 * P), run: (c) => mapped(c).remap(),
-    knownBugs: { munmap: "remap() ignores the error release() returns: a failed munmap of the old mapping is never reported" },
   },
   { op: "readable stream", setup: (c) => void windowed(c).seek(P + 1), run: async (c) => {
     for await (const _ of mapped(c).readable({ chunkSize: 3 * P })) { /* drain */ }

@@ -27,10 +27,6 @@ const CACHE_CLOSE =
 const CACHE_DROP =
   "dropping a cache entry lets go of the cache's own claim on a mapping no handle uses; a failed munmap overlays the range (no file reference is left) and the operation the user asked for has succeeded";
 
-const UNGUARDED = {
-  stat: "a failed stat() after opening skips registering the handle, so truncate() and openFile(\"w\") no longer refuse (EBUSY) to cut the file under it: SIGBUS on the next access",
-};
-
 const memMapFSCases: Case[] = [
   {
     op: "open, first (maps into the cache)", setup: (c) => void withFs(c), run: (c) => handle(c, memfs(c).open(name(c))),
@@ -39,9 +35,9 @@ const memMapFSCases: Case[] = [
   {
     op: "open, cached", setup: (c) => void withFs(c).open(name(c)).close(), run: (c) => handle(c, memfs(c).open(name(c))),
   },
-  { op: "open without cache", knownBugs: UNGUARDED, setup: (c) => void withFs(c, { cache: false }), run: (c) => handle(c, memfs(c).open(name(c))) },
+  { op: "open without cache", setup: (c) => void withFs(c, { cache: false }), run: (c) => handle(c, memfs(c).open(name(c))) },
   {
-    op: "open readwrite (drops the cache entry)", knownBugs: UNGUARDED, setup: (c) => void withFs(c).open(name(c)).close(),
+    op: "open readwrite (drops the cache entry)", setup: (c) => void withFs(c).open(name(c)).close(),
     run: (c) => handle(c, memfs(c).open(name(c), { mode: "readwrite" })), absorbs: { munmap: CACHE_DROP },
   },
   {
@@ -49,14 +45,14 @@ const memMapFSCases: Case[] = [
     absorbs: { madvise: ADVICE_BEST_EFFORT, close: CACHE_CLOSE },
   },
   ...(["r", "r+", "w", "w+", "a", "a+"] as const).map((flags): Case => ({
-    op: `openFile "${flags}"`, knownBugs: flags === "r" ? undefined : UNGUARDED, setup: (c) => void withFs(c), run: (c) => handle(c, memfs(c).openFile(name(c), flags)),
+    op: `openFile "${flags}"`, setup: (c) => void withFs(c), run: (c) => handle(c, memfs(c).openFile(name(c), flags)),
     absorbs: flags === "r" ? { close: CACHE_CLOSE } : undefined,
   })),
-  { op: "openFile \"a\" of a new file", knownBugs: UNGUARDED, setup: (c) => void withFs(c), run: (c) => {
+  { op: "openFile \"a\" of a new file", setup: (c) => void withFs(c), run: (c) => {
     c.paths.push(path.join(c.dir, "new.bin"));
     handle(c, memfs(c).openFile("new.bin", "a", 0o640));
   } },
-  { op: "create, sized", knownBugs: UNGUARDED, setup: (c) => void withFs(c), run: (c) => handle(c, memfs(c).create(name(c), 5 * P)) },
+  { op: "create, sized", setup: (c) => void withFs(c), run: (c) => handle(c, memfs(c).create(name(c), 5 * P)) },
   {
     op: "sub(): open through a confined view of the same cache", setup: (c) => void withFs(c).open(name(c)).close(),
     run: (c) => handle(c, memfs(c).sub(".").open(name(c))),

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { BlockFile, ClosedError, pageSize, SharedMemory } from "../mod.ts";
-import { type Case, type Ctx, GROWTH_LEAK, type Kit, own, writeFile } from "./fault_sweep_cases.ts";
+import { type Case, type Ctx, type Kit, own, writeFile } from "./fault_sweep_cases.ts";
 import { mappingsOf } from "./helpers.ts";
 import { mappingsOn, track, uniqueName } from "./shared_memory_helpers.ts";
 
@@ -119,13 +119,13 @@ const blockFileCases: Case[] = [
     b.stats();
     void b.size;
   } },
-  { op: "allocate that grows the file", knownBugs: GROWTH_LEAK, setup: (c) => full(makeBlocks(c)), run: (c) => void blocks(c).allocate() },
-  { op: "allocateBlocks that grows the file", knownBugs: GROWTH_LEAK, setup: (c) => void makeBlocks(c), run: (c) => void blocks(c).allocateBlocks(40) },
+  { op: "allocate that grows the file", setup: (c) => full(makeBlocks(c)), run: (c) => void blocks(c).allocate() },
+  { op: "allocateBlocks that grows the file", setup: (c) => void makeBlocks(c), run: (c) => void blocks(c).allocateBlocks(40) },
   { op: "allocate that grows an anonymous file", anonymous: true, setup: (c) => {
     c.obj = own(c, BlockFile.anonymous());
     full(blocks(c));
   }, run: (c) => void blocks(c).allocate() },
-  { op: "reserve", knownBugs: GROWTH_LEAK, setup: (c) => void makeBlocks(c), run: (c) => blocks(c).reserve(64) },
+  { op: "reserve", setup: (c) => void makeBlocks(c), run: (c) => blocks(c).reserve(64) },
   { op: "get, release, with", setup: (c) => void (c.at = makeBlocks(c).allocate()), run: (c) => {
     const b = blocks(c);
     b.release(b.get(c.at as number));

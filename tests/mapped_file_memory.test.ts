@@ -108,6 +108,17 @@ describe("lock and unlock", () => {
     assert.deepEqual(mappingsOf(file), []);
   });
 
+  it("remap() of a locked mapping keeps it locked, new pages included", () => {
+    const file = path.join(directory, "locked-remap.bin");
+    fs.writeFileSync(file, pattern(8 * pageSize));
+    using mapped = MappedFile.open(file, { lock: true });
+    fs.appendFileSync(file, pattern(8 * pageSize));
+    mapped.remap();
+    assert.equal(mapped.size, 16 * pageSize);
+    assert.equal(mapped.locked, true);
+    assert.equal(smapsTotal(file, "Locked"), 16 * pageSize / 1024);
+  });
+
   it("a locked windowed mapping locks every window it slides to", () => {
     const file = path.join(directory, "locked-window.bin");
     fs.writeFileSync(file, pattern(40 * pageSize));
@@ -202,6 +213,23 @@ describe("advise", () => {
       });
       assert.ok(accepted, `"${advice}" is reported as supported but every mapping refused it: ${errors}`);
     }
+  });
+
+  it("supportsAdvice() does not remember an answer a failed probe gave", () => {
+    // A fresh process: the answers are remembered for the process's life.
+    const result = runScript(`
+      import { MappedFile } from "../mod.ts";
+      import { FaultyLibc, libc, useLibc } from "../src/ffi/mod.ts";
+      const faulty = new FaultyLibc(libc());
+      faulty.fail("mmap", { nth: 1, errno: 12 });
+      faulty.fail("mmap", { nth: 2, errno: 12 });
+      useLibc(faulty);
+      const starved = MappedFile.supportsAdvice("willneed");
+      useLibc(null);
+      console.log(starved, MappedFile.supportsAdvice("willneed"));
+    `);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout.trim(), "false true");
   });
 
   it("an advice outside the list is a TypeError before any syscall", () => {

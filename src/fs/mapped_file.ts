@@ -441,7 +441,14 @@ export class MappedFile extends TypedAccess implements Disposable {
     if (this.#options.sync === "immediate") this.#durability.flush(0, this.size, false);
   }
 
-  /** Reads the file's size again and maps accordingly (after an outside change). */
+  /**
+   * Reads the file's size again and maps accordingly (after an outside change).
+   * A locked mapping stays locked.
+   *
+   * @throws {MmapError} When the old mapping could not be let go (reported once
+   * the new one is mapped, so the object stays usable), or the new one cannot
+   * be mapped or locked.
+   */
   remap(): void {
     this.#assertOpen();
     if (!this.#file && this.#sharedPath) {
@@ -453,9 +460,14 @@ export class MappedFile extends TypedAccess implements Disposable {
     const fileSize = this.#file.stat().size;
     const available = Math.max(0, fileSize - this.#fileOffset);
     const wanted = this.#options.length === undefined ? available : Math.min(this.#options.length, available);
-    this.#region.release();
+    const locked = this.#region.locked;
+    // The old mapping is gone either way; map the new size before reporting
+    // how letting it go failed, so the object stays usable.
+    const releaseError = this.#region.release();
     this.#region.resize(wanted);
     this.#region.mapInitial();
+    if (locked) this.#region.lock();
+    if (releaseError) throw releaseError;
   }
 
   /** How many pages are mapped now and how many of them sit in memory. */

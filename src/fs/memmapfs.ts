@@ -6,7 +6,7 @@
  * @module
  */
 
-import { MmapError } from "../errors.ts";
+import { errnoError, MmapError } from "../errors.ts";
 import { libc as activeLibc } from "../ffi/mod.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { pageSize } from "../page_size.ts";
@@ -400,8 +400,18 @@ export class MemMapFS implements Disposable {
 
   #openUncached(target: string, options: MapOptions): MappedFile {
     const file = followingLinks(target, (path) => MappedFile.open(path, options));
-    const stat = activeLibc().stat(file.path!);
-    if (stat) this.#shared.handles.add(file, stat, options.offset ?? 0);
+    // An untracked handle would let truncate() cut the file under it (SIGBUS):
+    // without its identity the open fails.
+    const libc = activeLibc();
+    const stat = libc.stat(file.path!);
+    if (!stat) {
+      const error = errnoError(libc.errno, libc.constants.errnoNames, "stat", file.path);
+      try {
+        file.close();
+      } catch { /* the stat failure is the one to report */ }
+      throw error;
+    }
+    this.#shared.handles.add(file, stat, options.offset ?? 0);
     return file;
   }
 
