@@ -9,8 +9,8 @@
 //   flag, create, truncate, rename, remove, against a map of names to files, with a small
 //   mapping cache so entries are evicted and invalidated all the time.
 // Deterministic: the seed below unless MEMMAPFS_FUZZ_SEED is set; MEMMAPFS_FUZZ_RUNS scales the
-// runs. A failure prints the shrunk commands and MEMMAPFS_FUZZ_SEED=… MEMMAPFS_FUZZ_PATH=…
-// MEMMAPFS_FUZZ_REPLAY=…, which replay exactly that failure.
+// runs. A failure prints the shrunk commands and MEMMAPFS_FUZZ_TARGET=… MEMMAPFS_FUZZ_SEED=…
+// MEMMAPFS_FUZZ_PATH=… MEMMAPFS_FUZZ_REPLAY=…, which replay exactly that failure.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -343,16 +343,25 @@ const mappedFileCommands = fc.commands([fc.oneof(
   },
 )], { maxCommands: MAPPED_FILE_COMMANDS, size: "max", replayPath: replay.commands });
 
-let directory: string;
+// Most runs work in tmpfs (/dev/shm), where msync and fsync cost nothing; one in four in the
+// ordinary temporary directory (a disk here), so that disk-backed files are fuzzed too. The
+// place is part of each run's input, so a replay uses the same one.
+type Place = "memory" | "disk";
+const place = fc.constantFrom<Place>("memory", "memory", "memory", "disk");
+const directories = { memory: "", disk: "" };
 let runNumber = 0;
 before(() => {
-  directory = makeDirectory("memmapfs-fuzz-");
+  directories.disk = makeDirectory("memmapfs-fuzz-");
+  directories.memory = fs.existsSync("/dev/shm") ? fs.mkdtempSync("/dev/shm/memmapfs-fuzz-") : directories.disk;
 });
-after(() => removeDirectory(directory));
+after(() => {
+  removeDirectory(directories.memory);
+  removeDirectory(directories.disk);
+});
 
-/** One run: a fresh file of `initial` bytes, opened with `options`, then the commands. */
-const mappedFileProperty = fc.property(fc.integer({ min: 0, max: 3 * pageSize }), openOptions, mappedFileCommands, (initial, options, steps) => {
-  const file = path.join(directory, `run-${runNumber++}.bin`);
+/** One run: a fresh file of `initial` bytes in `where`, opened with `options`, then the commands. */
+const mappedFileProperty = fc.property(place, fc.integer({ min: 0, max: 3 * pageSize }), openOptions, mappedFileCommands, (where, initial, options, steps) => {
+  const file = path.join(directories[where], `run-${runNumber++}.bin`);
   const data = Uint8Array.from({ length: initial }, (_, i) => (i * 31 + 7) % 251);
   fs.writeFileSync(file, data);
   const model: Model = { file: data, open: false, options, position: 0, private: null };
@@ -541,8 +550,8 @@ const cacheLimits = fc.constantFrom<false | { maxBytes?: number; maxFiles?: numb
   undefined, false, { maxFiles: 1 }, { maxBytes: pageSize, maxFiles: 2 },
 );
 
-const memMapFSProperty = fc.property(cacheLimits, treeCommands, (cache, steps) => {
-  const root = path.join(directory, `tree-${runNumber++}`);
+const memMapFSProperty = fc.property(place, cacheLimits, treeCommands, (where, cache, steps) => {
+  const root = path.join(directories[where], `tree-${runNumber++}`);
   fs.mkdirSync(root);
   const memfs = new MemMapFS({ root, cache });
   const real: RealTree = { memfs, root, held: [] };
