@@ -1,0 +1,174 @@
+// Turns the workloads' raw contenders into comparisons (ours against each
+// peer, measured in the same run) and renders them: console tables, the
+// markdown report and the targets of issue 6.
+import { describeMachine } from "./machine.mjs";
+import { NPM_PACKAGES } from "./npm_peers.mjs";
+
+export const TITLES = {
+  random_read: "Random 4 KiB reads into a buffer",
+  zero_copy: "Random zero-copy 4 KiB views",
+  sequential_scan: "Sequential scan, counting newlines",
+  sparse_touch: "Sparse touch, 1% of pages",
+  write_chunks: "Write in 64 KiB chunks + durable",
+  small_file: "Open, read, close a 4 KiB file",
+  ffi_overhead: "FFI overhead",
+};
+
+const MiB = 2 ** 20;
+
+/** `peer / ours` as a speed-up: above 1 means memmapfs is faster. */
+export function compare(workload) {
+  const ours = workload.contenders.filter((c) => c.ours);
+  const peers = workload.contenders.filter((c) => !c.ours);
+  const rows = [];
+  for (const o of ours) {
+    const mine = peers.filter((p) => !o.group || !p.group || p.group === o.group);
+    if (mine.length === 0) rows.push({ ours: o, peer: null, ratio: null });
+    for (const p of mine) {
+      rows.push({
+        ours: o,
+        peer: p,
+        ratio: p.value / o.value,
+        rssRatio: o.rssBytes && p.rssBytes ? o.rssBytes / p.rssBytes : undefined,
+      });
+    }
+  }
+  return rows;
+}
+
+export function formatValue(contender, unit) {
+  if (!contender) return "—";
+  const v = contender.value;
+  let text = unit === "ns/op"
+    ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} µs` : `${v.toFixed(v < 100 ? 1 : 0)} ns`)
+    : (v >= 10_000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v < 100 ? 1 : 0)} ms`);
+  if (contender.rssBytes) {
+    text += `, peak RSS ${(contender.rssBytes / MiB).toFixed(0)} MiB`;
+    if (contender.rssDeltaBytes != null) text += ` (+${(contender.rssDeltaBytes / MiB).toFixed(0)})`;
+  }
+  return text;
+}
+
+const ratioText = (ratio) => (ratio == null ? "—" : `${ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2)}x`);
+
+/** Rows of [workload, memmapfs, its value, peer, its value, ratio] for one runtime. */
+export function tableRows(result) {
+  const rows = [];
+  for (const workload of result.workloads) {
+    const title = TITLES[workload.workload] ?? workload.workload;
+    if (workload.error) {
+      rows.push([title, `failed: ${workload.error}`, "", "", "", ""]);
+      continue;
+    }
+    for (const { ours, peer, ratio } of compare(workload)) {
+      rows.push([title, ours.name, formatValue(ours, workload.unit), peer?.name ?? "—", formatValue(peer, workload.unit), ratioText(ratio)]);
+    }
+    // npm packages that did not install or load get one line in the report, not one per workload.
+    for (const skipped of workload.skipped ?? []) {
+      if (!NPM_PACKAGES.includes(skipped.name)) rows.push([title, "", "", skipped.name, skipped.reason, ""]);
+    }
+  }
+  return rows;
+}
+
+const HEADER = ["workload", "memmapfs", "time", "peer", "time", "speed-up"];
+
+export function consoleTable(result) {
+  const rows = [HEADER, ...tableRows(result)];
+  const widths = HEADER.map((_, i) => Math.min(60, Math.max(...rows.map((row) => String(row[i]).length))));
+  return rows.map((row) => row.map((cell, i) => String(cell).slice(0, 60).padEnd(widths[i])).join("  ")).join("\n");
+}
+
+function markdownTable(header, rows) {
+  const escape = (cell) => String(cell).replace(/\|/g, "\\|");
+  return [header, header.map(() => "---"), ...rows].map((row) => `| ${row.map(escape).join(" | ")} |`).join("\n");
+}
+
+const find = (result, id) => result.workloads.find((w) => w.workload === id && !w.error);
+const byName = (workload, test) => workload?.contenders.filter((c) => test(c.name)) ?? [];
+const best = (contenders) => contenders.reduce((a, b) => (a && a.value <= b.value ? a : b), null);
+const isPositional = (name) => name.startsWith("fs.readSync") || name.startsWith("FsFile");
+
+/** Issue 6's targets for one runtime: [{ target, value, met }] (met null when not measurable). */
+export function targets(result) {
+  const out = [];
+  const add = (target, ratio, met, detail = "") => out.push({ target, value: ratio == null ? "not measured" : `${ratioText(ratio)}${detail}`, met: ratio == null ? null : met });
+  const random = find(result, "random_read");
+  const readAt = byName(random, (n) => n === "MappedFile.readAt")[0];
+  const positional = best(byName(random, isPositional));
+  const c = byName(random, (n) => n.startsWith("C "))[0];
+  const r1 = readAt && positional ? positional.value / readAt.value : null;
+  add("random readAt ≥ 2x the positional read", r1, r1 >= 2);
+  const r2 = readAt && c ? readAt.value / c.value : null;
+  add("random readAt within 1.3x of C mmap + memcpy", r2, r2 <= 1.3, " of C's time");
+  const zero = find(result, "zero_copy");
+  const sub = byName(zero, (n) => n === "MappedFile.subarray")[0];
+  const zPositional = best(byName(zero, isPositional));
+  const r3 = sub && zPositional ? zPositional.value / sub.value : null;
+  add("zero-copy ≥ 10x the positional read", r3, r3 >= 10);
+  const bun = byName(zero, (n) => n.startsWith("Bun.mmap"))[0];
+  if (bun) add("zero-copy no slower than Bun.mmap", sub ? bun.value / sub.value : null, sub && bun.value / sub.value >= 1);
+  const scan = find(result, "sequential_scan");
+  const mapped = byName(scan, (n) => n.startsWith("MappedFile"))[0];
+  const whole = byName(scan, (n) => n === "readFileSync")[0];
+  const r5 = mapped && whole ? whole.value / mapped.value : null;
+  add("scan no slower than readFileSync", r5, r5 >= 1);
+  const r6 = mapped?.rssBytes && whole?.rssBytes ? mapped.rssBytes / whole.rssBytes : null;
+  add("scan peak RSS ≤ 0.25 of readFileSync's", r6, r6 <= 0.25, " of its RSS");
+  const sparse = find(result, "sparse_touch");
+  const touched = byName(sparse, (n) => n.startsWith("MappedFile"))[0];
+  const r7 = touched?.rssDeltaBytes != null ? touched.rssDeltaBytes / sparse.params.fileBytes : null;
+  out.push({ target: "sparse touch RSS ≤ 2% of the file", value: r7 == null ? "not measured" : `${(r7 * 100).toFixed(2)}% (RSS growth; whole peak ${(touched.rssBytes / sparse.params.fileBytes * 100).toFixed(2)}%)`, met: r7 == null ? null : r7 <= 0.02 });
+  const ffi = find(result, "ffi_overhead");
+  const advise = byName(ffi, (n) => n.startsWith("advise"))[0];
+  const floor = byName(ffi, (n) => n.includes("bare binding"))[0];
+  if (advise) {
+    const wrapper = floor ? `; the library's part, over the bare libc binding (${formatValue(floor, "ns/op")}): ${(advise.value - floor.value).toFixed(0)} ns` : "";
+    out.push({ target: "FFI: advise on one page < 100 ns", value: `${formatValue(advise, "ns/op")}${wrapper}`, met: advise.value < 100 });
+  }
+  const skipped = byName(ffi, (n) => n.includes("skipped"))[0];
+  const msync = byName(ffi, (n) => n.includes("msync"))[0];
+  if (skipped) {
+    const text = `${formatValue(skipped, "ns/op")} (no system call)${msync ? `; with a writable view out it msyncs: ${formatValue(msync, "ns/op")}` : ""}`;
+    out.push({ target: "FFI: sync of a clean page < 100 ns", value: text, met: skipped.value < 100 });
+  }
+  return out;
+}
+
+const LABELS = { deno: "Deno", bun: "Bun", node: "Node" };
+
+/** The whole markdown report over every runtime's results. */
+export function markdownReport(results, npmPeers) {
+  const lines = [];
+  const first = results[0];
+  lines.push("# memmapfs benchmarks", "");
+  lines.push(`Machine: ${describeMachine(first.machine)}. Runtimes: ${results.map((r) => r.runtime.version).join(", ")}.`);
+  lines.push(`Run: ${results.map((r) => `${LABELS[r.runtime.key]} ${r.date}`).join(", ")}${first.quick ? " (--quick sizes)" : ""}.`);
+  lines.push(`Sizes: ${first.sizesText}. Each value is the median of the repetitions after a warm-up; contenders of a workload run interleaved in one process, except sequential scan and sparse touch, where each runs in its own process so its peak RSS (VmHWM) is its own.`, "");
+  lines.push("Speed-up is the peer's time divided by memmapfs's: above 1x memmapfs is faster.", "");
+  lines.push("![speed-up of memmapfs over each peer, per runtime](ratios.svg)", "");
+  for (const result of results) {
+    lines.push(`## ${result.runtime.version}`, "", markdownTable(HEADER, tableRows(result)), "");
+  }
+  lines.push("## Targets (issue 6)", "");
+  const targetRows = [];
+  for (const result of results) {
+    for (const t of targets(result)) targetRows.push([LABELS[result.runtime.key], t.target, t.value, t.met == null ? "—" : t.met ? "met" : "missed"]);
+  }
+  lines.push(markdownTable(["runtime", "target", "measured", ""], targetRows), "");
+  if (npmPeers?.length) {
+    lines.push("## npm memory-mapping packages", "");
+    for (const peer of npmPeers) {
+      const loads = results.map((r) => {
+        const failed = r.workloads.flatMap((w) => w.skipped ?? []).find((s) => s.name === peer.name);
+        return `${LABELS[r.runtime.key]}: ${!peer.installed ? "—" : failed ? failed.reason : "loaded"}`;
+      });
+      lines.push(`- \`${peer.name}\`: ${peer.installed ? "installed" : peer.reason}${peer.installed ? `; ${loads.join("; ")}` : ""}`);
+    }
+    lines.push("", "npm builds native addons with node-gyp against the headers it finds (here the system Node's): " +
+      "a runtime with another Node ABI refuses such an addon (\"did not self-register\"), and Bun and Deno load " +
+      "only Node-API addons, not ones written against V8's API. A package that loads nowhere appears in no table.", "");
+  }
+  lines.push("Reproduce: `npm run bench` (or `deno task bench`); `--quick` for small sizes, `--runtime=deno,bun,node`, `--only=<workload>`.");
+  return `${lines.join("\n")}\n`;
+}

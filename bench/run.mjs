@@ -1,0 +1,220 @@
+// `npm run bench` / `deno task bench`: runs every workload in bench/workloads
+// under Deno, Bun and Node 26, each against its peers in the same process (or
+// in sibling processes where peak RSS must be its own), prints one table per
+// runtime and writes bench/results/<runtime>.json, report.md and ratios.svg.
+//
+// Plain JavaScript that runs on the system Node (20 here), like
+// scripts/test.mjs: it only generates data and spawns the runtimes.
+//
+//   --quick                  small sizes, for development (under two minutes)
+//   --runtime=deno,bun,node  only these runtimes (other runtimes' results stay)
+//   --only=random_read,...   only these workloads; they replace their own rows in
+//                            the results on disk and the others stay
+import { execFileSync, spawnSync } from "node:child_process";
+import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureDeps } from "../scripts/ensure_deps.mjs";
+import { describeMachine, machine, version } from "./lib/machine.mjs";
+import { installNpmPeers } from "./lib/npm_peers.mjs";
+import { consoleTable, markdownReport, targets } from "./lib/report.mjs";
+import { ratioChart } from "./lib/svg_chart.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+// --quick results go to their own (ignored) directory: they must never replace a full run's.
+const resultsDir = join(root, "bench", "results", process.argv.includes("--quick") ? "quick" : "");
+const RUNTIMES = ["deno", "bun", "node"];
+const WORKLOADS = ["random_read", "zero_copy", "sequential_scan", "sparse_touch", "write_chunks", "small_file", "ffi_overhead"];
+const MiB = 2 ** 20, GiB = 2 ** 30;
+
+const args = process.argv.slice(2);
+const listArg = (name, all) => {
+  const raw = args.find((arg) => arg.startsWith(`--${name}=`));
+  if (!raw) return all;
+  const list = raw.slice(name.length + 3).split(",").filter(Boolean);
+  for (const item of list) if (!all.includes(item)) die(`--${name}: unknown "${item}" (${all.join(", ")})`);
+  return list;
+};
+function die(message) {
+  console.error(`memmapfs bench: ${message}`);
+  process.exit(2);
+}
+const unknown = args.filter((arg) => !/^--(quick|runtime=.*|only=.*)$/.test(arg));
+if (unknown.length > 0) die(`unknown option ${unknown.join(" ")}`);
+const quick = args.includes("--quick");
+const runtimes = listArg("runtime", RUNTIMES);
+const only = listArg("only", WORKLOADS);
+
+// The issue's sizes by default; --quick keeps the same shapes, smaller.
+const S = quick
+  ? { big: 128 * MiB, sparse: 512 * MiB, write: 128 * MiB, reads: 50_000, ops: 2_000, calls: 20_000, reps: 3, bigReps: 2, writeReps: 2 }
+  : { big: 1 * GiB, sparse: 4 * GiB, write: 1 * GiB, reads: 200_000, ops: 10_000, calls: 100_000, reps: 5, bigReps: 3, writeReps: 3 };
+const sizesText = `${S.big / MiB} MiB page-cached file for random reads and the scan, ${S.sparse / MiB} MiB sparse file, ` +
+  `${S.write / MiB} MiB written, ${S.reads.toLocaleString("en")} random reads, ${S.ops.toLocaleString("en")} small-file opens, ` +
+  `${S.reps} repetitions (${S.bigReps} for scan and sparse touch, ${S.writeReps} for writes)`;
+
+const COMMANDS = {
+  deno: [bin("deno"), ["run", "-A", "--quiet"]],
+  bun: [bin("bun"), []],
+  node: [bin("node"), ["--experimental-ffi", "--no-warnings"]],
+};
+
+/** Runs one workload script; returns its parsed result or { error }. */
+function runWorkload(runtime, workload, workloadArgs) {
+  const [command, prefix] = COMMANDS[runtime];
+  const script = join(root, "bench", "workloads", `${workload}.ts`);
+  const child = spawnSync(command, [...prefix, script, ...workloadArgs], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 900_000,
+    maxBuffer: 64 * MiB,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const line = (child.stdout ?? "").split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+  if (child.status === 0 && line) return JSON.parse(line.slice("BENCH_RESULT ".length));
+  const why = child.error ? String(child.error) : (child.stderr || child.stdout || `exit ${child.status}`).trim().split("\n").slice(-3).join(" ");
+  console.error(`  ${runtime} ${workload} failed: ${why}`);
+  return { workload, error: why.slice(0, 300), contenders: [] };
+}
+
+/** Runs a workload once per variant, each in its own process, and merges the contenders. */
+function runVariants(runtime, workload, variants, workloadArgs) {
+  const parts = variants.map((variant) => runWorkload(runtime, workload, [...workloadArgs, `--variant=${variant}`]));
+  const failed = parts.find((part) => part.error);
+  if (failed) return failed;
+  return { ...parts[0], contenders: parts.flatMap((part) => part.contenders) };
+}
+
+/** A text file of lines of varied length, so the newline count means something. */
+function writeTextFile(path, size) {
+  const lines = [];
+  for (let i = 0, length = 0; length < 4 * MiB; i++) {
+    lines.push(`${i} ${"x".repeat((i * 7919) % 113)} status=${200 + (i % 5)}\n`);
+    length += lines[i].length;
+  }
+  const block = Buffer.from(lines.join(""));
+  const fd = openSync(path, "w");
+  for (let written = 0; written < size;) written += writeSync(fd, block, 0, Math.min(block.length, size - written));
+  closeSync(fd);
+}
+
+/** Reads the file once, so "page-cached" holds before anything is timed. */
+function warmPageCache(path) {
+  const fd = openSync(path, "r");
+  const buffer = Buffer.allocUnsafe(8 * MiB);
+  while (readSync(fd, buffer) > 0);
+  closeSync(fd);
+}
+
+/** The C limit, compiled for this run with the machine's cc; null (and why) without one. */
+function buildCPeer(tempDir) {
+  const output = join(tempDir, "mmap_memcpy");
+  try {
+    execFileSync("cc", ["-O2", "-o", output, join(root, "bench", "peers", "mmap_memcpy.c")], { stdio: ["ignore", "ignore", "pipe"] });
+    return { binary: output };
+  } catch (error) {
+    return { reason: `C peer skipped: cc failed or is absent (${String(error.message).split("\n")[0]})` };
+  }
+}
+
+ensureDeps();
+const started = Date.now();
+const tempDir = mkdtempSync(join(tmpdir(), "memmapfs-bench-"));
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    interrupted = true;
+    rmSync(tempDir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
+try {
+  console.log(`memmapfs bench${quick ? " --quick" : ""}: ${runtimes.join(", ")}; ${only.join(", ")}`);
+  console.log(`  ${describeMachine(machine())}`);
+  console.log(`  data in ${tempDir}: ${sizesText}`);
+  const bigFile = join(tempDir, "big.txt");
+  const sparseFile = join(tempDir, "sparse.bin");
+  if (only.some((w) => ["random_read", "zero_copy", "sequential_scan"].includes(w))) {
+    writeTextFile(bigFile, S.big);
+    warmPageCache(bigFile);
+  }
+  if (only.includes("sparse_touch")) {
+    // A hole the size of the file: it costs no disk, and reads return zeros.
+    const fd = openSync(sparseFile, "w");
+    ftruncateSync(fd, S.sparse);
+    closeSync(fd);
+  }
+  const cPeer = only.includes("random_read") ? buildCPeer(tempDir) : null;
+  if (cPeer?.reason) console.log(`  ${cPeer.reason}`);
+  const wantsAddons = only.some((w) => ["random_read", "zero_copy", "ffi_overhead"].includes(w));
+  if (wantsAddons) console.log("  npm mmap packages, installed into the temp directory:");
+  const npmPeers = wantsAddons ? installNpmPeers(tempDir) : [];
+  const addonsArg = `--addons=${npmPeers.filter((p) => p.installed).map((p) => `${p.name}=${p.dir}`).join(",")}`;
+  const notInstalled = npmPeers.filter((p) => !p.installed).map((p) => ({ name: p.name, reason: p.reason }));
+
+  mkdirSync(resultsDir, { recursive: true });
+  for (const runtime of runtimes) {
+    const runtimeVersion = version(COMMANDS[runtime][0]);
+    const label = { deno: "Deno", bun: "Bun", node: "Node" }[runtime];
+    const result = {
+      runtime: { key: runtime, version: `${label} ${(runtimeVersion ?? "?").replace(/^(deno|v)\s*/i, "").split(" ")[0]}` },
+      machine: machine(),
+      date: new Date().toISOString(),
+      quick,
+      sizesText,
+      workloads: [],
+    };
+    console.log(`\n${result.runtime.version}:`);
+    for (const workload of only) {
+      const t0 = Date.now();
+      let outcome;
+      if (workload === "random_read" || workload === "zero_copy") {
+        outcome = runWorkload(runtime, workload, [`--file=${bigFile}`, `--reads=${S.reads}`, `--reps=${S.reps}`, addonsArg]);
+        if (workload === "random_read" && !outcome.error) {
+          if (cPeer?.binary) {
+            // Run right after the runtime's own contenders, on the same offsets.
+            const out = execFileSync(cPeer.binary, [bigFile, String(S.reads), String(S.reps)], { encoding: "utf8" });
+            outcome.contenders.push({ name: "C mmap + memcpy", ours: false, value: JSON.parse(out).nsPerOp });
+          } else if (cPeer?.reason) outcome.skipped = [...(outcome.skipped ?? []), { name: "C mmap + memcpy", reason: cPeer.reason }];
+        }
+      } else if (workload === "sequential_scan") {
+        outcome = runVariants(runtime, workload, ["mapped", "readFileSync", "streamed"], [`--file=${bigFile}`, `--reps=${S.bigReps}`]);
+      } else if (workload === "sparse_touch") {
+        outcome = runVariants(runtime, workload, ["mapped", "positional"], [`--file=${sparseFile}`, `--reps=${S.bigReps}`]);
+      } else if (workload === "write_chunks") {
+        outcome = runWorkload(runtime, workload, [`--workdir=${tempDir}`, `--bytes=${S.write}`, `--reps=${S.writeReps}`]);
+      } else if (workload === "small_file") {
+        outcome = runWorkload(runtime, workload, [`--workdir=${tempDir}`, `--ops=${S.ops}`, `--reps=${S.reps}`]);
+      } else {
+        outcome = runWorkload(runtime, workload, [`--workdir=${tempDir}`, `--calls=${S.calls}`, `--reps=${S.reps}`, addonsArg]);
+      }
+      if (["random_read", "zero_copy", "ffi_overhead"].includes(workload)) outcome.skipped = [...(outcome.skipped ?? []), ...notInstalled];
+      result.workloads.push(outcome);
+      console.log(`  ${workload}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    console.log(consoleTable(result));
+    for (const t of targets(result)) console.log(`  target ${t.met == null ? "—" : t.met ? "met   " : "MISSED"} ${t.target}: ${t.value}`);
+    // An --only run replaces its workloads in this runtime's results and keeps the others.
+    const file = join(resultsDir, `${runtime}.json`);
+    if (only.length < WORKLOADS.length && existsSync(file)) {
+      const previous = JSON.parse(readFileSync(file, "utf8"));
+      const kept = previous.workloads.filter((w) => !only.includes(w.workload));
+      result.workloads = [...kept, ...result.workloads].sort((a, b) => WORKLOADS.indexOf(a.workload) - WORKLOADS.indexOf(b.workload));
+      if (npmPeers.length === 0) npmPeers.push(...(previous.npmPeers ?? []));
+    }
+    writeFileSync(file, `${JSON.stringify({ ...result, npmPeers }, null, 2)}\n`);
+  }
+
+  // The report covers every runtime with results on disk, so a --runtime run refreshes only its own.
+  const all = RUNTIMES.filter((r) => existsSync(join(resultsDir, `${r}.json`)))
+    .map((r) => JSON.parse(readFileSync(join(resultsDir, `${r}.json`), "utf8")));
+  const npmRecord = all.find((r) => r.npmPeers?.length)?.npmPeers ?? [];
+  writeFileSync(join(resultsDir, "report.md"), markdownReport(all, npmRecord));
+  writeFileSync(join(resultsDir, "ratios.svg"), ratioChart(all, describeMachine(all[0].machine)));
+  console.log(`\nwrote ${readdirSync(resultsDir).filter((f) => f.includes(".")).map((f) => join(resultsDir, f).slice(root.length + 1)).join(", ")} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+} finally {
+  if (!interrupted) rmSync(tempDir, { recursive: true, force: true });
+}
