@@ -167,10 +167,6 @@ const mappedFileCases: Case[] = [
     op: "write across windows, sync immediate", setup: (c) => windowed(c, { sync: "immediate" }),
     run: (c) => void mapped(c).writeAt(pattern(3 * P, 2), P + 1),
   },
-  {
-    op: "copyonwrite window slides away from private writes", setup: (c) => void openMapped(c, { mode: "copyonwrite", window: 2 * P }, 8 * P).writeAt("mine", 0),
-    run: (c) => void mapped(c).readAt(new Uint8Array(4), 7 * P),
-  },
   { op: "write in place", setup: (c) => rw(c), run: (c) => void mapped(c).write("hello") },
   { op: "write, sync immediate", setup: (c) => rw(c, { sync: "immediate" }), run: (c) => void mapped(c).write("hello") },
   { op: "writeAt grows the file", setup: (c) => rw(c), run: (c) => void mapped(c).writeAt(pattern(P, 5), 4 * P + 100) },

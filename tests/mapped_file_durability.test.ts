@@ -273,6 +273,21 @@ describe("resize", () => {
     assert.deepEqual(mapped.bytes, data.subarray(0, pageSize + 3));
   });
 
+  it("a range shorter than the file grows and shrinks without touching the bytes past it", () => {
+    const file = freshFile(new Uint8Array(100).fill(7));
+    using mapped = MappedFile.open(file, { mode: "readwrite", offset: 10, length: 10 });
+    mapped.writeAt(new Uint8Array([1]), 10); // grows the range to 11 bytes, inside the file
+    assert.equal(mapped.size, 11);
+    assert.equal(fs.statSync(file).size, 100, "growing inside the file keeps its end");
+    mapped.resize(5);
+    assert.equal(fs.statSync(file).size, 100, "the range did not reach the end, so nothing is cut");
+    assert.deepEqual(new Uint8Array(fs.readFileSync(file).subarray(15)), new Uint8Array(85).fill(7).fill(1, 5, 6));
+    mapped.resize(95); // past the end: the file grows to the range's end
+    assert.equal(fs.statSync(file).size, 105);
+    mapped.resize(50); // the range reaches the end now, so the file follows it
+    assert.equal(fs.statSync(file).size, 60);
+  });
+
   it("resizes down to 0 bytes and back up", () => {
     const file = freshFile("some bytes");
     using mapped = MappedFile.open(file, { mode: "readwrite" });

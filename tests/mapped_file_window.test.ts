@@ -37,6 +37,11 @@ describe("windowed mapping", () => {
     assert.equal(mappedBytes, window, "one window is mapped");
   });
 
+  it("is refused for copy-on-write, whose private changes a slide would drop", () => {
+    assert.throws(() => MappedFile.open(file, { mode: "copyonwrite", window }), /copyonwrite/);
+    assert.throws(() => MappedFile.open(file, { mode: "copyonwrite", window }), TypeError);
+  });
+
   it("rounds the window up to whole pages", () => {
     using mapped = MappedFile.open(file, { window: pageSize + 1 });
     assert.equal(mapped.bytes.length, 2 * pageSize);

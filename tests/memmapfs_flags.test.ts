@@ -119,7 +119,7 @@ describe("openFile flags", () => {
   });
 
   it("uses the file system's defaults for everything the flags do not decide", () => {
-    const [mfs, root] = fresh({ mode: "copyonwrite", sync: "immediate", window: 8192 });
+    const [mfs, root] = fresh({ mode: "readonly", sync: "immediate", window: 8192 });
     fs.writeFileSync(path.join(root, "d.bin"), pattern(50_000));
     using writable = mfs.openFile("d.bin", "r+");
     assert.equal(writable.mode, "readwrite", "the flags decide the mode");

@@ -107,9 +107,15 @@ let injectedModelBug = false;
 
 const rangeOf = (m: Model) =>
   m.private ?? m.file.subarray(m.options.offset, m.options.length === undefined ? undefined : m.options.offset + m.options.length);
-/** Resizing makes the range `size` bytes and (as documented) the file offset + size. */
-function setRangeSize(m: Model, size: number, fileSize = m.options.offset + size): void {
-  m.file = sized(m.file, fileSize);
+/**
+ * Resizing makes the range `size` bytes. The file grows to hold the range and
+ * is cut only where the range reached its end: bytes past a shorter range stay.
+ */
+function setRangeSize(m: Model, size: number): void {
+  const oldEnd = m.options.offset + rangeOf(m).length;
+  const newEnd = m.options.offset + size;
+  const cuts = oldEnd >= m.file.length;
+  m.file = sized(m.file, newEnd > m.file.length || cuts ? newEnd : m.file.length);
   if (m.options.length !== undefined) m.options.length = size;
 }
 
@@ -119,8 +125,7 @@ function modelWriteAt(m: Model, bytes: Uint8Array, at: number): number | TypeErr
   if (bytes.length === 0) return 0;
   const end = at + bytes.length;
   if (end > rangeOf(m).length && m.options.mode === "copyonwrite") return TypeError;
-  // Growing by a write never cuts the file, even when the range ends before the file does.
-  if (end > rangeOf(m).length) setRangeSize(m, end, Math.max(m.file.length, m.options.offset + end));
+  if (end > rangeOf(m).length) setRangeSize(m, end);
   rangeOf(m).set(injectedModelBug ? bytes.subarray(0, bytes.length - 1) : bytes, at);
   return bytes.length;
 }
@@ -156,10 +161,12 @@ function onHandle(label: string, run: (m: Model, handle: MappedFile) => void): f
 function open(options: OpenOptions): fc.Command<Model, Real> {
   return command<Model, Real>(`open(${JSON.stringify(options)})`, (m) => !m.open, (m, r) => {
     const { mode, offset, sync } = options;
-    // Known bugs, held out: a copy-on-write window that slides away drops its private writes,
-    // and growing a read-write range shorter than the file cuts the file to the range's end.
-    const window = mode === "copyonwrite" ? undefined : options.window;
-    const length = mode === "readwrite" ? undefined : options.length;
+    const { length } = options;
+    if (mode === "copyonwrite" && options.window !== undefined) {
+      // A slide would drop the private changes, so the combination is refused.
+      return throwsExactly(() => MappedFile.open(r.path, { mode, window: options.window }), TypeError, "copy-on-write window");
+    }
+    const window = options.window;
     const append = options.append && mode === "readwrite";
     const opening = () => MappedFile.open(r.path, { mode, window, offset, length, sync, ...(append ? { append } : {}) });
     if (offset + (length ?? 0) > m.file.length) return throwsExactly(opening, RangeError, "open past the end");

@@ -76,7 +76,10 @@ export interface MapOptions {
   offset?: number;
   /** Bytes to map; default to the end of the file. */
   length?: number;
-  /** Map at most this many bytes at a time (rounded up to pages); the window slides on access. */
+  /**
+   * Map at most this many bytes at a time (rounded up to pages); the window
+   * slides on access. Not with `"copyonwrite"`, whose changes a slide would drop.
+   */
   window?: number;
   /** Prefault the pages (MAP_POPULATE, else MADV_WILLNEED). Default false. */
   populate?: boolean;
@@ -155,6 +158,10 @@ export function resolveMapOptions(options: MapOptions = {}, pageSize: number): R
     throw new TypeError('Options create, append and size need mode "readwrite"');
   }
   if (options.exclusive && !options.create) throw new TypeError("Option exclusive needs create");
+  if (mode === "copyonwrite" && options.window !== undefined) {
+    // A slide unmaps the window, and with it the only copy of private changes.
+    throw new TypeError('Option window cannot be used with mode "copyonwrite": private changes would be lost when the window slides');
+  }
   const window = options.window === undefined ? 0 : Math.ceil(options.window / pageSize) * pageSize;
   return {
     mode,

@@ -408,8 +408,11 @@ export class MappedFile extends TypedAccess implements Disposable {
   }
 
   /**
-   * Sets the size of the range (and of the file: offset + newSize). Needs a
-   * readwrite file or anonymous memory. Every view handed out is detached.
+   * Sets the size of the range. Needs a readwrite file or anonymous memory.
+   * The file grows when the range's new end is past the file's end, and is
+   * cut only when the range reached the file's end: bytes of the file beyond
+   * a range opened with `offset`/`length` are never touched. Every view
+   * handed out is detached.
    */
   resize(newSize: number): void {
     this.#assertOpen();
@@ -418,26 +421,34 @@ export class MappedFile extends TypedAccess implements Disposable {
     const old = this.size;
     if (newSize === old) return;
     this.#region.dirty = this.#region.dirty && this.#shared;
+    const file = this.#file;
+    const fileSize = file ? file.stat().size : 0;
+    const newEnd = this.#fileOffset + newSize;
     if (newSize > old) {
-      this.#file?.setSize(this.#fileOffset + newSize);
+      const grows = file !== null && newEnd > fileSize;
+      if (grows) file.setSize(newEnd);
       try {
         this.#region.resize(newSize);
       } catch (error) {
-        this.#file?.setSize(this.#fileOffset + old);
+        if (grows) file.setSize(fileSize);
         throw error;
       }
+      if (grows) this.#durability.sizeChanged();
     } else {
+      const cuts = file !== null && this.#fileOffset + old >= fileSize;
       // Unmap before cutting the file so no page of the mapping is past its end.
       this.#region.resize(newSize);
-      try {
-        this.#file?.setSize(this.#fileOffset + newSize);
-      } catch (error) {
-        // The file kept its size: map it all again so the object matches it.
-        this.#region.resize(old);
-        throw error;
+      if (cuts) {
+        try {
+          file.setSize(newEnd);
+        } catch (error) {
+          // The file kept its size: map it all again so the object matches it.
+          this.#region.resize(old);
+          throw error;
+        }
+        this.#durability.sizeChanged();
       }
     }
-    this.#durability.sizeChanged();
     if (this.#options.sync === "immediate") this.#durability.flush(0, this.size, false);
   }
 
