@@ -8,7 +8,7 @@
 
 import type { MmapError } from "../errors.ts";
 import type { Libc } from "../ffi/libc.ts";
-import { Mapping } from "../mapping.ts";
+import { Mapping, viewOf } from "../mapping.ts";
 
 /** How a region maps its file. */
 export interface RegionOptions {
@@ -162,7 +162,7 @@ export class MappedRegion {
   view(start: number, end: number): Uint8Array<ArrayBuffer> {
     if (end === start) return new Uint8Array(0);
     const whole = this.#whole();
-    if (whole) return whole.subarray(start, end);
+    if (whole) return viewOf(whole, start, end);
     const { mapping, start: offset } = this.ensure(start, end);
     return mapping.view(start - offset, end - offset);
   }
@@ -171,7 +171,7 @@ export class MappedRegion {
   currentView(): Uint8Array<ArrayBuffer> {
     if (this.#size === 0) return new Uint8Array(0);
     const whole = this.#whole();
-    if (whole) return whole.subarray(0, this.#size);
+    if (whole) return viewOf(whole, 0, this.#size);
     const { mapping, start } = this.#mapping
       ? { mapping: this.#mapping, start: this.#start }
       : this.ensure(0);
@@ -189,7 +189,7 @@ export class MappedRegion {
   copyOut(target: Uint8Array, offset: number, count: number): void {
     const whole = this.#whole();
     if (whole) {
-      target.set(whole.subarray(offset, offset + count));
+      target.set(viewOf(whole, offset, offset + count));
       return;
     }
     let done = 0;
