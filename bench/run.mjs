@@ -8,6 +8,7 @@
 //
 //   --quick                  small sizes, for development (under two minutes)
 //   --runtime=deno,bun,node  only these runtimes (other runtimes' results stay)
+//   --report-only            only re-render report.md and ratios.svg from the JSON
 //   --only=random_read,...   only these workloads; they replace their own rows in
 //                            the results on disk and the others stay
 import { execFileSync, spawnSync } from "node:child_process";
@@ -41,7 +42,7 @@ function die(message) {
   console.error(`memmapfs bench: ${message}`);
   process.exit(2);
 }
-const unknown = args.filter((arg) => !/^--(quick|runtime=.*|only=.*)$/.test(arg));
+const unknown = args.filter((arg) => !/^--(quick|report-only|runtime=.*|only=.*)$/.test(arg));
 if (unknown.length > 0) die(`unknown option ${unknown.join(" ")}`);
 const quick = args.includes("--quick");
 const runtimes = listArg("runtime", RUNTIMES);
@@ -119,6 +120,22 @@ function buildCPeer(tempDir) {
   }
 }
 
+// The report covers every runtime with results on disk, so a --runtime run refreshes only its own.
+function writeReport() {
+  const all = RUNTIMES.filter((r) => existsSync(join(resultsDir, `${r}.json`)))
+    .map((r) => JSON.parse(readFileSync(join(resultsDir, `${r}.json`), "utf8")));
+  if (all.length === 0) die(`no results in ${resultsDir}`);
+  const npmRecord = all.find((r) => r.npmPeers?.length)?.npmPeers ?? [];
+  writeFileSync(join(resultsDir, "report.md"), markdownReport(all, npmRecord));
+  writeFileSync(join(resultsDir, "ratios.svg"), ratioChart(all, describeMachine(all[0].machine)));
+}
+
+if (args.includes("--report-only")) {
+  writeReport();
+  console.log(`wrote ${join(resultsDir, "report.md")} and ratios.svg`);
+  process.exit(0);
+}
+
 ensureDeps();
 const started = Date.now();
 const tempDir = mkdtempSync(join(tmpdir(), "memmapfs-bench-"));
@@ -147,7 +164,7 @@ try {
     ftruncateSync(fd, S.sparse);
     closeSync(fd);
   }
-  const cPeer = only.includes("random_read") ? buildCPeer(tempDir) : null;
+  const cPeer = only.some((w) => w === "random_read" || w === "zero_copy") ? buildCPeer(tempDir) : null;
   if (cPeer?.reason) console.log(`  ${cPeer.reason}`);
   const wantsAddons = only.some((w) => ["random_read", "zero_copy", "ffi_overhead"].includes(w));
   if (wantsAddons) console.log("  npm mmap packages, installed into the temp directory:");
@@ -173,12 +190,14 @@ try {
       let outcome;
       if (workload === "random_read" || workload === "zero_copy") {
         outcome = runWorkload(runtime, workload, [`--file=${bigFile}`, `--reads=${S.reads}`, `--reps=${S.reps}`, addonsArg]);
-        if (workload === "random_read" && !outcome.error) {
+        if (!outcome.error) {
+          const mode = workload === "random_read" ? "copy" : "touch";
+          const name = mode === "copy" ? "C mmap + memcpy" : "C mmap, touch a byte";
           if (cPeer?.binary) {
             // Run right after the runtime's own contenders, on the same offsets.
-            const out = execFileSync(cPeer.binary, [bigFile, String(S.reads), String(S.reps)], { encoding: "utf8" });
-            outcome.contenders.push({ name: "C mmap + memcpy", ours: false, value: JSON.parse(out).nsPerOp });
-          } else if (cPeer?.reason) outcome.skipped = [...(outcome.skipped ?? []), { name: "C mmap + memcpy", reason: cPeer.reason }];
+            const out = execFileSync(cPeer.binary, [bigFile, String(S.reads), String(S.reps), mode], { encoding: "utf8" });
+            outcome.contenders.push({ name, ours: false, value: JSON.parse(out).nsPerOp });
+          } else if (cPeer?.reason) outcome.skipped = [...(outcome.skipped ?? []), { name, reason: cPeer.reason }];
         }
       } else if (workload === "sequential_scan") {
         outcome = runVariants(runtime, workload, ["mapped", "readFileSync", "streamed"], [`--file=${bigFile}`, `--reps=${S.bigReps}`]);
@@ -208,12 +227,7 @@ try {
     writeFileSync(file, `${JSON.stringify({ ...result, npmPeers }, null, 2)}\n`);
   }
 
-  // The report covers every runtime with results on disk, so a --runtime run refreshes only its own.
-  const all = RUNTIMES.filter((r) => existsSync(join(resultsDir, `${r}.json`)))
-    .map((r) => JSON.parse(readFileSync(join(resultsDir, `${r}.json`), "utf8")));
-  const npmRecord = all.find((r) => r.npmPeers?.length)?.npmPeers ?? [];
-  writeFileSync(join(resultsDir, "report.md"), markdownReport(all, npmRecord));
-  writeFileSync(join(resultsDir, "ratios.svg"), ratioChart(all, describeMachine(all[0].machine)));
+  writeReport();
   console.log(`\nwrote ${readdirSync(resultsDir).filter((f) => f.includes(".")).map((f) => join(resultsDir, f).slice(root.length + 1)).join(", ")} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 } finally {
   if (!interrupted) rmSync(tempDir, { recursive: true, force: true });

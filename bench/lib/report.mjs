@@ -49,7 +49,7 @@ export function formatValue(contender, unit) {
   return text;
 }
 
-const ratioText = (ratio) => (ratio == null ? "—" : `${ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2)}x`);
+const ratioText = (ratio, digits = 2) => (ratio == null ? "—" : `${ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(digits)}x`);
 
 /** Rows of [workload, memmapfs, its value, peer, its value, ratio] for one runtime. */
 export function tableRows(result) {
@@ -92,7 +92,7 @@ const isPositional = (name) => name.startsWith("fs.readSync") || name.startsWith
 /** Issue 6's targets for one runtime: [{ target, value, met }] (met null when not measurable). */
 export function targets(result) {
   const out = [];
-  const add = (target, ratio, met, detail = "") => out.push({ target, value: ratio == null ? "not measured" : `${ratioText(ratio)}${detail}`, met: ratio == null ? null : met });
+  const add = (target, ratio, met, detail = "") => out.push({ target, value: ratio == null ? "not measured" : `${ratioText(ratio, 3)}${detail}`, met: ratio == null ? null : met });
   const random = find(result, "random_read");
   const readAt = byName(random, (n) => n === "MappedFile.readAt")[0];
   const positional = best(byName(random, isPositional));
@@ -106,6 +106,8 @@ export function targets(result) {
   const zPositional = best(byName(zero, isPositional));
   const r3 = sub && zPositional ? zPositional.value / sub.value : null;
   add("zero-copy ≥ 10x the positional read", r3, r3 >= 10);
+  const cTouch = byName(zero, (n) => n.startsWith("C "))[0];
+  if (sub && cTouch) out.push({ target: "(context) zero-copy against C touching the same bytes", value: `${ratioText(sub.value / cTouch.value)} of C's time`, met: null });
   const bun = byName(zero, (n) => n.startsWith("Bun.mmap"))[0];
   if (bun) add("zero-copy no slower than Bun.mmap", sub ? bun.value / sub.value : null, sub && bun.value / sub.value >= 1);
   const scan = find(result, "sequential_scan");
@@ -137,6 +139,38 @@ export function targets(result) {
 
 const LABELS = { deno: "Deno", bun: "Bun", node: "Node" };
 
+/**
+ * One row per comparison, one column per runtime: "ours vs peer (speed-up)".
+ * Peers that exist on one runtime only (Bun.mmap, FsFile) leave "—" elsewhere.
+ */
+export function summaryTable(results) {
+  const rows = new Map();
+  for (const [column, result] of results.entries()) {
+    for (const workload of result.workloads) {
+      if (workload.error) continue;
+      const comparisons = compare(workload);
+      const oursCount = new Set(comparisons.map((row) => row.ours.name)).size;
+      for (const { ours, peer, ratio } of comparisons) {
+        const title = TITLES[workload.workload] ?? workload.workload;
+        const key = `${title}${oursCount > 1 ? `: ${ours.name.replace(/^MappedFile,?\s*/, "")}` : ""}|${peer?.name ?? "—"}`;
+        if (!rows.has(key)) rows.set(key, results.map(() => "—"));
+        if (!peer) {
+          rows.get(key)[column] = formatValue({ value: ours.value }, workload.unit);
+          continue;
+        }
+        const rss = ours.rssBytes && peer.rssBytes ? `; RSS ${(ours.rssBytes / MiB).toFixed(0)} vs ${(peer.rssBytes / MiB).toFixed(0)} MiB` : "";
+        rows.get(key)[column] = `${formatValue({ value: ours.value }, workload.unit)} vs ${formatValue({ value: peer.value }, workload.unit)} (**${ratioText(ratio)}**${rss})`;
+      }
+    }
+  }
+  const header = ["workload", "peer", ...results.map((r) => r.runtime.version)];
+  // Peers found on one runtime only are met last; sorting puts them under their workload.
+  const order = Object.values(TITLES);
+  const rank = (key) => order.findIndex((title) => key.startsWith(title));
+  const sorted = [...rows].map((row, i) => [row, i]).sort(([a, i], [b, j]) => rank(a[0]) - rank(b[0]) || i - j);
+  return markdownTable(header, sorted.map(([[key, cells]]) => [...key.split("|"), ...cells]));
+}
+
 /** The whole markdown report over every runtime's results. */
 export function markdownReport(results, npmPeers) {
   const lines = [];
@@ -147,6 +181,7 @@ export function markdownReport(results, npmPeers) {
   lines.push(`Sizes: ${first.sizesText}. Each value is the median of the repetitions after a warm-up; contenders of a workload run interleaved in one process, except sequential scan and sparse touch, where each runs in its own process so its peak RSS (VmHWM) is its own.`, "");
   lines.push("Speed-up is the peer's time divided by memmapfs's: above 1x memmapfs is faster.", "");
   lines.push("![speed-up of memmapfs over each peer, per runtime](ratios.svg)", "");
+  lines.push("## Summary", "", "memmapfs vs the peer, median time per operation (ns) or per run (ms); **speed-up** = peer / memmapfs.", "", summaryTable(results), "");
   for (const result of results) {
     lines.push(`## ${result.runtime.version}`, "", markdownTable(HEADER, tableRows(result)), "");
   }
