@@ -101,7 +101,10 @@ export function measure(contenders: Contender[], reps: number, warmup = 1): Meas
   for (let i = 0; i < warmup; i++) for (const contender of contenders) check(contender.name, contender.run());
   const times = new Map<string, number[]>(contenders.map((contender) => [contender.name, []]));
   for (let rep = 0; rep < reps; rep++) {
-    for (const contender of contenders) {
+    // Each round starts with the next contender, so none always runs first
+    // (after the previous round's last one, whose writeback or garbage it may pay for).
+    const order = contenders.map((_, i) => contenders[(i + rep) % contenders.length]);
+    for (const contender of order) {
       const start = performance.now();
       const sum = contender.run();
       const elapsed = performance.now() - start;
