@@ -101,6 +101,8 @@ export function targets(result) {
   add("random readAt ≥ 2x the positional read", r1, r1 >= 2);
   const r2 = readAt && c ? readAt.value / c.value : null;
   add("random readAt within 1.3x of C mmap + memcpy", r2, r2 <= 1.3, " of C's time");
+  const copyFloor = byName(random, (n) => n.includes("JS floor"))[0];
+  if (readAt && copyFloor) out.push({ target: "(context) readAt against a bare view + copy of the same mapping", value: `${ratioText(readAt.value / copyFloor.value)} of its time (+${(readAt.value - copyFloor.value).toFixed(0)} ns)`, met: null });
   const zero = find(result, "zero_copy");
   const sub = byName(zero, (n) => n === "MappedFile.subarray")[0];
   const zPositional = best(byName(zero, isPositional));
@@ -108,6 +110,8 @@ export function targets(result) {
   add("zero-copy ≥ 10x the positional read", r3, r3 >= 10);
   const cTouch = byName(zero, (n) => n.startsWith("C "))[0];
   if (sub && cTouch) out.push({ target: "(context) zero-copy against C touching the same bytes", value: `${ratioText(sub.value / cTouch.value)} of C's time`, met: null });
+  const viewFloor = byName(zero, (n) => n.includes("JS floor"))[0];
+  if (sub && viewFloor) out.push({ target: "(context) zero-copy against a bare view of the same mapping", value: `${ratioText(sub.value / viewFloor.value)} of its time (+${(sub.value - viewFloor.value).toFixed(0)} ns)`, met: null });
   const bun = byName(zero, (n) => n.startsWith("Bun.mmap"))[0];
   if (bun) add("zero-copy no slower than Bun.mmap", sub ? bun.value / sub.value : null, sub && bun.value / sub.value >= 1);
   const scan = find(result, "sequential_scan");

@@ -39,6 +39,13 @@ using mapped = MappedFile.open(file);
 const contenders: Contender[] = [
   { name: "MappedFile.readAt", ours: true, perRep: reads, run: loop((offset) => mapped.readAt(buffer, offset)) },
 ];
+// The floor in JavaScript: copy a bare view of the same mapped memory, no checks.
+const whole = mapped.bytes;
+contenders.push({
+  name: "bare view of the same mapping + copy (JS floor)",
+  perRep: reads,
+  run: loop((offset) => buffer.set(new Uint8Array(whole.buffer, whole.byteOffset + offset, 4096))),
+});
 const positional = positionalPeers(file);
 for (const peer of positional) {
   contenders.push({ name: peer.name, perRep: reads, run: loop((offset) => peer.read(buffer, offset)) });

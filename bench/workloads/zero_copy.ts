@@ -1,8 +1,9 @@
 /**
  * Random zero-copy access: take a 4 KiB view at a random page and touch one
  * byte. `MappedFile.subarray` against `Bun.mmap(...).subarray` on Bun, npm mmap
- * addons where they load, and the positional read a program without a mapping
- * has to make to see the same byte.
+ * addons where they load, the positional read a program without a mapping
+ * has to make to see the same byte, and a bare view on the same memory (the
+ * floor a JavaScript engine sets).
  *
  * Run through bench/run.mjs, or alone:
  * `node --experimental-ffi bench/workloads/zero_copy.ts --file=big.bin --reads=100000 --reps=5`
@@ -35,6 +36,14 @@ using mapped = MappedFile.open(file);
 const contenders: Contender[] = [
   { name: "MappedFile.subarray", ours: true, perRep: reads, run: viewLoop((o) => mapped.subarray(o, o + 4096)) },
 ];
+// The floor for any zero-copy view in JavaScript: a bare view constructed on
+// the same mapped memory, with no checks. Ours minus this is the library's cost.
+const whole = mapped.bytes;
+contenders.push({
+  name: "bare Uint8Array on the same mapping (JS floor)",
+  perRep: reads,
+  run: viewLoop((o) => new Uint8Array(whole.buffer, whole.byteOffset + o, 4096)),
+});
 const bun = bunMmap(file);
 if (bun) contenders.push({ name: "Bun.mmap().subarray", perRep: reads, run: viewLoop((o) => bun.subarray(o, o + 4096)) });
 const addons = addonPeers(options.get("addons"));
