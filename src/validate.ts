@@ -71,6 +71,57 @@ export function assertOptionalBoolean(value: unknown, name: string): void {
 }
 
 /**
+ * Checks an options argument: `undefined` is no options (`{}`), anything but a
+ * plain object (null, an array, a string, a number…) is a mistake.
+ *
+ * @throws {TypeError} When `value` is neither undefined nor a non-array object.
+ */
+export function optionsObject<T extends object>(value: T | undefined, name = "options"): T {
+  if (value === undefined) return {} as T;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`${capitalize(name)} must be an object, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Checks permission bits: a non-negative integer no larger than 0o7777.
+ *
+ * @throws {TypeError} When it is not a number.
+ * @throws {RangeError} When it is not a non-negative safe integer or above 0o7777.
+ */
+export function assertPermissions(value: unknown, name = "permissions"): asserts value is number {
+  assertByteCount(value, name);
+  if (value > 0o7777) {
+    throw new RangeError(`${capitalize(name)} must be at most 0o7777, got 0o${value.toString(8)}`);
+  }
+}
+
+/** Like {@linkcode assertPermissions}, for an optional argument. */
+export function assertOptionalPermissions(value: unknown, name = "permissions"): asserts value is number | undefined {
+  if (value !== undefined) assertPermissions(value, name);
+}
+
+/**
+ * Checks a user or group id for chown: an integer from 0 to 2^32 - 1, or -1,
+ * which (as in POSIX chown and node:fs on every runtime) leaves that id
+ * unchanged; so does 2^32 - 1, which is `(uid_t)-1`.
+ *
+ * @throws {TypeError} When it is not a number.
+ * @throws {RangeError} When it is fractional, NaN, infinite, below -1 or above 2^32 - 1.
+ */
+export function assertOwnerId(value: unknown, name: string): asserts value is number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${capitalize(name)} must be a number, got ${describe(value)}`);
+  }
+  if (!Number.isInteger(value) || value < -1 || value > 2 ** 32 - 1) {
+    throw new RangeError(
+      `${capitalize(name)} must be an integer from 0 to ${2 ** 32 - 1}, or -1 to leave it unchanged, got ${value}`,
+    );
+  }
+}
+
+/**
  * Turns a `string | URL` into a file path.
  *
  * @throws {TypeError} For another type, an empty path, a NUL byte, or a non-file URL.
@@ -104,6 +155,16 @@ export function toBytes(value: unknown, name = "source"): Uint8Array {
     return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   }
   throw new TypeError(`${capitalize(name)} must be a Uint8Array or a string, got ${describe(value)}`);
+}
+
+/**
+ * Checks a file time: a valid `Date`, or a finite number of seconds since the epoch.
+ *
+ * @throws {TypeError} For anything else, an invalid Date, NaN or ±Infinity.
+ */
+export function assertTime(value: unknown, name: string): asserts value is Date | number {
+  const valid = value instanceof Date ? !Number.isNaN(value.getTime()) : typeof value === "number" && Number.isFinite(value);
+  if (!valid) throw new TypeError(`${capitalize(name)} must be a valid Date or a finite number, got ${describe(value)}`);
 }
 
 /** @throws {TypeError} When `value` is not a Uint8Array. */

@@ -10,8 +10,15 @@ import type { FileStat } from "./libc.ts";
 
 const encoder = new TextEncoder();
 
-/** UTF-8 bytes of `text` followed by the NUL that C expects. */
+/**
+ * UTF-8 bytes of `text` followed by the NUL that C expects.
+ *
+ * @throws {TypeError} When `text` holds a NUL: C would stop reading there and
+ *   act on a different path or name. The public entry points check first; this
+ *   is the last line of defence before libc.
+ */
 export function cString(text: string): Uint8Array {
+  if (text.includes("\0")) throw new TypeError("A path or name passed to libc must not contain NUL bytes");
   const bytes = new Uint8Array(encoder.encode(text).length + 1);
   encoder.encodeInto(text, bytes);
   return bytes;
