@@ -9,11 +9,15 @@
  */
 
 import { MmapError } from "../errors.ts";
+import { constantsFor } from "../ffi/constants.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { toPath } from "../validate.ts";
 
 /**
- * Runs a node:fs call, turning its error into an {@linkcode MmapError}.
+ * Runs a node:fs call, turning an OS error (an errno name such as `"ENOENT"`
+ * in `code`) into an {@linkcode MmapError}. Any other error — node:fs's own
+ * argument checks (`"ERR_OUT_OF_RANGE"`, `"ERR_INVALID_ARG_VALUE"`) — passes
+ * through unchanged: those are mistakes, not OS failures.
  *
  * @example
  * ```ts ignore
@@ -25,14 +29,30 @@ export function fsCall<T>(syscall: string, path: string, call: () => T): T {
     return call();
   } catch (error) {
     const failure = error as { code?: unknown; errno?: unknown; syscall?: unknown; message?: string };
-    if (typeof failure?.code !== "string" || !failure.code.startsWith("E")) throw error;
+    const errno = errnoOf(failure);
+    if (errno === undefined) throw error;
     throw new MmapError(`${failure.code}: ${syscall} failed for "${path}"`, {
-      code: failure.code,
-      errno: typeof failure.errno === "number" ? Math.abs(failure.errno) : 0,
+      code: failure.code as string,
+      errno,
       syscall: typeof failure.syscall === "string" ? failure.syscall : syscall,
       path,
     });
   }
+}
+
+/**
+ * The errno number of a node:fs error, or `undefined` when it is not an OS
+ * error. Its code must look like an errno name; the number is its `errno`, or,
+ * where a runtime leaves that out (Deno's utimesSync), the number of the name.
+ */
+function errnoOf(failure: { code?: unknown; errno?: unknown } | null | undefined): number | undefined {
+  const code = failure?.code;
+  if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return undefined;
+  if (typeof failure!.errno === "number" && failure!.errno !== 0) return Math.abs(failure!.errno);
+  const { process } = nodeBuiltins();
+  const names = constantsFor(process.platform, process.arch)?.errnoNames ?? {};
+  for (const [number, name] of Object.entries(names)) if (name === code) return Number(number);
+  return undefined;
 }
 
 /**
@@ -90,14 +110,14 @@ export class FsPaths {
   }
 
   /**
-   * The absolute path `value` leads to.
+   * The absolute path `value` leads to; `name` is the argument's name for errors.
    *
    * @throws {TypeError} For a bad path.
    * @throws {MmapError} EACCES when a confined file system would leave its directory.
    */
-  resolve(value: unknown): string {
+  resolve(value: unknown, name = "path"): string {
     const { path } = nodeBuiltins();
-    const resolved = path.resolve(this.#cwd, toPath(value));
+    const resolved = path.resolve(this.#cwd, toPath(value, name));
     if (this.#confine === null) return resolved;
     if (!isInside(resolved, this.#confine)) throw escape(String(value), this.#confine);
     const real = this.#realPathOfExistingPart(resolved);
