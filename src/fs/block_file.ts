@@ -31,7 +31,7 @@
 import { ClosedError, errnoError } from "../errors.ts";
 import { libc as activeLibc } from "../ffi/mod.ts";
 import { pageSize } from "../page_size.ts";
-import { assertByteCount, assertOptionalBoolean, assertUint8Array, toPath } from "../validate.ts";
+import { assertByteCount, assertOptionalBoolean, assertUint8Array, optionsObject, toPath } from "../validate.ts";
 import { OutstandingViewsError } from "./block_file_errors.ts";
 import { controlCapacity, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from "./block_file_format.ts";
 import { readBlockFile } from "./block_file_open.ts";
@@ -106,11 +106,11 @@ export class BlockFile implements Disposable {
    * later step fails. Returns once the new file and its directory entry are
    * on disk.
    *
-   * @throws {TypeError} For a bad path or options.
+   * @throws {TypeError} For a bad path, options that are not an object, or a wrong option type (`null` included).
    * @throws {RangeError} When `blockSize` is not a multiple of the page size of at least 4096.
    * @throws {MmapError} EEXIST, or another error from the OS.
    */
-  static create(path: string | URL, options: BlockFileOptions = {}): BlockFile {
+  static create(path: string | URL, options?: BlockFileOptions): BlockFile {
     const filePath = toPath(path);
     const blockSize = checkedBlockSize(options);
     const file = MappedFile.open(filePath, {
@@ -157,7 +157,7 @@ export class BlockFile implements Disposable {
    * console.log(scratch.blockSize, scratch.path); // 8192 null
    * ```
    */
-  static anonymous(options: BlockFileOptions = {}): BlockFile {
+  static anonymous(options?: BlockFileOptions): BlockFile {
     const blockSize = checkedBlockSize(options);
     return new BlockFile(MappedFile.anonymous(blockSize * INITIAL_BLOCKS), blockSize, FreeSpace.create);
   }
@@ -281,6 +281,8 @@ export class BlockFile implements Disposable {
    * ```
    */
   with<T>(offset: number, blocks: number, fn: (view: Uint8Array<ArrayBuffer>) => T): T {
+    // Unlike get(), blocks is required here: a missing one is a mistake, not 1.
+    assertByteCount(blocks, "blocks");
     if (typeof fn !== "function") throw new TypeError("Fn must be a function");
     const view = this.get(offset, blocks);
     let result: T;
@@ -308,12 +310,14 @@ export class BlockFile implements Disposable {
    * state: at once (a {@linkcode sync}) unless `{ sync: false }`, then at the
    * next sync.
    *
+   * @throws {TypeError} For data that is not a Uint8Array, options that are not an
+   *   object, or a `sync` that is not a boolean (`null` included).
    * @throws {RangeError} When it is longer than {@linkcode controlCapacity}.
    */
-  setControlData(data: Uint8Array, options: { sync?: boolean } = {}): void {
+  setControlData(data: Uint8Array, options?: { sync?: boolean }): void {
     this.#assertOpen();
     assertUint8Array(data, "data");
-    const sync = options?.sync ?? true;
+    const { sync = true } = optionsObject(options);
     assertOptionalBoolean(sync, "sync");
     if (data.length > this.controlCapacity) {
       throw new RangeError(`Control data holds at most ${this.controlCapacity} bytes, got ${data.length}`);
@@ -350,13 +354,15 @@ export class BlockFile implements Disposable {
    * Commits (see {@linkcode sync}) and closes. A second call does nothing.
    * The mapping and descriptor are released even when the commit fails.
    *
+   * @throws {TypeError} For options that are not an object or a `force` that is not a boolean.
    * @throws {OutstandingViewsError} While views are held, unless `{ force: true }` (they are then detached).
    * @throws {MmapError} When the commit or the unmap failed; the file is closed anyway.
    */
-  close(options: { force?: boolean } = {}): void {
+  close(options?: { force?: boolean }): void {
+    const { force = false } = optionsObject(options);
+    assertOptionalBoolean(force, "force");
     if (this.#closed) return;
-    assertOptionalBoolean(options?.force, "force");
-    this.#assertNoViews(options?.force ?? false, "close");
+    this.#assertNoViews(force, "close");
     // Forced views are about to be detached: they must not stop the commit from growing the file.
     this.#views.clear();
     let failure: unknown;
@@ -378,13 +384,15 @@ export class BlockFile implements Disposable {
    * Closes without committing (the file is going away) and deletes the file.
    * Also works after close(); a second call does nothing.
    *
+   * @throws {TypeError} For options that are not an object or a `force` that is not a boolean.
    * @throws {OutstandingViewsError} While views are held, unless `{ force: true }`.
    * @throws {MmapError} When the file cannot be removed.
    */
-  remove(options: { force?: boolean } = {}): void {
+  remove(options?: { force?: boolean }): void {
+    const { force = false } = optionsObject(options);
+    assertOptionalBoolean(force, "force");
     if (!this.#closed) {
-      assertOptionalBoolean(options?.force, "force");
-      this.#assertNoViews(options?.force ?? false, "remove");
+      this.#assertNoViews(force, "remove");
       this.#closed = true;
       this.#views.clear();
       closeQuietly(this.#file);
@@ -431,9 +439,8 @@ export class BlockFile implements Disposable {
   }
 }
 
-function checkedBlockSize(options: BlockFileOptions): number {
-  if (typeof options !== "object" || options === null) throw new TypeError("Options must be an object");
-  const blockSize = options.blockSize ?? Math.max(MIN_BLOCK_SIZE, pageSize);
+function checkedBlockSize(options: BlockFileOptions | undefined): number {
+  const { blockSize = Math.max(MIN_BLOCK_SIZE, pageSize) } = optionsObject(options);
   assertByteCount(blockSize, "blockSize");
   if (blockSize < MIN_BLOCK_SIZE || blockSize % pageSize !== 0 || blockSize > MAX_BLOCK_SIZE) {
     throw new RangeError(

@@ -6,10 +6,11 @@
 
 import type { AdviceName } from "../ffi/constants.ts";
 import {
-  assertByteCount,
   assertChoice,
   assertOptionalBoolean,
   assertOptionalByteCount,
+  assertPermissions,
+  optionsObject,
 } from "../validate.ts";
 
 /**
@@ -128,18 +129,18 @@ const MODES: readonly Mode[] = ["readonly", "readwrite", "copyonwrite"];
 const SYNC_MODES: readonly SyncMode[] = ["immediate", "lazy", "periodic", "never"];
 
 /**
- * Checks `options` and fills in defaults.
+ * Checks `options` and fills in defaults. Only `undefined` means "the
+ * default": `null` is a mistake like any other wrong type.
  *
- * @throws {TypeError} For a wrong type or an option that needs `"readwrite"`.
- * @throws {RangeError} For a negative, fractional or unsafe number.
+ * @throws {TypeError} For a wrong type (null included), options that are not an
+ *   object, or an option that needs `"readwrite"`.
+ * @throws {RangeError} For a negative, fractional or unsafe number, or permissions above 0o7777.
  */
-export function resolveMapOptions(options: MapOptions = {}, pageSize: number): ResolvedMapOptions {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError("Options must be an object");
-  }
-  const mode = options.mode ?? "readonly";
+export function resolveMapOptions(given: MapOptions | undefined, pageSize: number): ResolvedMapOptions {
+  const options = optionsObject(given);
+  const mode = options.mode === undefined ? "readonly" : options.mode;
   assertChoice(mode, MODES, "mode");
-  const sync = options.sync ?? "lazy";
+  const sync = options.sync === undefined ? "lazy" : options.sync;
   assertChoice(sync, SYNC_MODES, "sync");
   assertOptionalByteCount(options.offset, "offset");
   assertOptionalByteCount(options.length, "length");
@@ -149,9 +150,8 @@ export function resolveMapOptions(options: MapOptions = {}, pageSize: number): R
   for (const flag of ["populate", "hugePages", "lock", "checked", "create", "exclusive", "append"] as const) {
     assertOptionalBoolean(options[flag], flag);
   }
-  const permissions = options.permissions ?? 0o600;
-  assertByteCount(permissions, "permissions");
-  if (permissions > 0o7777) throw new RangeError(`Permissions must be at most 0o7777, got ${permissions}`);
+  const permissions = options.permissions === undefined ? 0o600 : options.permissions;
+  assertPermissions(permissions);
   if (options.window === 0) throw new RangeError("Window must be greater than 0");
   if (options.syncInterval === 0) throw new RangeError("SyncInterval must be greater than 0");
   if (mode !== "readwrite" && (options.create || options.append || options.size !== undefined)) {

@@ -11,7 +11,10 @@ import type { AdviceName } from "../ffi/constants.ts";
 import type { Libc } from "../ffi/libc.ts";
 import { libc as activeLibc } from "../ffi/mod.ts";
 import { unrefInterval } from "../ffi/timers.ts";
-import { assertByteCount, assertChoice, assertSafeInteger, assertUint8Array, toBytes, toPath } from "../validate.ts";
+import {
+  assertByteCount, assertChoice, assertOptionalBoolean, assertOptionalByteCount, assertSafeInteger, assertUint8Array, optionsObject,
+  toBytes, toPath,
+} from "../validate.ts";
 import { FileDescriptor } from "./file_descriptor.ts";
 import { type Advice, type MapOptions, type Mode, resolveMapOptions, type ResolvedMapOptions } from "./map_options.ts";
 import { Durability } from "./durability.ts";
@@ -116,7 +119,8 @@ export class MappedFile extends TypedAccess implements Disposable {
   /**
    * Maps the file at `path`.
    *
-   * @throws {TypeError} For a bad argument or option.
+   * @throws {TypeError} For a bad argument or option (`null` included: only
+   *   `undefined` means the default), or options that are not an object.
    * @throws {RangeError} When offset or length fall outside a read-only file.
    * @throws {MmapError} When the OS refuses (code ENOENT, EACCES, EISDIR, ENOMEM…).
    */
@@ -171,11 +175,14 @@ export class MappedFile extends TypedAccess implements Disposable {
    * scratch.setFloat64(0, Math.PI);
    * console.log(scratch.getFloat64(0)); // 3.141592653589793
    * ```
+   *
+   * @throws {TypeError} For a size that is not a number, options that are not an
+   *   object, or a `shared` that is not a boolean (`null` included).
    */
-  static anonymous(size: number, options: { shared?: boolean } = {}): MappedFile {
+  static anonymous(size: number, options?: { shared?: boolean }): MappedFile {
     assertByteCount(size, "size");
-    const shared = options.shared ?? false;
-    if (typeof shared !== "boolean") throw new TypeError("Shared must be a boolean");
+    const { shared = false } = optionsObject(options);
+    assertOptionalBoolean(shared, "shared");
     const libc = activeLibc();
     const resolved = resolveMapOptions({ mode: "readwrite", sync: "never" }, libc.pageSize());
     const region = new MappedRegion(libc, {
@@ -355,13 +362,17 @@ export class MappedFile extends TypedAccess implements Disposable {
     return { view: this.#scratch, at: 0 };
   }
 
-  /** Gives the kernel `advice` about `[offset, offset + length)` (default: all). */
+  /**
+   * Gives the kernel `advice` about `[offset, offset + length)` (default: all).
+   *
+   * @throws {TypeError} For an unknown advice, or an offset or length that is not a number (`null` included).
+   */
   advise(advice: Advice, offset = 0, length?: number): void {
     this.#assertOpen();
     assertChoice(advice, ADVICE_NAMES, "advice");
     assertByteCount(offset, "offset");
+    assertOptionalByteCount(length, "length");
     const span = length ?? Math.max(0, this.size - offset);
-    assertByteCount(span, "length");
     const number = this.#libc.constants.advice[advice];
     if (number === undefined) {
       throw new MmapError(`EINVAL: madvise "${advice}" is not available on this platform`, {
@@ -378,21 +389,23 @@ export class MappedFile extends TypedAccess implements Disposable {
    * the last flush and no writable view was handed out, it makes no call.
    *
    * @throws {MmapError} When the flush fails; the object stays poisoned and later syncs throw.
-   * @throws {TypeError} For copy-on-write or private anonymous mappings, which have no file to sync.
+   * @throws {TypeError} For copy-on-write or private anonymous mappings, which have no file to sync;
+   *   for options that are not an object, or an option of the wrong type (`null` included).
    */
-  sync(options: { offset?: number; length?: number; async?: boolean } = {}): void {
+  sync(options?: { offset?: number; length?: number; async?: boolean }): void {
     this.#assertOpen();
+    const { offset = 0, length: given, async = false } = optionsObject(options);
+    assertByteCount(offset, "offset");
+    assertOptionalByteCount(given, "length");
+    assertOptionalBoolean(async, "async");
     if (!this.#shared) {
       throw new TypeError("Cannot sync a copy-on-write or private mapping: it has no file to write to");
     }
-    const offset = options.offset ?? 0;
-    assertByteCount(offset, "offset");
-    const length = options.length ?? Math.max(0, this.size - offset);
-    assertByteCount(length, "length");
+    const length = given ?? Math.max(0, this.size - offset);
     // msync walks the range even when no page is dirty (about 60 µs on ext4
     // here), so a sync with nothing written since the last one is skipped.
     if (!this.#writableViewsOut && this.#durability.clean) return;
-    this.#durability.flush(offset, length, options.async ?? false);
+    this.#durability.flush(offset, length, async);
   }
 
   /** mlock the mapping (and every later window). */
@@ -487,10 +500,15 @@ export class MappedFile extends TypedAccess implements Disposable {
     return this.#region.resident();
   }
 
-  /** A stream of copies of the bytes from {@linkcode position} to the end. */
-  readable(options: { chunkSize?: number } = {}): ReadableStream<Uint8Array> {
+  /**
+   * A stream of copies of the bytes from {@linkcode position} to the end.
+   *
+   * @throws {TypeError} For options that are not an object, or a chunkSize that is not a number (`null` included).
+   * @throws {RangeError} For a chunkSize that is 0, negative, fractional or unsafe.
+   */
+  readable(options?: { chunkSize?: number }): ReadableStream<Uint8Array> {
     this.#assertOpen();
-    const chunkSize = options.chunkSize ?? 65536;
+    const { chunkSize = 65536 } = optionsObject(options);
     assertByteCount(chunkSize, "chunkSize");
     if (chunkSize === 0) throw new RangeError("ChunkSize must be greater than 0");
     return readableFrom(this, chunkSize);

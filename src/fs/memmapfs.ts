@@ -10,11 +10,15 @@ import { errnoError, MmapError } from "../errors.ts";
 import { libc as activeLibc } from "../ffi/mod.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { pageSize } from "../page_size.ts";
-import { assertByteCount, assertChoice, assertOptionalBoolean, toBytes } from "../validate.ts";
+import {
+  assertByteCount, assertChoice, assertOptionalPermissions, assertOwnerId, assertPermissions, assertTime, optionsObject, toBytes,
+  toPath,
+} from "../validate.ts";
 import { writeFileAtomically } from "./atomic_write.ts";
 import { dirEntry, type DirEntry, fileInfo, type FileInfo } from "./fs_info.ts";
 import { followingLinks, FsPaths, fsCall } from "./fs_paths.ts";
 import { type MapOptions, resolveMapOptions } from "./map_options.ts";
+import { checkMemMapFSOptions, checkMkdirOptions, type MemMapFSOptions } from "./memmapfs_options.ts";
 import { MappedFile, mappedFileSharing } from "./mapped_file.ts";
 import {
   type CacheEntry, type CacheLimits, type CacheStats, copyOfEntry, fileIdentity, type FileIdentity, MappingCache,
@@ -24,23 +28,7 @@ import { OpenHandles } from "./open_handles.ts";
 
 export type { CacheLimits, CacheStats } from "./mapping_cache.ts";
 export type { DirEntry, FileInfo } from "./fs_info.ts";
-
-/**
- * Options of {@linkcode MemMapFS}: defaults for every file it opens, plus `root` and `cache`.
- *
- * @example
- * ```ts
- * import { MemMapFS, type MemMapFSOptions } from "@memmapfs/memmapfs";
- * const options: MemMapFSOptions = { root: Deno.makeTempDirSync(), window: 1 << 20, cache: false };
- * const fs = new MemMapFS(options);
- * ```
- */
-export interface MemMapFSOptions extends MapOptions {
-  /** Directory relative paths resolve against; default the process's working directory. */
-  root?: string;
-  /** Limits of the mapping cache, or `false` to map every open afresh. */
-  cache?: CacheLimits | false;
-}
+export type { MemMapFSOptions } from "./memmapfs_options.ts";
 
 /**
  * How {@linkcode MemMapFS.openFile} opens, with the meaning POSIX and node:fs give these flags.
@@ -92,30 +80,27 @@ export class MemMapFS implements Disposable {
   /**
    * Makes a file system over the real one; nothing is opened until used.
    *
-   * @throws {TypeError} For a wrong option type.
-   * @throws {RangeError} For a negative, fractional or unsafe number.
+   * @throws {TypeError} For options that are not an object, a wrong option type
+   *   (`null` included: only `undefined` means the default), or a `root` that is
+   *   not a non-empty path or file: URL free of NUL bytes.
+   * @throws {RangeError} For a negative, fractional or unsafe number, or permissions above 0o7777.
    */
-  constructor(options: MemMapFSOptions = {}) {
-    if (typeof options !== "object" || options === null) throw new TypeError("Options must be an object");
-    const { root, cache, ...defaults } = options;
-    resolveMapOptions(defaults, pageSize);
-    if (cache !== undefined && cache !== false) {
-      if (typeof cache !== "object" || cache === null) throw new TypeError("Cache must be an object or false");
-      if (cache.maxBytes !== undefined) assertByteCount(cache.maxBytes, "cache.maxBytes");
-      if (cache.maxFiles !== undefined) assertByteCount(cache.maxFiles, "cache.maxFiles");
-    }
+  constructor(options?: MemMapFSOptions) {
+    const { root, cache, defaults } = checkMemMapFSOptions(options);
     this.#defaults = defaults;
     this.#paths = new FsPaths(root ?? nodeBuiltins().process.cwd(), null);
-    this.#shared = { limits: cache ?? {}, cache: null, handles: new OpenHandles() };
+    this.#shared = { limits: cache, cache: null, handles: new OpenHandles() };
   }
 
   /**
    * Opens a file mapped, with this file system's options overridden by
    * `options` (read-only by default). Whole-file read-only opens come from
    * the mapping cache; any other opens its own mapping.
+   *
+   * @throws {TypeError} For options that are not an object or a wrong option type (`null` included).
    */
   open(path: string | URL, options?: MapOptions): MappedFile {
-    const merged = options === undefined ? this.#defaults : { ...this.#defaults, ...options };
+    const merged = options === undefined ? this.#defaults : { ...this.#defaults, ...optionsObject(options) };
     if (options !== undefined) resolveMapOptions(merged, pageSize);
     const target = this.#paths.resolve(path);
     const cache = this.#cache();
@@ -143,13 +128,14 @@ export class MemMapFS implements Disposable {
    * and the `set*` accessors write where they are told even in append mode.
    * `permissions` (default 0o600, less the umask) applies when the file is created.
    *
+   * @throws {RangeError} For permissions that are negative, fractional or above 0o7777.
    * @throws {MmapError} ENOENT for `"r"`/`"r+"` on a missing file or a missing
    *   parent directory, EISDIR for a directory, EBUSY when `"w"`/`"w+"` would
    *   cut a file that a handle from this file system still maps.
    */
   openFile(path: string | URL, flags: OpenFlags, permissions?: number): MappedFile {
     assertChoice(flags, FLAGS, "flags");
-    if (permissions !== undefined) assertByteCount(permissions, "permissions");
+    assertOptionalPermissions(permissions);
     if (flags === "r") return this.open(path, { mode: "readonly" });
     const target = this.#paths.resolve(path);
     const truncate = flags.startsWith("w");
@@ -250,13 +236,16 @@ export class MemMapFS implements Disposable {
     return entries.map(dirEntry).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   }
 
-  /** Makes a directory; with `recursive`, its parents too (and an existing one is fine). */
-  mkdir(path: string | URL, options: { recursive?: boolean; permissions?: number } = {}): void {
-    assertOptionalBoolean(options.recursive, "recursive");
-    if (options.permissions !== undefined) assertByteCount(options.permissions, "permissions");
+  /**
+   * Makes a directory; with `recursive`, its parents too (and an existing one is fine).
+   *
+   * @throws {TypeError} For options that are not an object or a wrong option type (`null` included).
+   * @throws {RangeError} For permissions that are negative, fractional or above 0o7777.
+   */
+  mkdir(path: string | URL, options?: { recursive?: boolean; permissions?: number }): void {
+    const { recursive, mode } = checkMkdirOptions(options);
     const target = this.#paths.resolve(path);
-    const mode = options.permissions ?? 0o777;
-    fsCall("mkdir", target, () => nodeBuiltins().fs.mkdirSync(target, { recursive: options.recursive, mode }));
+    fsCall("mkdir", target, () => nodeBuiltins().fs.mkdirSync(target, { recursive, mode }));
   }
 
   /** Removes a file, a symbolic link or an empty directory. Open handles of a removed file keep working. */
@@ -276,10 +265,16 @@ export class MemMapFS implements Disposable {
     this.#shared.cache?.invalidateTree(target);
   }
 
-  /** Renames a file or directory, replacing `to`. Open handles keep working. */
+  /**
+   * Renames a file or directory, replacing `to`. Open handles keep working.
+   *
+   * @throws {TypeError} For a bad `from` or `to` (both checked before either is resolved).
+   */
   rename(from: string | URL, to: string | URL): void {
-    const source = this.#paths.resolve(from);
-    const target = this.#paths.resolve(to);
+    toPath(from, "from");
+    toPath(to, "to");
+    const source = this.#paths.resolve(from, "from");
+    const target = this.#paths.resolve(to, "to");
     fsCall("rename", source, () => nodeBuiltins().fs.renameSync(source, target));
     this.#shared.cache?.invalidateTree(source);
     this.#shared.cache?.invalidateTree(target);
@@ -301,17 +296,25 @@ export class MemMapFS implements Disposable {
     this.#shared.cache?.invalidate(target);
   }
 
-  /** Changes permission bits. */
+  /**
+   * Changes permission bits.
+   *
+   * @throws {RangeError} For a mode that is negative, fractional or above 0o7777.
+   */
   chmod(path: string | URL, mode: number): void {
-    assertByteCount(mode, "mode");
+    assertPermissions(mode, "mode");
     const target = this.#paths.resolve(path);
     fsCall("chmod", target, () => nodeBuiltins().fs.chmodSync(target, mode));
   }
 
-  /** Changes owner and group. */
+  /**
+   * Changes owner and group; -1 leaves that one unchanged, as in POSIX chown.
+   *
+   * @throws {RangeError} For an id that is fractional, below -1 or above 2^32 - 1.
+   */
   chown(path: string | URL, uid: number, gid: number): void {
-    assertByteCount(uid, "uid");
-    assertByteCount(gid, "gid");
+    assertOwnerId(uid, "uid");
+    assertOwnerId(gid, "gid");
     const target = this.#paths.resolve(path);
     fsCall("chown", target, () => nodeBuiltins().fs.chownSync(target, uid, gid));
   }
@@ -426,9 +429,4 @@ export class MemMapFS implements Disposable {
 /** The identity of `target` now, through the libc in use (tests swap it to count calls). */
 function currentIdentity(target: string): FileIdentity | undefined {
   return fileIdentity(activeLibc(), target);
-}
-
-function assertTime(value: unknown, name: string): void {
-  const valid = value instanceof Date ? !Number.isNaN(value.getTime()) : typeof value === "number" && Number.isFinite(value);
-  if (!valid) throw new TypeError(`${name[0].toUpperCase()}${name.slice(1)} must be a valid Date or a finite number`);
 }

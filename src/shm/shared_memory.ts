@@ -11,7 +11,7 @@ import type { Libc } from "../ffi/libc.ts";
 import { libc as activeLibc } from "../ffi/mod.ts";
 import { FileDescriptor } from "../fs/file_descriptor.ts";
 import type { Mapping } from "../mapping.ts";
-import { assertByteCount, assertOptionalBoolean, toPath } from "../validate.ts";
+import { assertByteCount, assertOptionalBoolean, assertPermissions, optionsObject, toPath } from "../validate.ts";
 import { assertTrusted, mapRegion, openShmObject } from "./region_backing.ts";
 import { isFilePath, parseShmName, randomShmName, type ShmName } from "./shm_name.ts";
 
@@ -151,12 +151,11 @@ export class SharedMemory implements Disposable {
    * untrusted existing one; others from the OS. Nothing created is left behind.
    */
   static create(options: SharedMemoryCreateOptions): SharedMemory {
-    if (typeof options !== "object" || options === null) throw new TypeError("Options must be an object");
-    const { size, permissions = 0o600, exclusive = true } = options;
+    if (options === undefined) throw new TypeError("Options must be an object, got undefined: size is required");
+    const { size, permissions = 0o600, exclusive = true } = optionsObject(options);
     assertByteCount(size, "size");
     if (size === 0) throw new RangeError("Size must be at least 1 byte: mmap cannot map an empty region");
-    assertByteCount(permissions, "permissions");
-    if (permissions > 0o7777) throw new RangeError(`Permissions must be at most 0o7777, got 0o${permissions.toString(8)}`);
+    assertPermissions(permissions);
     assertOptionalBoolean(options.exclusive, "exclusive");
     assertOptionalBoolean(options.trustAnyOwner, "trustAnyOwner");
     if (options.name !== undefined && options.path !== undefined) {
@@ -221,8 +220,8 @@ export class SharedMemory implements Disposable {
    * @throws {MmapError} ENOENT when it does not exist; EACCES when another user owns it or
    * group or others may write it, unless `trustAnyOwner`.
    */
-  static open(nameOrPath: string | URL, options: SharedMemoryOpenOptions = {}): SharedMemory {
-    if (typeof options !== "object" || options === null) throw new TypeError("Options must be an object");
+  static open(nameOrPath: string | URL, options?: SharedMemoryOpenOptions): SharedMemory {
+    options = optionsObject(options);
     assertOptionalBoolean(options.readonly, "readonly");
     assertOptionalBoolean(options.trustAnyOwner, "trustAnyOwner");
     if (typeof nameOrPath !== "string" && !(nameOrPath instanceof URL)) {
