@@ -11,7 +11,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import process from "node:process";
 import { BlockFile, MappedFile, MemMapFS, SharedMemory } from "../mod.ts";
+import { MmapError } from "../src/errors.ts";
+import { cString } from "../src/ffi/marshal.ts";
 import { FaultyLibc, type LibcCall, libc } from "../src/ffi/mod.ts";
+import { fsCall } from "../src/fs/fs_paths.ts";
 import { makeDirectory, removeDirectory, withLibc } from "./helpers.ts";
 import { type Fixture, heldBack, NO_ARGUMENTS, NOT_PUBLIC, type Row, rows, type Subject } from "./hostile_input_cases.ts";
 
@@ -179,6 +182,35 @@ describe("hostile input: TypeError or RangeError before any system call", () => 
     assert.match(opened ?? "", /threw MmapError, not TypeError.*libc calls: .*\bopen\b/);
     const statted = runRow(canary(((memfs: MemMapFS, f: Fixture) => memfs.stat(f.missing())) as Row["call"], "memfs"));
     assert.match(statted ?? "", /node:fs calls: statSync/);
+  });
+
+  it("chown takes -1 (and 2**32-1, the same uid_t) as \"leave it unchanged\", like POSIX and node:fs", () => {
+    fs.writeFileSync(fixture.file, "x");
+    const before = fs.statSync(fixture.file);
+    const memfs = new MemMapFS({ root: directory });
+    memfs.chown(fixture.file, -1, -1);
+    memfs.chown(fixture.file, 2 ** 32 - 1, -1);
+    const after = fs.statSync(fixture.file);
+    assert.deepEqual([after.uid, after.gid], [before.uid, before.gid]);
+  });
+
+  it("only errno errors from node:fs become MmapError; its own argument errors pass through", () => {
+    const failing = (fields: Record<string, unknown>) => () => {
+      throw Object.assign(new Error("failed"), fields);
+    };
+    const argument = Object.assign(new RangeError("out of range"), { code: "ERR_OUT_OF_RANGE" });
+    assert.throws(() => fsCall("chown", "/x", () => { throw argument; }), (error) => error === argument);
+    assert.throws(() => fsCall("mkdir", "/x", failing({ code: "ERR_INVALID_ARG_VALUE" })), (error) => !(error instanceof MmapError));
+    assert.throws(() => fsCall("stat", "/x", failing({ code: "ENOENT", errno: -2, syscall: "stat" })), (error) =>
+      error instanceof MmapError && error.code === "ENOENT" && error.errno === 2 && error.path === "/x");
+    // Deno's utimesSync leaves errno out: the number comes from the name.
+    assert.throws(() => fsCall("utime", "/x", failing({ code: "ENOENT" })), (error) => error instanceof MmapError && error.errno === 2);
+    assert.throws(() => fsCall("stat", "/x", failing({ code: "ENOSUCHTHING" })), (error) => !(error instanceof MmapError));
+  });
+
+  it("the libc layer refuses a C string with a NUL (the last line of defence under every path check)", () => {
+    assert.throws(() => cString("/tmp/secret.txt\0anything.txt"), TypeError);
+    assert.deepEqual([...cString("ab")], [97, 98, 0]);
   });
 
   it("known gaps still fail (reported, not asserted: delete an entry once the library is fixed)", () => {
