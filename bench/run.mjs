@@ -51,7 +51,7 @@ const only = listArg("only", WORKLOADS);
 // The issue's sizes by default; --quick keeps the same shapes, smaller.
 const S = quick
   ? { big: 128 * MiB, sparse: 512 * MiB, write: 128 * MiB, reads: 50_000, ops: 2_000, calls: 20_000, reps: 3, bigReps: 2, writeReps: 2 }
-  : { big: 1 * GiB, sparse: 4 * GiB, write: 1 * GiB, reads: 200_000, ops: 10_000, calls: 100_000, reps: 5, bigReps: 3, writeReps: 3 };
+  : { big: 1 * GiB, sparse: 4 * GiB, write: 1 * GiB, reads: 200_000, ops: 10_000, calls: 100_000, reps: 5, bigReps: 3, writeReps: 7 };
 const sizesText = `${S.big / MiB} MiB page-cached file for random reads and the scan, ${S.sparse / MiB} MiB sparse file, ` +
   `${S.write / MiB} MiB written, ${S.reads.toLocaleString("en")} random reads, ${S.ops.toLocaleString("en")} small-file opens, ` +
   `${S.reps} repetitions (${S.bigReps} for scan and sparse touch, ${S.writeReps} for writes)`;
