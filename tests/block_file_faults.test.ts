@@ -11,7 +11,7 @@ import { BlockFile, MmapError } from "../mod.ts";
 import { FaultyLibc, libc, type LibcCall, useLibc } from "../src/ffi/mod.ts";
 import type { Libc } from "../src/ffi/libc.ts";
 import { type Inspected, inspect } from "./block_file_inspect.ts";
-import { makeDirectory, mappingsOf, openDescriptors, removeDirectory } from "./helpers.ts";
+import { makeDirectory, mappingsOf, openDescriptors, removeDirectory, withoutMremap } from "./helpers.ts";
 
 const directory = makeDirectory("memmapfs-blocks-faults-");
 after(() => removeDirectory(directory));
@@ -19,16 +19,6 @@ let counter = 0;
 const newPath = () => path.join(directory, `blocks-${counter++}.bf`);
 const read = (file: string) => new Uint8Array(fs.readFileSync(file));
 
-/** The runtime's libc as a platform without mremap (Darwin) would have it. */
-function withoutMremap(inner: Libc): Libc {
-  return new Proxy(inner, {
-    get(target, key) {
-      if (key === "mremap") return undefined;
-      const value = Reflect.get(target, key, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
 
 /** Allocates until the next allocation must grow the file. */
 function fillToCapacity(blocks: BlockFile): number[] {

@@ -24,7 +24,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { MmapError } from "../mod.ts";
 import { FaultyLibc, type Libc, libc, type LibcCall, useLibc } from "../src/ffi/mod.ts";
-import { makeDirectory, openDescriptors, RecordingLibc, removeDirectory, runtime } from "./helpers.ts";
+import { makeDirectory, openDescriptors, RecordingLibc, removeDirectory, runtime, withoutMremap } from "./helpers.ts";
 import { removeTracked } from "./shared_memory_helpers.ts";
 import { type Case, CALLS, type Ctx, ERRNO_NUMBERS, ERRNOS, type Kit, mappedFileKit, SYSCALL } from "./fault_sweep_cases.ts";
 import { memMapFSKit } from "./fault_sweep_cases_memmapfs.ts";
@@ -46,16 +46,6 @@ after(() => {
   if (absorbedFaults.size > 0) console.log(`fault sweep: absorbed by contract:\n  ${[...absorbedFaults].join("\n  ")}`);
 });
 
-/** The runtime's libc as a platform without mremap (Darwin) has it: growth maps anew. */
-function withoutMremap(inner: Libc): Libc {
-  return new Proxy(inner, {
-    get(target, key) {
-      if (key === "mremap") return undefined;
-      const value = Reflect.get(target, key, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
 
 let serial = 0;
 function newCtx(): Ctx {

@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { MemMapFS } from "../mod.ts";
 import { FaultyLibc, type Libc, useLibc } from "../src/ffi/mod.ts";
 
 /** The runtime running this test file. */
@@ -201,4 +202,24 @@ export function withLibc<L extends Libc, T>(replacement: L, work: (libc: L) => T
   } finally {
     useLibc(null);
   }
+}
+
+/** The runtime's libc as a platform without mremap (Darwin) has it: growth maps anew. */
+export function withoutMremap(inner: Libc): Libc {
+  return new Proxy(inner, {
+    get(target, key) {
+      if (key === "mremap") return undefined;
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+let roots = 0;
+
+/** A new root directory under `top` and a MemMapFS over it. */
+export function freshMemMapFS(top: string, options: ConstructorParameters<typeof MemMapFS>[0] = {}): [MemMapFS, string] {
+  const root = path.join(top, `root-${roots++}`);
+  fs.mkdirSync(root);
+  return [new MemMapFS({ root, ...options }), root];
 }

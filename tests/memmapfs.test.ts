@@ -7,18 +7,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MappedFile, MemMapFS, MmapError } from "../mod.ts";
-import { makeDirectory, openDescriptors, pattern, removeDirectory, runScript } from "./helpers.ts";
+import { makeDirectory, openDescriptors, pattern, freshMemMapFS, removeDirectory, runScript } from "./helpers.ts";
 
 const top = makeDirectory("memmapfs-fs-");
 after(() => removeDirectory(top));
-let counter = 0;
-
-/** A fresh root directory and a MemMapFS over it. */
-function fresh(options: ConstructorParameters<typeof MemMapFS>[0] = {}): [MemMapFS, string] {
-  const root = path.join(top, `root-${counter++}`);
-  fs.mkdirSync(root);
-  return [new MemMapFS({ root, ...options }), root];
-}
+const fresh = (options: ConstructorParameters<typeof MemMapFS>[0] = {}) => freshMemMapFS(top, options);
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const code = (expected: string) => (error: unknown) => error instanceof MmapError && error.code === expected;

@@ -6,19 +6,13 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { MemMapFS } from "../mod.ts";
+import type { MemMapFS } from "../mod.ts";
 import { FaultyLibc, libc, useLibc } from "../src/ffi/mod.ts";
-import { makeDirectory, mappingsOf, pattern, removeDirectory } from "./helpers.ts";
+import { makeDirectory, mappingsOf, pattern, freshMemMapFS, removeDirectory } from "./helpers.ts";
 
 const top = makeDirectory("memmapfs-cache-");
 after(() => removeDirectory(top));
-let counter = 0;
-
-function fresh(options: ConstructorParameters<typeof MemMapFS>[0] = {}): [MemMapFS, string] {
-  const root = path.join(top, `root-${counter++}`);
-  fs.mkdirSync(root);
-  return [new MemMapFS({ root, ...options }), root];
-}
+const fresh = (options: ConstructorParameters<typeof MemMapFS>[0] = {}) => freshMemMapFS(top, options);
 
 /** Runs `work` counting libc calls. */
 function counting<T>(work: (faulty: FaultyLibc) => T): T {

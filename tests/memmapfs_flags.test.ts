@@ -5,18 +5,12 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { MemMapFS, MmapError, type OpenFlags } from "../mod.ts";
-import { makeDirectory, pattern, removeDirectory } from "./helpers.ts";
+import { type MemMapFS, MmapError, type OpenFlags } from "../mod.ts";
+import { makeDirectory, pattern, freshMemMapFS, removeDirectory } from "./helpers.ts";
 
 const top = makeDirectory("memmapfs-flags-");
 after(() => removeDirectory(top));
-let counter = 0;
-
-function fresh(options: ConstructorParameters<typeof MemMapFS>[0] = {}): [MemMapFS, string] {
-  const root = path.join(top, `root-${counter++}`);
-  fs.mkdirSync(root);
-  return [new MemMapFS({ root, ...options }), root];
-}
+const fresh = (options: ConstructorParameters<typeof MemMapFS>[0] = {}) => freshMemMapFS(top, options);
 
 const code = (expected: string) => (error: unknown) => error instanceof MmapError && error.code === expected;
 
