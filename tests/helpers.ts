@@ -31,6 +31,15 @@ export function openDescriptors(): string[] {
   return fs.readdirSync("/proc/self/fd").sort();
 }
 
+/**
+ * Descriptors open now that were not open in `before`: what a leak leaves. A
+ * runtime may close its own descriptors meanwhile (Bun closes a finished
+ * child's pipes lazily), so this is the check to use after spawning children.
+ */
+export function newDescriptors(before: readonly string[]): string[] {
+  return openDescriptors().filter((fd) => !before.includes(fd));
+}
+
 /** Lines of /proc/self/maps that map `file`. */
 export function mappingsOf(file: string): string[] {
   return fs.readFileSync("/proc/self/maps", "utf8").split("\n").filter((line) =>
