@@ -164,7 +164,7 @@ try {
     ftruncateSync(fd, S.sparse);
     closeSync(fd);
   }
-  const cPeer = only.some((w) => w === "random_read" || w === "zero_copy") ? buildCPeer(tempDir) : null;
+  const cPeer = only.some((w) => ["random_read", "zero_copy", "ffi_overhead"].includes(w)) ? buildCPeer(tempDir) : null;
   if (cPeer?.reason) console.log(`  ${cPeer.reason}`);
   const wantsAddons = only.some((w) => ["random_read", "zero_copy", "ffi_overhead"].includes(w));
   if (wantsAddons) console.log("  npm mmap packages, installed into the temp directory:");
@@ -209,6 +209,13 @@ try {
         outcome = runWorkload(runtime, workload, [`--workdir=${tempDir}`, `--ops=${S.ops}`, `--reps=${S.reps}`]);
       } else {
         outcome = runWorkload(runtime, workload, [`--workdir=${tempDir}`, `--calls=${S.calls}`, `--reps=${S.reps}`, addonsArg]);
+        if (!outcome.error && cPeer?.binary) {
+          // The system call alone, so the bare binding's excess over it is the runtime's FFI cost.
+          const page = join(tempDir, "page.bin");
+          writeFileSync(page, new Uint8Array(4096));
+          const out = execFileSync(cPeer.binary, [page, String(S.calls), String(S.reps), "advise"], { encoding: "utf8" });
+          outcome.contenders.push({ name: "C madvise (the system call alone)", ours: false, group: "advise", value: JSON.parse(out).nsPerOp });
+        }
       }
       if (["random_read", "zero_copy", "ffi_overhead"].includes(workload)) outcome.skipped = [...(outcome.skipped ?? []), ...notInstalled];
       result.workloads.push(outcome);

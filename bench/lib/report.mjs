@@ -131,6 +131,10 @@ export function targets(result) {
   if (advise) {
     const wrapper = floor ? `; the library's part, over the bare libc binding (${formatValue(floor, "ns/op")}): ${(advise.value - floor.value).toFixed(0)} ns` : "";
     out.push({ target: "FFI: advise on one page < 100 ns", value: `${formatValue(advise, "ns/op")}${wrapper}`, met: advise.value < 100 });
+    const syscall = byName(ffi, (n) => n.startsWith("C madvise"))[0];
+    if (floor && syscall) {
+      out.push({ target: "(context) the runtime's FFI cost: bare binding over C's madvise", value: `${(floor.value - syscall.value).toFixed(0)} ns (C: ${formatValue(syscall, "ns/op")})`, met: null });
+    }
   }
   const skipped = byName(ffi, (n) => n.includes("skipped"))[0];
   const msync = byName(ffi, (n) => n.includes("msync"))[0];

@@ -3,9 +3,11 @@
  * whole file and memcpy, no runtime in between. Same xorshift32 offsets as
  * bench/lib/offsets.ts. Prints the median ns per read over the repetitions.
  * With "touch" it reads one byte per page instead of copying it: the floor
- * for zero-copy access, where the page walk is the whole cost.
+ * for zero-copy access, where the page walk is the whole cost. With "advise"
+ * it calls madvise(MADV_NORMAL) on the first page instead: the system call
+ * alone, which the FFI workload's bare binding adds the runtime's FFI cost to.
  *
- *   mmap_memcpy <file> <reads> <reps> [copy|touch]
+ *   mmap_memcpy <file> <reads> <reps> [copy|touch|advise]
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -30,6 +32,7 @@ int main(int argc, char **argv) {
   long reads = atol(argv[2]);
   int reps = atoi(argv[3]);
   int touch = argc > 4 && strcmp(argv[4], "touch") == 0;
+  int advise = argc > 4 && strcmp(argv[4], "advise") == 0;
   uint32_t seed = 0x9e3779b9u;
   int fd = open(argv[1], O_RDONLY);
   struct stat st;
@@ -52,7 +55,9 @@ int main(int argc, char **argv) {
   for (int rep = 0; rep <= reps; rep++) {
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    if (touch) {
+    if (advise) {
+      for (long i = 0; i < reads; i++) checksum += (unsigned long)madvise(base, 4096, MADV_NORMAL);
+    } else if (touch) {
       /* The same byte the TypeScript workload touches: i & 4095 into the page. */
       for (long i = 0; i < reads; i++) checksum += *(volatile unsigned char *)(base + offsets[i] + (i & 4095));
     } else {
