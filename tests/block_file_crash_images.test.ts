@@ -203,7 +203,7 @@ function changedPages(before: Uint8Array, after: Uint8Array): number[] {
 
 const stepOf = (bytes: Uint8Array) => Number(new TextDecoder().decode(inspect(bytes).control) || "0");
 
-it(`every crash image between two syncs opens as exactly one of the two commits (seed ${SEED})`, () => {
+it(`every crash image between two syncs opens as exactly one of the two commits (seed ${SEED})`, { timeout: 60_000 }, () => {
   const random = generator(SEED);
   const file = path.join(directory, "recorded.bf");
   const { recordings, states } = record(file, random);

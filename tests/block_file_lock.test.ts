@@ -93,7 +93,7 @@ describe("a second process", () => {
     assert.equal(blocks.stats().used, 1);
   });
 
-  it("holding it refuses this process (error, no descriptor, no mapping left); its death releases the lock", async () => {
+  it("holding it refuses this process (error, no descriptor, no mapping left); its death releases the lock", { timeout: 60_000 }, async () => {
     const file = newPath();
     BlockFile.create(file).close();
     const holder = await startHolder(file);

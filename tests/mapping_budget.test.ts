@@ -122,7 +122,7 @@ describe("at the budget", () => {
   });
 });
 
-it("a child opening 3000 files through a MemMapFS whose cache allows them all gets ENOMEM at its budget of 1000 and lives on", () => {
+it("a child opening 3000 files through a MemMapFS whose cache allows them all gets ENOMEM at its budget of 1000 and lives on", { timeout: 60_000 }, () => {
   const dir = path.join(directory, "many");
   fs.mkdirSync(dir);
   for (let i = 0; i < 3000; i++) fs.writeFileSync(path.join(dir, `${i}.txt`), `${i}`);
