@@ -21,7 +21,7 @@ export { pageSize } from "./src/page_size.ts";
 export { TypedAccess, type ValueSlot } from "./src/fs/typed_access.ts";
 export { SharedMemory } from "./src/shm/shared_memory.ts";
 export type { SharedMemoryCreateOptions, SharedMemoryOpenOptions } from "./src/shm/shared_memory.ts";
-export { BlockFile, BlockFileCorruptError, OutstandingViewsError } from "./src/fs/block_file.ts";
+export { BlockFile, BlockFileCorruptError, BlockFileLockedError, OutstandingViewsError } from "./src/fs/block_file.ts";
 export { MemMapFS } from "./src/fs/memmapfs.ts";
 export type { CacheLimits, CacheStats, DirEntry, FileInfo, MemMapFSOptions, OpenFlags } from "./src/fs/memmapfs.ts";
 export type { BlockFileCorruptCode, BlockFileOptions, BlockFileStats } from "./src/fs/block_file.ts";

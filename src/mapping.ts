@@ -14,6 +14,7 @@
 import { errnoError, MmapError } from "./errors.ts";
 import { MAP_FAILED } from "./ffi/constants.ts";
 import type { Libc } from "./ffi/libc.ts";
+import { countMapping, reserveMapping, returnMapping } from "./mapping_budget.ts";
 
 /** What to map. */
 export interface MapRequest {
@@ -119,6 +120,11 @@ export class Mapping {
 
   get locked(): boolean {
     return this.#locked;
+  }
+
+  /** Whether another `Mapping` shares this range, so releasing this one unmaps nothing. */
+  get shared(): boolean {
+    return this.#holders.count > 1;
   }
 
   /** Bytes actually mapped, from the page-aligned start. */
@@ -239,7 +245,10 @@ export class Mapping {
   }
 
   #retire(address: bigint, length: number, clean: boolean): MmapError | undefined {
-    if (clean && this.#libc.munmap(address, length) === 0) return undefined;
+    if (clean && this.#libc.munmap(address, length) === 0) {
+      returnMapping();
+      return undefined;
+    }
     const unmapError = clean ? this.#error("munmap") : undefined;
     // The overlay replaced the file pages, so no file reference is left; its
     // zero pages stay mapped for whoever still holds a view.
@@ -295,6 +304,8 @@ export class Mapping {
     }
     // A stray view may still point at the tail: overlay it instead of unmapping.
     if (!this.#overlay(tail, drop)) throw this.#error("mmap");
+    // The overlaid tail is a mapping of its own now, kept for good.
+    countMapping();
   }
 
   /**
@@ -321,9 +332,11 @@ export class Mapping {
       : this.#overlay(this.#address, oldMapped);
     if (!released) {
       const error = this.#error(clean ? "munmap" : "mmap");
-      libc.munmap(address, newMapped);
+      if (libc.munmap(address, newMapped) === 0) returnMapping();
       throw error;
     }
+    // An unmapped old range is uncounted; an overlaid one stays mapped and counted.
+    if (clean) returnMapping();
     this.#address = address;
     this.#holders.tainted = false;
   }
@@ -405,6 +418,17 @@ export class Mapping {
 
 /** mmap with the request's protection and flags; falls back from huge pages. */
 function mapRange(libc: Libc, request: MapRequest, alignedOffset: number, length: number): bigint {
+  reserveMapping(libc, request.path);
+  try {
+    return mapCounted(libc, request, alignedOffset, length);
+  } catch (error) {
+    returnMapping();
+    throw error;
+  }
+}
+
+/** mapRange once the mapping is counted in the budget. */
+function mapCounted(libc: Libc, request: MapRequest, alignedOffset: number, length: number): bigint {
   const c = libc.constants;
   const prot = c.PROT_READ | (request.writable ? c.PROT_WRITE : 0);
   let flags = request.fd < 0 ? c.MAP_ANONYMOUS : 0;

@@ -25,9 +25,11 @@ export const ERRNOS = {
   stat: ["ENOMEM", "EIO"], ftruncate: ["EIO", "EPERM"], posixFallocate: ["ENOSPC", "EIO", "EPERM"],
   fsync: ["EIO", "ENOSPC"], unlink: ["EPERM", "EIO", "ENOMEM"], shmOpen: ["ENOMEM", "ENOSPC", "EPERM"],
   shmUnlink: ["EPERM"], memfdCreate: ["ENOMEM", "EPERM"],
+  // EWOULDBLOCK is no failure of flock but another opener: block_file_lock.test.ts covers it.
+  flock: ["ENOLCK"],
 } satisfies Record<LibcCall, string[]>;
 export const CALLS = Object.keys(ERRNOS) as LibcCall[];
-export const ERRNO_NUMBERS: Record<string, number> = { EPERM: 1, EIO: 5, EAGAIN: 11, ENOMEM: 12, ENOSPC: 28 };
+export const ERRNO_NUMBERS: Record<string, number> = { EPERM: 1, EIO: 5, EAGAIN: 11, ENOMEM: 12, ENOSPC: 28, ENOLCK: 37 };
 export const SYSCALL: Partial<Record<LibcCall, string>> = {
   posixFallocate: "posix_fallocate", shmOpen: "shm_open", shmUnlink: "shm_unlink", memfdCreate: "memfd_create",
 };

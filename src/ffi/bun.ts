@@ -53,6 +53,8 @@ const SYMBOLS = {
   ftruncate: { args: ["i32", "i64"], returns: "i32" },
   // int fsync(int fd)
   fsync: { args: ["i32"], returns: "i32" },
+  // int flock(int fd, int operation)
+  flock: { args: ["i32", "i32"], returns: "i32" },
   // int unlink(const char *pathname)
   unlink: { args: ["ptr"], returns: "i32" },
   // long sysconf(int name)
@@ -98,7 +100,7 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = Number(lib[constants.errnoFunction]!() as bigint);
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink } = lib;
+  const { ftruncate, fsync, sysconf, unlink, flock } = lib;
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
@@ -126,6 +128,7 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
     ftruncate: (fd, length) => ftruncate(fd, length) as number,
     posixFallocate: fallocate && ((fd, offset, length) => fallocate(fd, offset, length) as number),
     fsync: (fd) => fsync(fd) as number,
+    flock: (fd, operation) => flock(fd, operation) as number,
     unlink: (path) => unlink(path) as number,
     shmOpen: shmOpen && ((name, flags, mode) => shmOpen(name, flags, mode) as number),
     shmUnlink: shmUnlink && ((name) => shmUnlink(name) as number),

@@ -72,6 +72,10 @@ export interface PlatformConstants {
   readonly S_IFMT: number;
   readonly S_IFREG: number;
   readonly S_IFDIR: number;
+  /** `flock` operations (`sys/file.h`). */
+  readonly LOCK_EX: number;
+  readonly LOCK_NB: number;
+  readonly LOCK_UN: number;
   /** `madvise` advice numbers; an advice the platform lacks is absent. */
   readonly advice: Readonly<Partial<Record<AdviceName, number>>>;
   /** errno number → name. */
@@ -117,6 +121,8 @@ const LINUX_COMMON = {
   O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CREAT: 0o100, O_EXCL: 0o200, O_TRUNC: 0o1000,
   O_APPEND: 0o2000, O_CLOEXEC: 0o2000000,
   S_IFMT: 0o170000, S_IFREG: 0o100000, S_IFDIR: 0o040000,
+  // sys/file.h (glibc) and asm-generic/fcntl.h.
+  LOCK_EX: 2, LOCK_NB: 4, LOCK_UN: 8,
   advice: LINUX_ADVICE,
   errnoNames: LINUX_ERRNO,
 } as const;
@@ -170,6 +176,8 @@ const DARWIN_COMMON = {
   O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CREAT: 0x200, O_EXCL: 0x800, O_TRUNC: 0x400,
   O_APPEND: 0x8, O_NOFOLLOW: 0x100, O_DIRECTORY: 0x100000, O_CLOEXEC: 0x1000000,
   S_IFMT: 0o170000, S_IFREG: 0o100000, S_IFDIR: 0o040000,
+  // sys/fcntl.h on Darwin: the same numbers as Linux.
+  LOCK_EX: 2, LOCK_NB: 4, LOCK_UN: 8,
   advice: {
     normal: 0, random: 1, sequential: 2, willneed: 3, dontneed: 4, free: 5, pageout: 10,
   },

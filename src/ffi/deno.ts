@@ -65,6 +65,8 @@ const SYMBOLS = {
   posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32", optional: true },
   // int fsync(int fd)
   fsync: { parameters: ["i32"], result: "i32" },
+  // int flock(int fd, int operation)
+  flock: { parameters: ["i32", "i32"], result: "i32" },
   // int unlink(const char *pathname)
   unlink: { parameters: ["buffer"], result: "i32" },
   // int shm_open(const char *name, int oflag, mode_t mode)
@@ -111,7 +113,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const munlock = call("munlock"), mincore = call("mincore"), open = call("open");
   const close = call("close"), fstat = call(constants.fstatSymbol), stat = call(constants.statSymbol);
   const ftruncate = call("ftruncate"), fsync = call("fsync"), sysconf = call("sysconf");
-  const unlink = call("unlink");
+  const unlink = call("unlink"), flock = call("flock");
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create");
@@ -139,6 +141,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     posixFallocate: fallocate &&
       ((fd, offset, length) => fallocate(fd, BigInt(offset), BigInt(length)) as number),
     fsync: (fd) => fsync(fd) as number,
+    flock: (fd, operation) => flock(fd, operation) as number,
     unlink: (path) => unlink(path) as number,
     shmOpen: shmOpen && ((name, flags, mode) => shmOpen(name, flags, mode) as number),
     shmUnlink: shmUnlink && ((name) => shmUnlink(name) as number),

@@ -13,7 +13,7 @@ import type { FileStat, Libc, RuntimeName } from "./libc.ts";
 export type LibcCall =
   | "mmap" | "munmap" | "mremap" | "mprotect" | "madvise" | "msync" | "mlock" | "munlock"
   | "mincore" | "open" | "close" | "fstat" | "stat" | "ftruncate" | "posixFallocate" | "fsync"
-  | "unlink" | "shmOpen" | "shmUnlink" | "memfdCreate";
+  | "flock" | "unlink" | "shmOpen" | "shmUnlink" | "memfdCreate";
 
 interface PlannedFault {
   remaining: number;
@@ -140,6 +140,9 @@ export class FaultyLibc implements Libc {
   }
   fsync(fd: number): number {
     return this.#run("fsync", -1, () => this.#inner.fsync(fd));
+  }
+  flock(fd: number, operation: number): number {
+    return this.#run("flock", -1, () => this.#inner.flock(fd, operation));
   }
   unlink(path: string): number {
     return this.#run("unlink", -1, () => this.#inner.unlink(path));

@@ -77,6 +77,8 @@ export interface Libc {
   readonly posixFallocate?: (fd: number, offset: number, length: number) => number;
   /** `int fsync(int fd)` */
   fsync(fd: number): number;
+  /** `int flock(int fd, int operation)`: a whole-file advisory lock, held by the open file description. */
+  flock(fd: number, operation: number): number;
   /** `int unlink(const char *path)` */
   unlink(path: string): number;
   /** `int shm_open(const char *name, int flags, mode_t mode)` */

@@ -34,6 +34,7 @@ export interface NativeCalls {
   /** Returns 0 or an error number, as C's posix_fallocate does. */
   posixFallocate?(fd: number, offset: number, length: number): number;
   fsync(fd: number): number;
+  flock(fd: number, operation: number): number;
   unlink(path: Uint8Array): number;
   shmOpen?(name: Uint8Array, flags: number, mode: number): number;
   shmUnlink?(name: Uint8Array): number;
@@ -140,6 +141,9 @@ class BoundLibc implements Libc {
   }
   fsync(fd: number): number {
     return this.#int(this.#native.fsync(fd));
+  }
+  flock(fd: number, operation: number): number {
+    return this.#int(this.#native.flock(fd, operation));
   }
   unlink(path: string): number {
     return this.#int(this.#native.unlink(cString(path)));

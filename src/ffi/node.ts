@@ -53,6 +53,8 @@ const SYMBOLS = {
   ftruncate: { arguments: ["int32", "int64"], return: "int32" },
   // int fsync(int fd)
   fsync: { arguments: ["int32"], return: "int32" },
+  // int flock(int fd, int operation)
+  flock: { arguments: ["int32", "int32"], return: "int32" },
   // int unlink(const char *pathname)
   unlink: { arguments: ["buffer"], return: "int32" },
   // long sysconf(int name)
@@ -102,7 +104,7 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = lib[constants.errnoFunction]!() as bigint;
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink } = lib;
+  const { ftruncate, fsync, sysconf, unlink, flock } = lib;
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
@@ -132,6 +134,7 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
     posixFallocate: fallocate &&
       ((fd, offset, length) => fallocate(fd, big(offset), big(length)) as number),
     fsync: (fd) => fsync(fd) as number,
+    flock: (fd, operation) => flock(fd, operation) as number,
     unlink: (path) => unlink(path) as number,
     shmOpen: shmOpen && ((name, flags, mode) => shmOpen(name, flags, mode) as number),
     shmUnlink: shmUnlink && ((name) => shmUnlink(name) as number),

@@ -23,7 +23,12 @@
  * refusal is an {@linkcode OutstandingViewsError}. `reserve()` grows ahead of
  * time; `close({ force: true })` detaches held views (they read as empty).
  *
- * One process at a time: nothing locks the file against a second writer.
+ * **One opener at a time.** `create` and `open` take an exclusive
+ * `flock` on the file and hold it until `close()`: a second `open` of the
+ * same file, from another process or from this one, fails at once with
+ * {@linkcode BlockFileLockedError} (`code` `"ELOCKED"`) and writes nothing.
+ * The lock is advisory: a program that writes the file without BlockFile is
+ * not stopped.
  *
  * @module
  */
@@ -37,10 +42,12 @@ import { controlCapacity, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from "./block_file_fo
 import { readBlockFile } from "./block_file_open.ts";
 import { type BlockFileStats, type BlockStore, FreeSpace } from "./free_space.ts";
 import { HeldViews } from "./held_views.ts";
+import { lockBlockFile, removeIfSame } from "./block_file_lock.ts";
 import { mappedBlockStore } from "./mapped_block_store.ts";
-import { MappedFile } from "./mapped_file.ts";
+import { descriptorOf, MappedFile } from "./mapped_file.ts";
 
 export { BlockFileCorruptError, OutstandingViewsError } from "./block_file_errors.ts";
+export { BlockFileLockedError } from "./block_file_lock.ts";
 export type { BlockFileCorruptCode } from "./block_file_errors.ts";
 export type { BlockFileStats } from "./free_space.ts";
 
@@ -108,22 +115,28 @@ export class BlockFile implements Disposable {
    *
    * @throws {TypeError} For a bad path, options that are not an object, or a wrong option type (`null` included).
    * @throws {RangeError} When `blockSize` is not a multiple of the page size of at least 4096.
+   * @throws {BlockFileLockedError} When another opener locked the new file first (it is then removed).
    * @throws {MmapError} EEXIST, or another error from the OS.
    */
   static create(path: string | URL, options?: BlockFileOptions): BlockFile {
     const filePath = toPath(path);
     const blockSize = checkedBlockSize(options);
-    const file = MappedFile.open(filePath, {
-      mode: "readwrite", create: true, exclusive: true, size: blockSize * INITIAL_BLOCKS, sync: "never",
-    });
+    // Created empty and locked before anything is written, so an opener
+    // racing this call sees either no BlockFile or a locked one.
+    const file = MappedFile.open(filePath, { mode: "readwrite", create: true, exclusive: true, sync: "never" });
+    const descriptor = descriptorOf(file)!;
+    const libc = activeLibc();
     try {
+      lockBlockFile(libc, descriptor);
+      file.resize(blockSize * INITIAL_BLOCKS);
       const blocks = new BlockFile(file, blockSize, FreeSpace.create);
       file.sync();
       return blocks;
     } catch (error) {
-      // exclusive: this call made the file, so it takes it away again.
+      // exclusive: this call made the file, so it takes it away again — but
+      // only while the path still names that file, never what replaced it.
+      removeIfSame(libc, filePath, descriptor);
       closeQuietly(file);
-      activeLibc().unlink(filePath);
       throw error;
     }
   }
@@ -132,12 +145,14 @@ export class BlockFile implements Disposable {
    * Opens an existing BlockFile for reading and writing, after checking its
    * header and its whole free list. A file that fails is left untouched.
    *
+   * @throws {BlockFileLockedError} When another BlockFile (in any process) has the file open.
    * @throws {BlockFileCorruptError} Not a BlockFile, another format version, truncated, bad checksum, damaged free list.
    * @throws {MmapError} From the OS (ENOENT, EACCES…).
    */
   static open(path: string | URL): BlockFile {
     const file = MappedFile.open(toPath(path), { mode: "readwrite", sync: "never" });
     try {
+      lockBlockFile(activeLibc(), descriptorOf(file)!);
       const loaded = readBlockFile(file, file.path);
       return new BlockFile(file, loaded.header.blockSize, (store) => FreeSpace.load(store, loaded));
     } catch (error) {

@@ -78,8 +78,12 @@ export interface MapOptions {
   /** Bytes to map; default to the end of the file. */
   length?: number;
   /**
-   * Map at most this many bytes at a time (rounded up to pages); the window
-   * slides on access. Not with `"copyonwrite"`, whose changes a slide would drop.
+   * Map this many bytes at a time (rounded up to pages); the window slides
+   * on access. Once `subarray()` or `bytes` handed out a view of the window,
+   * only they slide it (detaching the old views): copying accesses outside it
+   * go through an internal second window instead, so they never detach a
+   * view you hold. A `subarray()` longer than the window maps that whole
+   * range at once. Not with `"copyonwrite"`, whose changes a slide would drop.
    */
   window?: number;
   /** Prefault the pages (MAP_POPULATE, else MADV_WILLNEED). Default false. */

@@ -40,6 +40,9 @@ let adoptMapping: (
   region: MappedRegion,
 ) => MappedFile;
 
+/** Set by MappedFile's static block: the descriptor a MappedFile maps, if it keeps one. */
+let descriptorOfFile: (file: MappedFile) => FileDescriptor | null;
+
 /**
  * A memory-mapped file. Reads and writes go straight to the page cache; views
  * from {@linkcode MappedFile.bytes} and {@linkcode MappedFile.subarray} share
@@ -88,6 +91,7 @@ export class MappedFile extends TypedAccess implements Disposable {
       handle.#sharedPath = path;
       return handle;
     };
+    descriptorOfFile = (file) => file.#file;
   }
   /** Set on a handle over a mapping the cache keeps: it has a path but no descriptor. */
   #sharedPath: string | null = null;
@@ -630,6 +634,20 @@ export function mappedFileSharing(
     hugePages: resolved.hugePages, window: 0, syncBeforeSlide: false, path,
   }, mapping.length, mapping);
   return adoptMapping(libc, path, resolved, region);
+}
+
+/**
+ * The open descriptor behind `file` (null for anonymous memory or a cached
+ * mapping), for a caller that must act on the very file mapped — BlockFile
+ * locks it — rather than on its path again.
+ *
+ * @example
+ * ```ts ignore
+ * const fd = descriptorOf(file)?.fd;
+ * ```
+ */
+export function descriptorOf(file: MappedFile): FileDescriptor | null {
+  return descriptorOfFile(file);
 }
 
 /** Size of the range `resolved` asks for, after growing a readwrite file to `size`. */

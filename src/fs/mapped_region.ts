@@ -3,6 +3,15 @@
  * through a sliding window. It decides what is mapped when; callers ask for a
  * position and get memory that holds it.
  *
+ * **Views stay alive across copying accesses.** A window that slides
+ * detaches every view made over it, so only a call that hands out a view
+ * (`view`, `currentView`: `subarray()` and `bytes`) slides the window once
+ * views of it are out. A copying access (reads, writes, typed get/set,
+ * advice) outside the window while views are out goes through a second,
+ * internal window instead: its memory never leaves this file, so it can slide
+ * freely. Views count as out from the first one made over a window until
+ * that window goes away — JavaScript cannot tell when a caller drops a view.
+ *
  * @module
  */
 
@@ -36,6 +45,12 @@ export class MappedRegion {
   #mapping: Mapping | null = null;
   /** Region offset of the current mapping's first byte. */
   #start = 0;
+  /** A view of the current window was handed out: sliding it would detach that view. */
+  #viewsOut = false;
+  /** The internal window copying accesses use while views of `#mapping` are out. */
+  #copy: Mapping | null = null;
+  /** Region offset of `#copy`'s first byte. */
+  #copyStart = 0;
   #lock = false;
   /** Bytes may have changed in the current mapping since its last sync. */
   dirty = false;
@@ -69,9 +84,14 @@ export class MappedRegion {
     return this.#start;
   }
 
-  /** Bytes mapped now. */
+  /** Bytes mapped now (the window that views show). */
   get mappedLength(): number {
     return this.#mapping?.length ?? 0;
+  }
+
+  /** Whether views of the current window were handed out, so copying accesses will not slide it. */
+  get viewsOut(): boolean {
+    return this.#viewsOut;
   }
 
   get locked(): boolean {
@@ -91,6 +111,30 @@ export class MappedRegion {
     return { mapping: this.#mapAround(start, last), start: this.#start };
   }
 
+  /**
+   * Memory holding `position` for a copying access: the window when it holds
+   * it; else the window slid there when no view of it is out; else the
+   * internal copy window, which views never see.
+   */
+  #forCopy(position: number): { mapping: Mapping; start: number } {
+    const mapping = this.#mapping;
+    if (mapping && position >= this.#start && position < this.#start + mapping.length) {
+      return { mapping, start: this.#start };
+    }
+    if (!this.#viewsOut) return this.ensure(position);
+    const copy = this.#copy;
+    if (copy && position >= this.#copyStart && position < this.#copyStart + copy.length) {
+      return { mapping: copy, start: this.#copyStart };
+    }
+    const [windowStart, length] = this.#windowAround(position, position + 1);
+    const fresh = this.#map(windowStart, length);
+    const error = this.#dropCopy();
+    this.#copy = fresh;
+    this.#copyStart = windowStart;
+    if (error) throw error;
+    return { mapping: fresh, start: windowStart };
+  }
+
   /** The whole region as one buffer, when it is mapped whole and fits in one. */
   #whole(): Uint8Array<ArrayBuffer> | null {
     const mapping = this.#mapping;
@@ -102,17 +146,36 @@ export class MappedRegion {
     if (this.#size > 0) this.ensure(0);
   }
 
-  #mapAround(start: number, end: number): Mapping {
+  /**
+   * Where a window holding `[start, end)` starts and how long it is. A range
+   * longer than `window` (a large `subarray()`) gets a window of its own
+   * length: the window is the usual mapping size, not a cap.
+   */
+  #windowAround(start: number, end: number): [number, number] {
+    if (!this.windowed) return [0, this.#size];
     const options = this.#options;
-    let windowStart = 0;
-    let length = this.#size;
-    if (this.windowed) {
-      const page = this.#pageSize;
-      // Align the file offset, not the region offset, to a page.
-      const aligned = Math.floor((options.fileOffset + start) / page) * page - options.fileOffset;
-      windowStart = Math.max(0, aligned);
-      length = Math.min(Math.max(options.window, end - windowStart), this.#size - windowStart);
-    }
+    const page = this.#pageSize;
+    // Align the file offset, not the region offset, to a page.
+    const aligned = Math.floor((options.fileOffset + start) / page) * page - options.fileOffset;
+    const windowStart = Math.max(0, aligned);
+    return [windowStart, Math.min(Math.max(options.window, end - windowStart), this.#size - windowStart)];
+  }
+
+  #mapAround(start: number, end: number): Mapping {
+    const [windowStart, length] = this.#windowAround(start, end);
+    const mapping = this.#map(windowStart, length);
+    // The copy window only serves while views of the old window are out; they detach now.
+    const copyError = this.#dropCopy();
+    const error = this.#dropMapping() ?? copyError;
+    this.#mapping = mapping;
+    this.#start = windowStart;
+    if (error) throw error;
+    return mapping;
+  }
+
+  /** Maps `length` bytes from region offset `windowStart`, locked when the region is. */
+  #map(windowStart: number, length: number): Mapping {
+    const options = this.#options;
     const mapping = Mapping.map(this.#libc, {
       fd: options.fd,
       fileOffset: options.fileOffset + windowStart,
@@ -131,11 +194,25 @@ export class MappedRegion {
         throw error;
       }
     }
-    const error = this.#dropMapping();
-    this.#mapping = mapping;
-    this.#start = windowStart;
-    if (error) throw error;
     return mapping;
+  }
+
+  /** Syncs the copy window when dirty and asked to, then releases it; leaves `dirty` to the main window. */
+  #dropCopy(): MmapError | undefined {
+    const copy = this.#copy;
+    if (!copy) return undefined;
+    this.#copy = null;
+    let syncError: MmapError | undefined;
+    if (this.dirty && this.#options.syncBeforeSlide) {
+      try {
+        copy.sync(0, copy.length, false);
+      } catch (error) {
+        syncError = error as MmapError;
+        this.onSyncFailure?.(syncError);
+      }
+    }
+    if (this.dirty && !syncError && !this.#options.syncBeforeSlide) this.droppedDirty = true;
+    return copy.release() ?? syncError;
   }
 
   /** Syncs a dirty window when asked to, then releases it. */
@@ -155,6 +232,7 @@ export class MappedRegion {
     if (this.dirty && !syncError && !this.#options.syncBeforeSlide) this.droppedDirty = true;
     this.dirty = false;
     this.#mapping = null;
+    this.#viewsOut = false;
     return mapping.release() ?? syncError;
   }
 
@@ -164,6 +242,7 @@ export class MappedRegion {
     const whole = this.#whole();
     if (whole) return viewOf(whole, start, end);
     const { mapping, start: offset } = this.ensure(start, end);
+    this.#viewsOut = true;
     return mapping.view(start - offset, end - offset);
   }
 
@@ -175,12 +254,16 @@ export class MappedRegion {
     const { mapping, start } = this.#mapping
       ? { mapping: this.#mapping, start: this.#start }
       : this.ensure(0);
+    this.#viewsOut = true;
     return mapping.view(0, mapping.length).subarray(0, this.#size - start);
   }
 
-  /** The internal chunk holding `position`, in region offsets. */
+  /**
+   * The internal chunk holding `position`, in region offsets, for a copying
+   * access: never slides the window while views of it are out.
+   */
   chunkAt(position: number): { chunk: Uint8Array<ArrayBuffer>; chunkStart: number } {
-    const { mapping, start } = this.ensure(position);
+    const { mapping, start } = this.#forCopy(position);
     const { chunk, chunkStart } = mapping.chunkAt(position - start);
     return { chunk, chunkStart: chunkStart + start };
   }
@@ -230,6 +313,8 @@ export class MappedRegion {
   resize(newSize: number): void {
     const mapping = this.#mapping;
     if (newSize === this.#size) return;
+    const copyError = this.#dropCopy();
+    if (copyError) throw copyError;
     if (!this.windowed && mapping && newSize > 0) {
       mapping.resize(newSize);
     } else if (mapping) {
@@ -245,18 +330,19 @@ export class MappedRegion {
     this.#size = newSize;
   }
 
-  /** msync of `[start, start + length)` clipped to what is mapped now. */
+  /** msync of `[start, start + length)` clipped to what is mapped now (both windows). */
   sync(start: number, length: number, async: boolean): void {
-    const mapping = this.#mapping;
-    if (!mapping) return;
-    const from = Math.max(start, this.#start);
-    const to = Math.min(start + length, this.#start + mapping.length);
-    if (to > from) mapping.sync(from - this.#start, to - from, async);
+    for (const [mapping, at] of [[this.#mapping, this.#start], [this.#copy, this.#copyStart]] as const) {
+      if (!mapping) continue;
+      const from = Math.max(start, at);
+      const to = Math.min(start + length, at + mapping.length);
+      if (to > from) mapping.sync(from - at, to - from, async);
+    }
   }
 
   /** madvise of `[start, start + length)` clipped to what is mapped now. */
   advise(start: number, length: number, advice: number): void {
-    const { mapping, start: offset } = this.ensure(Math.min(start, Math.max(this.#size - 1, 0)));
+    const { mapping, start: offset } = this.#forCopy(Math.min(start, Math.max(this.#size - 1, 0)));
     const from = Math.max(start, offset);
     const to = Math.min(start + length, offset + mapping.length);
     if (to > from) mapping.advise(from - offset, to - from, advice);
@@ -265,11 +351,13 @@ export class MappedRegion {
   /** mlock of what is mapped now and of every window mapped later. */
   lock(): void {
     this.#mapping?.lock();
+    this.#copy?.lock();
     this.#lock = true;
   }
 
   unlock(): void {
     this.#mapping?.unlock();
+    this.#copy?.unlock();
     this.#lock = false;
   }
 
@@ -280,6 +368,7 @@ export class MappedRegion {
   /** Detaches every view and releases the mapping; syncs a dirty window when asked. */
   release(): MmapError | undefined {
     this.#lock = false;
-    return this.#dropMapping();
+    const copyError = this.#dropCopy();
+    return this.#dropMapping() ?? copyError;
   }
 }

@@ -2,7 +2,9 @@
  * `MappingCache`: whole-file read-only mappings kept alive between opens, so
  * opening or reading an unchanged file again costs one `stat` and no open, no
  * mmap and no munmap. Least recently used entries go first when the cache
- * holds more than `maxBytes` or `maxFiles`.
+ * holds more than `maxBytes` or `maxFiles`, and when memmapfs reaches its
+ * mapping budget (see `mapping_budget.ts`) idle entries go before any new
+ * mapping is refused.
  *
  * Every object handed out holds its own claim on the mapping (see
  * `Mapping.share`), so evicting or invalidating an entry never takes memory
@@ -18,6 +20,7 @@
 
 import type { Libc } from "../ffi/libc.ts";
 import { Mapping } from "../mapping.ts";
+import { addMappingReclaimer, type MappingReclaimer } from "../mapping_budget.ts";
 import { FileDescriptor } from "./file_descriptor.ts";
 import type { MapOptions } from "./map_options.ts";
 
@@ -120,7 +123,7 @@ export interface CacheStats {
  * const handle = entry && mappedFileSharing(libc(), entry.file, entry.mapping.share());
  * ```
  */
-export class MappingCache {
+export class MappingCache implements MappingReclaimer {
   readonly #maxBytes: number;
   readonly #maxFiles: number;
   /** Insertion order is recency order: a hit moves the entry to the end. */
@@ -133,6 +136,8 @@ export class MappingCache {
   constructor(limits: CacheLimits = {}) {
     this.#maxBytes = limits.maxBytes ?? 256 * 2 ** 20;
     this.#maxFiles = limits.maxFiles ?? 1024;
+    // At memmapfs's mapping budget, idle entries go before any open fails.
+    addMappingReclaimer(this);
   }
 
   /** Cached bytes and files now. */
@@ -236,6 +241,20 @@ export class MappingCache {
   clear(): void {
     for (const entry of [...this.#entries.values()]) this.#drop(entry);
     this.#seen.clear();
+  }
+
+  /**
+   * Evicts the least recently used entry that no handle shares, so its range
+   * is unmapped; false when every entry is in use.
+   */
+  reclaimOne(): boolean {
+    for (const entry of this.#entries.values()) {
+      if (entry.mapping.shared) continue;
+      this.#drop(entry);
+      this.stats.evictions++;
+      return true;
+    }
+    return false;
   }
 
   #evictOverLimits(keep: CacheEntry): void {
