@@ -24,7 +24,7 @@ export const ERRNOS = {
   open: ["ENOMEM", "ENOSPC", "EPERM"], close: ["EIO", "ENOSPC"], fstat: ["ENOMEM", "EIO"],
   stat: ["ENOMEM", "EIO"], ftruncate: ["EIO", "EPERM"], posixFallocate: ["ENOSPC", "EIO", "EPERM"],
   fsync: ["EIO", "ENOSPC"], unlink: ["EPERM", "EIO", "ENOMEM"], shmOpen: ["ENOMEM", "ENOSPC", "EPERM"],
-  shmUnlink: ["EPERM"], memfdCreate: ["ENOMEM", "EPERM"],
+  shmUnlink: ["EPERM"], memfdCreate: ["ENOMEM", "EPERM"], pread: ["EIO"],
 } satisfies Record<LibcCall, string[]>;
 export const CALLS = Object.keys(ERRNOS) as LibcCall[];
 export const ERRNO_NUMBERS: Record<string, number> = { EPERM: 1, EIO: 5, EAGAIN: 11, ENOMEM: 12, ENOSPC: 28 };

@@ -138,6 +138,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     const originalSize = file.openedStat.size;
     let region: MappedRegion | undefined;
     try {
+      file.assertMappableSize();
       const size = rangeSize(file, resolved, originalSize);
       region = new MappedRegion(libc, {
         fd: file.fd,
@@ -181,7 +182,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    */
   static anonymous(size: number, options?: { shared?: boolean }): MappedFile {
     assertByteCount(size, "size");
-    const { shared = false } = optionsObject(options);
+    const { shared = false } = optionsObject(options, "options", ["shared"]);
     assertOptionalBoolean(shared, "shared");
     const libc = activeLibc();
     const resolved = resolveMapOptions({ mode: "readwrite", sync: "never" }, libc.pageSize());
@@ -366,13 +367,15 @@ export class MappedFile extends TypedAccess implements Disposable {
    * Gives the kernel `advice` about `[offset, offset + length)` (default: all).
    *
    * @throws {TypeError} For an unknown advice, or an offset or length that is not a number (`null` included).
+   * @throws {RangeError} For an offset past the end (a length past it is cut at the end).
    */
   advise(advice: Advice, offset = 0, length?: number): void {
     this.#assertOpen();
     assertChoice(advice, ADVICE_NAMES, "advice");
     assertByteCount(offset, "offset");
     assertOptionalByteCount(length, "length");
-    const span = length ?? Math.max(0, this.size - offset);
+    this.#assertStartInRange(offset);
+    const span = length ?? this.size - offset;
     const number = this.#libc.constants.advice[advice];
     if (number === undefined) {
       throw new MmapError(`EINVAL: madvise "${advice}" is not available on this platform`, {
@@ -390,18 +393,20 @@ export class MappedFile extends TypedAccess implements Disposable {
    *
    * @throws {MmapError} When the flush fails; the object stays poisoned and later syncs throw.
    * @throws {TypeError} For copy-on-write or private anonymous mappings, which have no file to sync;
-   *   for options that are not an object, or an option of the wrong type (`null` included).
+   *   for options that are not an object, an unknown option, or an option of the wrong type (`null` included).
+   * @throws {RangeError} For an offset past the end (a length past it is cut at the end).
    */
   sync(options?: { offset?: number; length?: number; async?: boolean }): void {
     this.#assertOpen();
-    const { offset = 0, length: given, async = false } = optionsObject(options);
+    const { offset = 0, length: given, async = false } = optionsObject(options, "options", ["offset", "length", "async"]);
     assertByteCount(offset, "offset");
     assertOptionalByteCount(given, "length");
     assertOptionalBoolean(async, "async");
+    this.#assertStartInRange(offset);
     if (!this.#shared) {
       throw new TypeError("Cannot sync a copy-on-write or private mapping: it has no file to write to");
     }
-    const length = given ?? Math.max(0, this.size - offset);
+    const length = given ?? this.size - offset;
     // msync walks the range even when no page is dirty (about 60 µs on ext4
     // here), so a sync with nothing written since the last one is skipped.
     if (!this.#writableViewsOut && this.#durability.clean) return;
@@ -508,7 +513,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    */
   readable(options?: { chunkSize?: number }): ReadableStream<Uint8Array> {
     this.#assertOpen();
-    const { chunkSize = 65536 } = optionsObject(options);
+    const { chunkSize = 65536 } = optionsObject(options, "options", ["chunkSize"]);
     assertByteCount(chunkSize, "chunkSize");
     if (chunkSize === 0) throw new RangeError("ChunkSize must be greater than 0");
     return readableFrom(this, chunkSize);
@@ -591,6 +596,13 @@ export class MappedFile extends TypedAccess implements Disposable {
 
   #assertOpen(): void {
     if (this.#closed) throw new ClosedError(this.path ? `MappedFile "${this.path}"` : "MappedFile");
+  }
+
+  /** A range may start at the end (and be empty) but not past it, as with subarray(). */
+  #assertStartInRange(offset: number): void {
+    if (offset > this.size) {
+      throw new RangeError(`Offset ${offset} is past the end of the ${this.size} bytes mapped`);
+    }
   }
 
   #assertWritable(): void {

@@ -152,7 +152,9 @@ export class SharedMemory implements Disposable {
    */
   static create(options: SharedMemoryCreateOptions): SharedMemory {
     if (options === undefined) throw new TypeError("Options must be an object, got undefined: size is required");
-    const { size, permissions = 0o600, exclusive = true } = optionsObject(options);
+    const { size, permissions = 0o600, exclusive = true } = optionsObject(options, "options", [
+      "name", "path", "size", "permissions", "exclusive", "trustAnyOwner",
+    ]);
     assertByteCount(size, "size");
     if (size === 0) throw new RangeError("Size must be at least 1 byte: mmap cannot map an empty region");
     assertPermissions(permissions);
@@ -221,7 +223,7 @@ export class SharedMemory implements Disposable {
    * group or others may write it, unless `trustAnyOwner`.
    */
   static open(nameOrPath: string | URL, options?: SharedMemoryOpenOptions): SharedMemory {
-    options = optionsObject(options);
+    options = optionsObject(options, "options", ["readonly", "trustAnyOwner"]);
     assertOptionalBoolean(options.readonly, "readonly");
     assertOptionalBoolean(options.trustAnyOwner, "trustAnyOwner");
     if (typeof nameOrPath !== "string" && !(nameOrPath instanceof URL)) {
