@@ -133,21 +133,25 @@ const windowed = (c: Ctx, extra: Parameters<typeof MappedFile.open>[1] = {}) =>
 const openCase = (op: string, options: Parameters<typeof MappedFile.open>[1], size = 4 * P, absorbs?: Case["absorbs"]): Case => ({
   op, setup: (c) => writeFile(c, size), run: (c) => void (c.obj = own(c, MappedFile.open(c.path, options))), absorbs,
 });
+export const READONLY_FALLBACK =
+  "a read-only mapping is first asked for private and writable (stray writes stay in the process) and, when that is refused, made PROT_READ shared (documented; the fallback's own failure is reported)";
 export const ADVICE_BEST_EFFORT = "populate and hugePages are hints: MAP_POPULATE/MADV_WILLNEED/MADV_HUGEPAGE failures are ignored by contract";
 
 const mappedFileCases: Case[] = [
-  openCase("open readonly", {}),
+  openCase("open readonly", {}, 4 * P, { mmap: READONLY_FALLBACK }),
+  openCase("open readonly, strict", { strictReadonly: true }),
   openCase("open readonly, empty file", {}, 0),
   openCase("open copyonwrite", { mode: "copyonwrite" }),
   openCase("open readwrite, offset and length", { mode: "readwrite", offset: P + 5, length: 2 * P }),
   openCase("open windowed", { mode: "readwrite", window: 2 * P }, 8 * P),
   openCase("open checked", { mode: "readwrite", checked: true }),
   openCase("open populate + hugePages", { populate: true, hugePages: true }, 4 * P, {
-    madvise: ADVICE_BEST_EFFORT,
+    madvise: ADVICE_BEST_EFFORT, mmap: READONLY_FALLBACK,
   }),
+  openCase("open populate, strict", { populate: true, strictReadonly: true }, 4 * P, { madvise: ADVICE_BEST_EFFORT }),
   openCase("open append, sync immediate", { mode: "readwrite", append: true, sync: "immediate" }),
   openCase("open windowed, locked, populated, at an offset", { mode: "readwrite", window: 2 * P, lock: true, populate: true, offset: P }, 8 * P),
-  openCase("open readonly, checked, locked", { checked: true, lock: true }),
+  openCase("open readonly, checked, locked", { checked: true, lock: true }, 4 * P, { mmap: READONLY_FALLBACK }),
   {
     op: "open create exclusive, permissions",
     run: (c) => void (c.obj = own(c, MappedFile.open(c.path, { mode: "readwrite", create: true, exclusive: true, size: 2 * P, permissions: 0o640 }))),
@@ -208,6 +212,8 @@ const mappedFileCases: Case[] = [
     mapped(c).sync();
   } },
   { op: "lock", setup: (c) => rw(c), run: (c) => mapped(c).lock() },
+  { op: "lock readonly (made PROT_READ while locked)", setup: (c) => void openMapped(c, {}), run: (c) => mapped(c).lock() },
+  { op: "unlock readonly", setup: (c) => void openMapped(c, { lock: true }), run: (c) => mapped(c).unlock() },
   { op: "unlock", setup: (c) => rw(c, { lock: true }), run: (c) => mapped(c).unlock() },
   { op: "lock, then slide", setup: (c) => windowed(c, { lock: true }), run: (c) => void mapped(c).readAt(new Uint8Array(8), 7 * P) },
   { op: "resize grow, sync immediate", setup: (c) => rw(c, { sync: "immediate" }), run: (c) => mapped(c).resize(9 * P) },

@@ -147,6 +147,7 @@ export class MappedFile extends TypedAccess implements Disposable {
         shared: resolved.mode !== "copyonwrite",
         populate: resolved.populate,
         hugePages: resolved.hugePages,
+        absorbWrites: resolved.mode === "readonly" && !resolved.strictReadonly,
         window: resolved.window,
         syncBeforeSlide: write && resolved.sync !== "never",
         path: filePath,
@@ -187,7 +188,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     const libc = activeLibc();
     const resolved = resolveMapOptions({ mode: "readwrite", sync: "never" }, libc.pageSize());
     const region = new MappedRegion(libc, {
-      fd: -1, fileOffset: 0, writable: true, shared, populate: false, hugePages: false,
+      fd: -1, fileOffset: 0, writable: true, shared, populate: false, hugePages: false, absorbWrites: false,
       window: 0, syncBeforeSlide: false, path: null,
     }, size);
     region.mapInitial();
@@ -639,7 +640,7 @@ export function mappedFileSharing(
   const region = new MappedRegion(libc, {
     // No descriptor: the region starts with the whole mapping and never maps again.
     fd: -1, fileOffset: 0, writable: false, shared: true, populate: resolved.populate,
-    hugePages: resolved.hugePages, window: 0, syncBeforeSlide: false, path,
+    hugePages: resolved.hugePages, absorbWrites: true, window: 0, syncBeforeSlide: false, path,
   }, mapping.length, mapping);
   return adoptMapping(libc, path, resolved, region);
 }

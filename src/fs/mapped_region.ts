@@ -20,6 +20,8 @@ export interface RegionOptions {
   readonly shared: boolean;
   readonly populate: boolean;
   readonly hugePages: boolean;
+  /** Read-only: map private and writable so a stray write stays in this process (see MapRequest). */
+  readonly absorbWrites: boolean;
   /** Bytes per window (page multiple), or 0 to map the whole region. */
   readonly window: number;
   /** msync a dirty window before it slides away. */
@@ -121,6 +123,7 @@ export class MappedRegion {
       shared: options.shared,
       populate: options.populate,
       hugePages: options.hugePages,
+      absorbWrites: options.absorbWrites,
       path: options.path,
     });
     if (this.#lock) {

@@ -189,7 +189,8 @@ export class MappingCache {
       const { size, mtimeNs, ino, dev } = descriptor.openedStat;
       if (size > 0 && size <= this.#maxBytes) {
         const mapping = Mapping.map(libc, {
-          fd: descriptor.fd, fileOffset: 0, length: size, writable: false, shared: true,
+          // A stray write through a handle's view stays in this process (see MapOptions.strictReadonly).
+          fd: descriptor.fd, fileOffset: 0, length: size, writable: false, shared: true, absorbWrites: true,
           populate: options.populate ?? false, hugePages: options.hugePages ?? false, path: file,
         });
         entry = { path, file, mapping, identity: { size, mtimeNs, ino, dev } };
@@ -268,7 +269,7 @@ export class MappingCache {
  */
 export function sharesCachedMapping(options: MapOptions): boolean {
   return (options.mode ?? "readonly") === "readonly" && options.window === undefined &&
-    !options.offset && options.length === undefined && !options.lock && !options.checked;
+    !options.offset && options.length === undefined && !options.lock && !options.checked && !options.strictReadonly;
 }
 
 /**
