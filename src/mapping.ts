@@ -226,6 +226,16 @@ export class Mapping {
   }
 
   /**
+   * Whether `buffer` is one this range made (a chunk or a user view): a view
+   * over it is detached when the range is resized, moved or released.
+   */
+  holds(buffer: ArrayBufferLike): boolean {
+    for (const chunk of this.#chunks) if (chunk?.buffer === buffer) return true;
+    for (const ref of this.#extraBuffers) if (ref.deref() === buffer) return true;
+    return false;
+  }
+
+  /**
    * Detaches every buffer handed out over this range. Returns false when one
    * could not be detached, so the memory must never be unmapped.
    */

@@ -174,6 +174,10 @@ const mappedFileCases: Case[] = [
   { op: "write in place", setup: (c) => rw(c), run: (c) => void mapped(c).write("hello") },
   { op: "write, sync immediate", setup: (c) => rw(c, { sync: "immediate" }), run: (c) => void mapped(c).write("hello") },
   { op: "writeAt grows the file", setup: (c) => rw(c), run: (c) => void mapped(c).writeAt(pattern(P, 5), 4 * P + 100) },
+  {
+    op: "writeAt grows from a view of the same mapping", setup: (c) => rw(c),
+    run: (c) => void mapped(c).writeAt(mapped(c).subarray(0, P + 3), 4 * P + 100),
+  },
   { op: "writeAt grows a windowed file", setup: (c) => windowed(c), run: (c) => void mapped(c).writeAt(pattern(P, 5), 8 * P + 100) },
   { op: "writeAt across windows", setup: (c) => windowed(c), run: (c) => void mapped(c).writeAt(pattern(3 * P, 5), P + 9) },
   {

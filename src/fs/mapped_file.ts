@@ -308,12 +308,20 @@ export class MappedFile extends TypedAccess implements Disposable {
     return count;
   }
 
-  /** Copies `source` (a string as UTF-8) to `offset`; readwrite grows the file to fit. */
+  /**
+   * Copies `source` (a string as UTF-8) to `offset`; readwrite grows the file to fit.
+   * A `source` that is a view of this mapping is copied first, because the
+   * growth or window slide this write may cause would detach it half-way.
+   *
+   * @throws {TypeError} For a source whose buffer is detached (it would write nothing).
+   */
   writeAt(source: Uint8Array | string, offset: number): number {
     this.#assertOpen();
-    const bytes = toBytes(source);
+    let bytes = toBytes(source);
     assertByteCount(offset, "offset");
     this.#assertWritable();
+    assertAttached(bytes);
+    if (this.#region.holds(bytes.buffer)) bytes = bytes.slice();
     const end = offset + bytes.length;
     // Like pwrite, an empty write changes nothing, even past the end.
     if (bytes.length === 0) return 0;
@@ -524,7 +532,7 @@ export class MappedFile extends TypedAccess implements Disposable {
   writable(): WritableStream<Uint8Array> {
     this.#assertOpen();
     this.#assertWritable();
-    return writableTo(this);
+    return writableTo(this, (chunk) => this.#region.holds(chunk.buffer));
   }
 
   /**
@@ -643,6 +651,13 @@ export function mappedFileSharing(
     hugePages: resolved.hugePages, absorbWrites: true, window: 0, syncBeforeSlide: false, path,
   }, mapping.length, mapping);
   return adoptMapping(libc, path, resolved, region);
+}
+
+/** @throws {TypeError} When `bytes` has lost its memory: its length now reads 0. */
+function assertAttached(bytes: Uint8Array): void {
+  if ((bytes.buffer as ArrayBuffer).detached === true) {
+    throw new TypeError("Source is a view of a detached buffer (its mapping was resized, slid or closed): it holds no bytes to write");
+  }
 }
 
 /** Size of the range `resolved` asks for, after growing a readwrite file to `size`. */

@@ -161,6 +161,11 @@ export class MappedRegion {
     return mapping.release() ?? syncError;
   }
 
+  /** Whether `buffer` belongs to the current mapping, so a resize or slide would detach it. */
+  holds(buffer: ArrayBufferLike): boolean {
+    return this.#mapping?.holds(buffer) ?? false;
+  }
+
   /** A zero-copy view of `[start, end)`, mapping it first. */
   view(start: number, end: number): Uint8Array<ArrayBuffer> {
     if (end === start) return new Uint8Array(0);
