@@ -135,6 +135,8 @@ const openCase = (op: string, options: Parameters<typeof MappedFile.open>[1], si
 });
 export const READONLY_FALLBACK =
   "a read-only mapping is first asked for private and writable (stray writes stay in the process) and, when that is refused, made PROT_READ shared (documented; the fallback's own failure is reported)";
+const MEMFD_REFUSED =
+  "shared anonymous memory is a memfd where the kernel allows one; refused by policy (EPERM, ENOSYS) it is fixed-size MAP_SHARED | MAP_ANONYMOUS memory whose growth is ENOTSUP (documented)";
 export const ADVICE_BEST_EFFORT = "populate and hugePages are hints: MAP_POPULATE/MADV_WILLNEED/MADV_HUGEPAGE failures are ignored by contract";
 
 const mappedFileCases: Case[] = [
@@ -157,7 +159,10 @@ const mappedFileCases: Case[] = [
     run: (c) => void (c.obj = own(c, MappedFile.open(c.path, { mode: "readwrite", create: true, exclusive: true, size: 2 * P, permissions: 0o640 }))),
   },
   { op: "anonymous private", anonymous: true, run: (c) => void (c.obj = own(c, MappedFile.anonymous(3 * P, { shared: false }))) },
-  { op: "anonymous shared", anonymous: true, run: (c) => void (c.obj = own(c, MappedFile.anonymous(3 * P, { shared: true }))) },
+  {
+    op: "anonymous shared", anonymous: true, run: (c) => void (c.obj = own(c, MappedFile.anonymous(3 * P, { shared: true }))),
+    absorbs: { memfdCreate: MEMFD_REFUSED },
+  },
   { op: "bytes, subarray", setup: (c) => rw(c), run: (c) => void (mapped(c).bytes, mapped(c).subarray(P, 2 * P)) },
   { op: "subarray slides a window", setup: (c) => windowed(c), run: (c) => void mapped(c).subarray(5 * P, 6 * P + 9) },
   {
@@ -227,6 +232,14 @@ const mappedFileCases: Case[] = [
   { op: "resize windowed grow", setup: (c) => windowed(c), run: (c) => mapped(c).resize(12 * P) },
   { op: "resize windowed shrink", setup: (c) => void windowed(c).subarray(6 * P, 7 * P), run: (c) => mapped(c).resize(3 * P) },
   { op: "resize locked", setup: (c) => rw(c, { lock: true }), run: (c) => mapped(c).resize(6 * P) },
+  {
+    op: "resize anonymous shared, grow (memfd)", anonymous: true,
+    setup: (c) => void (c.obj = own(c, MappedFile.anonymous(2 * P, { shared: true }))), run: (c) => mapped(c).resize(5 * P),
+  },
+  {
+    op: "resize anonymous shared, shrink (memfd)", anonymous: true,
+    setup: (c) => void (c.obj = own(c, MappedFile.anonymous(5 * P, { shared: true }))), run: (c) => mapped(c).resize(P + 1),
+  },
   { op: "resize anonymous", anonymous: true, setup: (c) => void (c.obj = own(c, MappedFile.anonymous(2 * P))), run: (c) => mapped(c).resize(5 * P) },
   {
     op: "remap after the file grew", setup: (c) => {

@@ -18,6 +18,7 @@ import {
 import { FileDescriptor } from "./file_descriptor.ts";
 import { type Advice, type MapOptions, type Mode, resolveMapOptions, type ResolvedMapOptions } from "./map_options.ts";
 import { Durability } from "./durability.ts";
+import { GrowableSharedMemory } from "./growable_shared_memory.ts";
 import { MappedRegion } from "./mapped_region.ts";
 import type { Mapping } from "../mapping.ts";
 import { probeAdvice } from "./advice_probe.ts";
@@ -91,6 +92,8 @@ export class MappedFile extends TypedAccess implements Disposable {
   }
   /** Set on a handle over a mapping the cache keeps: it has a path but no descriptor. */
   #sharedPath: string | null = null;
+  /** The memfd behind shared anonymous memory, grown before the mapping is; null where none. */
+  #memory: GrowableSharedMemory | null = null;
   /** How the file is mapped. */
   readonly mode: Mode;
 
@@ -168,7 +171,10 @@ export class MappedFile extends TypedAccess implements Disposable {
 
   /**
    * Maps `size` bytes of zeroed anonymous memory, private to this process or
-   * `shared` with children that inherit it.
+   * `shared` with children that inherit it. Shared memory is a `memfd` on
+   * Linux (one descriptor, closed by close()), so `resize()` and writes past
+   * the end can grow it; where there is no memfd (Darwin) it is fixed-size
+   * `MAP_SHARED | MAP_ANONYMOUS` memory and growing it is `MmapError` ENOTSUP.
    *
    * @example
    * ```ts
@@ -180,6 +186,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    *
    * @throws {TypeError} For a size that is not a number, options that are not an
    *   object, or a `shared` that is not a boolean (`null` included).
+   * @throws {MmapError} When the memory cannot be made (ENOMEM, EMFILE…).
    */
   static anonymous(size: number, options?: { shared?: boolean }): MappedFile {
     assertByteCount(size, "size");
@@ -187,12 +194,20 @@ export class MappedFile extends TypedAccess implements Disposable {
     assertOptionalBoolean(shared, "shared");
     const libc = activeLibc();
     const resolved = resolveMapOptions({ mode: "readwrite", sync: "never" }, libc.pageSize());
+    const memory = shared ? GrowableSharedMemory.create(libc, size) : null;
     const region = new MappedRegion(libc, {
-      fd: -1, fileOffset: 0, writable: true, shared, populate: false, hugePages: false, absorbWrites: false,
-      window: 0, syncBeforeSlide: false, path: null,
+      fd: memory?.fd ?? -1, fileOffset: 0, writable: true, shared, populate: false, hugePages: false,
+      absorbWrites: false, window: 0, syncBeforeSlide: false, path: null,
     }, size);
-    region.mapInitial();
-    return new MappedFile(libc, null, resolved, region, shared);
+    try {
+      region.mapInitial();
+    } catch (error) {
+      memory?.close();
+      throw error;
+    }
+    const mapped = new MappedFile(libc, null, resolved, region, shared);
+    mapped.#memory = memory;
+    return mapped;
   }
 
   /**
@@ -447,8 +462,17 @@ export class MappedFile extends TypedAccess implements Disposable {
     this.#assertResizable();
     const old = this.size;
     if (newSize === old) return;
+    if (newSize > old && this.#shared && !this.#file && !this.#memory) {
+      // MAP_SHARED | MAP_ANONYMOUS memory cannot grow: its new pages would be SIGBUS.
+      throw new MmapError(
+        "ENOTSUP: shared anonymous memory cannot grow on this platform (no memfd_create); " +
+          `allocate the ${newSize} bytes up front`,
+        { code: "ENOTSUP", errno: 0, syscall: "memfd_create", path: null },
+      );
+    }
     this.#region.dirty = this.#region.dirty && this.#shared;
-    const file = this.#file;
+    // Shared anonymous memory grows and shrinks like a file: its memfd first.
+    const file = this.#file ?? this.#memory;
     const fileSize = file ? file.stat().size : 0;
     const newEnd = this.#fileOffset + newSize;
     if (newSize > old) {
@@ -555,7 +579,7 @@ export class MappedFile extends TypedAccess implements Disposable {
       }
     }
     const unmapError = this.#region.release();
-    const closeError = this.#file?.close();
+    const closeError = this.#file?.close() ?? this.#memory?.close();
     failure ??= unmapError ?? closeError;
     if (failure) throw failure;
   }
