@@ -88,7 +88,7 @@ describe("a stray write into a read-only view stays in the process", () => {
     assert.equal(fs.readFileSync(file, "utf8"), CONTENT);
   });
 
-  it("a write while the read-only mapping is locked is refused by the kernel, so lock() makes it strict only while locked", () => {
+  it("lock() makes a read-only mapping PROT_READ while locked (mlock would copy every page of a writable one); unlock() restores it", () => {
     fs.writeFileSync(file, CONTENT);
     using mapped = MappedFile.open(file);
     assert.deepEqual(permissions(file), ["rw-p"]);
