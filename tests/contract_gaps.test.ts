@@ -73,6 +73,10 @@ describe("a file fstat calls empty but that reads bytes (/proc) is refused", () 
     memfs.close();
   });
 
+  it("SharedMemory.open of a /proc file by path is ENODEV too, not an empty region", () => {
+    assert.throws(() => SharedMemory.open("/proc/self/status", { readonly: true }), { code: "ENODEV" });
+  });
+
   it("a really empty file still opens as empty (one pread of 0 bytes tells)", () => {
     fs.writeFileSync(file, "");
     const counting = new FaultyLibc(libc());

@@ -220,7 +220,8 @@ export class SharedMemory implements Disposable {
    *
    * @throws {TypeError} For a bad name or option, before any syscall.
    * @throws {MmapError} ENOENT when it does not exist; EACCES when another user owns it or
-   * group or others may write it, unless `trustAnyOwner`.
+   * group or others may write it, unless `trustAnyOwner`; ENODEV for a file that fstat calls
+   * empty but that reads bytes (a /proc file).
    */
   static open(nameOrPath: string | URL, options?: SharedMemoryOpenOptions): SharedMemory {
     options = optionsObject(options, "options", ["readonly", "trustAnyOwner"]);
@@ -239,6 +240,8 @@ export class SharedMemory implements Disposable {
       : FileDescriptor.open(libc, path!, { write: !readonly });
     try {
       if (!options.trustAnyOwner) assertTrusted(file);
+      // A /proc file says it is empty and is not: refuse rather than map nothing.
+      file.assertMappableSize();
       return new SharedMemory(libc, file, shmName, file.openedStat.size, readonly, false);
     } catch (error) {
       file.discard(); // not created by this call: closes, removes nothing
