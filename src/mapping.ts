@@ -29,6 +29,15 @@ export interface MapRequest {
   readonly shared: boolean;
   readonly populate?: boolean;
   readonly hugePages?: boolean;
+  /**
+   * With `writable: false`: map the pages private and writable instead of
+   * `PROT_READ`, so a stray write through a view changes this process's copy
+   * of the page and never the file, instead of killing the process with
+   * SIGSEGV. `MAP_NORESERVE` keeps the mapping off the commit charge, so a
+   * file larger than RAM + swap still maps. Where the kernel refuses that
+   * mapping (strict overcommit charges it anyway) the strict one is made.
+   */
+  readonly absorbWrites?: boolean;
   /** For error messages. */
   readonly path: string | null;
 }
@@ -59,6 +68,8 @@ export class Mapping {
   /** Buffers made for user views that cross chunks; weak so unused ones can go. */
   #extraBuffers = new Set<WeakRef<ArrayBuffer>>();
   #locked = false;
+  /** Mapped private and writable on behalf of a read-only request (see `absorbWrites`). */
+  #absorbing = false;
   #holders: Holders;
 
   private constructor(
@@ -86,6 +97,7 @@ export class Mapping {
     this.#holders.count++;
     const other = new Mapping(this.#libc, this.#request, this.#address, this.#delta, this.#holders);
     other.#length = this.#length;
+    other.#absorbing = this.#absorbing;
     return other;
   }
 
@@ -97,11 +109,27 @@ export class Mapping {
   static map(libc: Libc, request: MapRequest): Mapping {
     const page = libc.pageSize();
     const delta = request.fileOffset % page;
-    const address = mapRange(libc, request, request.fileOffset - delta, delta + request.length);
+    const aligned = request.fileOffset - delta;
+    const absorbing = request.absorbWrites === true && !request.writable
+      ? mapAbsorbing(libc, request, aligned, delta + request.length)
+      : null;
+    const address = absorbing ?? mapRange(libc, request, aligned, delta + request.length);
     const mapping = new Mapping(libc, request, address, delta);
-    if (request.populate && !libc.constants.MAP_POPULATE) mapping.#adviseQuietly("willneed");
+    mapping.#absorbing = absorbing !== null;
+    if (request.populate && (mapping.#absorbing || !libc.constants.MAP_POPULATE)) mapping.#prefault();
     if (request.hugePages) mapping.#adviseQuietly("hugepage");
     return mapping;
+  }
+
+  /**
+   * Prefaults the pages without writing: `MADV_POPULATE_READ` (Linux 5.14+),
+   * else `MADV_WILLNEED`. `MAP_POPULATE` would fault a private writable
+   * mapping for writing, copying every page of the file.
+   */
+  #prefault(): void {
+    const read = this.#libc.constants.advice["populate-read"];
+    if (read !== undefined && this.#libc.madvise(this.#address, this.#mappedLength, read) === 0) return;
+    this.#adviseQuietly("willneed");
   }
 
   /** Bytes of the wanted range. */
@@ -201,6 +229,16 @@ export class Mapping {
     }
     const chunkStart = index === 0 ? 0 : index * size - this.#delta;
     return { chunk, chunkStart };
+  }
+
+  /**
+   * Whether `buffer` is one this range made (a chunk or a user view): a view
+   * over it is detached when the range is resized, moved or released.
+   */
+  holds(buffer: ArrayBufferLike): boolean {
+    for (const chunk of this.#chunks) if (chunk?.buffer === buffer) return true;
+    for (const ref of this.#extraBuffers) if (ref.deref() === buffer) return true;
+    return false;
   }
 
   /**
@@ -379,16 +417,35 @@ export class Mapping {
     if (advice !== undefined) this.#libc.madvise(this.#address, this.#mappedLength, advice);
   }
 
-  /** @throws {MmapError} When mlock fails (RLIMIT_MEMLOCK, no memory). */
+  /**
+   * mlock. A read-only range mapped private and writable is made `PROT_READ`
+   * first and stays so while locked: locking a writable private range faults
+   * every page in for writing, which would copy the whole file into anonymous
+   * memory and stop it following the file.
+   *
+   * @throws {MmapError} When mprotect or mlock fails (RLIMIT_MEMLOCK, no memory).
+   */
   lock(): void {
-    if (this.#libc.mlock(this.#address, this.#mappedLength) !== 0) throw this.#error("mlock");
+    const { PROT_READ, PROT_WRITE } = this.#libc.constants;
+    if (this.#absorbing && this.#libc.mprotect(this.#address, this.#mappedLength, PROT_READ) !== 0) {
+      throw this.#error("mprotect");
+    }
+    if (this.#libc.mlock(this.#address, this.#mappedLength) !== 0) {
+      const error = this.#error("mlock");
+      if (this.#absorbing) this.#libc.mprotect(this.#address, this.#mappedLength, PROT_READ | PROT_WRITE);
+      throw error;
+    }
     this.#locked = true;
   }
 
-  /** @throws {MmapError} When munlock fails. */
+  /** @throws {MmapError} When munlock (or giving a read-only range its writable pages back) fails. */
   unlock(): void {
     if (this.#libc.munlock(this.#address, this.#mappedLength) !== 0) throw this.#error("munlock");
     this.#locked = false;
+    const { PROT_READ, PROT_WRITE } = this.#libc.constants;
+    if (this.#absorbing && this.#libc.mprotect(this.#address, this.#mappedLength, PROT_READ | PROT_WRITE) !== 0) {
+      throw this.#error("mprotect");
+    }
   }
 
   /** Pages mapped and how many of them are in memory now (`mincore`). */
@@ -414,6 +471,21 @@ export class Mapping {
   #error(syscall: string): MmapError {
     return errnoError(this.#libc.errno, this.#libc.constants.errnoNames, syscall, this.#request.path);
   }
+}
+
+/**
+ * A read-only request mapped private, readable and writable, without commit
+ * charge; `null` when the kernel refuses (then the strict mapping is made).
+ */
+function mapAbsorbing(libc: Libc, request: MapRequest, alignedOffset: number, length: number): bigint | null {
+  const c = libc.constants;
+  const flags = (request.fd < 0 ? c.MAP_ANONYMOUS : 0) | c.MAP_PRIVATE | c.MAP_NORESERVE;
+  // Counted like any other mapping; over budget this throws before mmap.
+  reserveMapping(libc, request.path);
+  const address = libc.mmap(0n, length, c.PROT_READ | c.PROT_WRITE, flags, request.fd, alignedOffset);
+  if (address !== MAP_FAILED) return address;
+  returnMapping();
+  return null;
 }
 
 /** mmap with the request's protection and flags; falls back from huge pages. */

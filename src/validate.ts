@@ -72,16 +72,34 @@ export function assertOptionalBoolean(value: unknown, name: string): void {
 
 /**
  * Checks an options argument: `undefined` is no options (`{}`), anything but a
- * plain object (null, an array, a string, a number…) is a mistake.
+ * plain object (null, an array, a string, a number…) is a mistake. With
+ * `known`, an own key outside that list is a mistake too: a misspelt option
+ * (`creat` for `create`) would otherwise be ignored without a word.
  *
- * @throws {TypeError} When `value` is neither undefined nor a non-array object.
+ * @throws {TypeError} When `value` is neither undefined nor a non-array object,
+ *   or has a key `known` does not list (the message names the key).
  */
-export function optionsObject<T extends object>(value: T | undefined, name = "options"): T {
+export function optionsObject<T extends object>(value: T | undefined, name = "options", known?: readonly string[]): T {
   if (value === undefined) return {} as T;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TypeError(`${capitalize(name)} must be an object, got ${describe(value)}`);
   }
+  if (known) assertKnownKeys(value, known, name);
   return value;
+}
+
+/**
+ * Checks that every own enumerable key of `options` is one of `known`.
+ *
+ * @throws {TypeError} Naming the first unknown key and the keys that are known.
+ */
+export function assertKnownKeys(options: object, known: readonly string[], name = "options"): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    throw new TypeError(
+      `Unknown option "${key.slice(0, 40)}" in ${name}: the known ones are ${known.join(", ")}`,
+    );
+  }
 }
 
 /**

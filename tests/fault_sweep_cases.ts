@@ -26,7 +26,7 @@ export const ERRNOS = {
   fsync: ["EIO", "ENOSPC"], unlink: ["EPERM", "EIO", "ENOMEM"], shmOpen: ["ENOMEM", "ENOSPC", "EPERM"],
   shmUnlink: ["EPERM"], memfdCreate: ["ENOMEM", "EPERM"],
   // EWOULDBLOCK is no failure of flock but another opener: block_file_lock.test.ts covers it.
-  flock: ["ENOLCK"],
+  flock: ["ENOLCK"], pread: ["EIO"],
 } satisfies Record<LibcCall, string[]>;
 export const CALLS = Object.keys(ERRNOS) as LibcCall[];
 export const ERRNO_NUMBERS: Record<string, number> = { EPERM: 1, EIO: 5, EAGAIN: 11, ENOMEM: 12, ENOSPC: 28, ENOLCK: 37 };
@@ -135,27 +135,36 @@ const windowed = (c: Ctx, extra: Parameters<typeof MappedFile.open>[1] = {}) =>
 const openCase = (op: string, options: Parameters<typeof MappedFile.open>[1], size = 4 * P, absorbs?: Case["absorbs"]): Case => ({
   op, setup: (c) => writeFile(c, size), run: (c) => void (c.obj = own(c, MappedFile.open(c.path, options))), absorbs,
 });
+export const READONLY_FALLBACK =
+  "a read-only mapping is first asked for private and writable (stray writes stay in the process) and, when that is refused, made PROT_READ shared (documented; the fallback's own failure is reported)";
+const MEMFD_REFUSED =
+  "shared anonymous memory is a memfd where the kernel allows one; refused by policy (EPERM, ENOSYS) it is fixed-size MAP_SHARED | MAP_ANONYMOUS memory whose growth is ENOTSUP (documented)";
 export const ADVICE_BEST_EFFORT = "populate and hugePages are hints: MAP_POPULATE/MADV_WILLNEED/MADV_HUGEPAGE failures are ignored by contract";
 
 const mappedFileCases: Case[] = [
-  openCase("open readonly", {}),
+  openCase("open readonly", {}, 4 * P, { mmap: READONLY_FALLBACK }),
+  openCase("open readonly, strict", { strictReadonly: true }),
   openCase("open readonly, empty file", {}, 0),
   openCase("open copyonwrite", { mode: "copyonwrite" }),
   openCase("open readwrite, offset and length", { mode: "readwrite", offset: P + 5, length: 2 * P }),
   openCase("open windowed", { mode: "readwrite", window: 2 * P }, 8 * P),
   openCase("open checked", { mode: "readwrite", checked: true }),
   openCase("open populate + hugePages", { populate: true, hugePages: true }, 4 * P, {
-    madvise: ADVICE_BEST_EFFORT,
+    madvise: ADVICE_BEST_EFFORT, mmap: READONLY_FALLBACK,
   }),
+  openCase("open populate, strict", { populate: true, strictReadonly: true }, 4 * P, { madvise: ADVICE_BEST_EFFORT }),
   openCase("open append, sync immediate", { mode: "readwrite", append: true, sync: "immediate" }),
   openCase("open windowed, locked, populated, at an offset", { mode: "readwrite", window: 2 * P, lock: true, populate: true, offset: P }, 8 * P),
-  openCase("open readonly, checked, locked", { checked: true, lock: true }),
+  openCase("open readonly, checked, locked", { checked: true, lock: true }, 4 * P, { mmap: READONLY_FALLBACK }),
   {
     op: "open create exclusive, permissions",
     run: (c) => void (c.obj = own(c, MappedFile.open(c.path, { mode: "readwrite", create: true, exclusive: true, size: 2 * P, permissions: 0o640 }))),
   },
   { op: "anonymous private", anonymous: true, run: (c) => void (c.obj = own(c, MappedFile.anonymous(3 * P, { shared: false }))) },
-  { op: "anonymous shared", anonymous: true, run: (c) => void (c.obj = own(c, MappedFile.anonymous(3 * P, { shared: true }))) },
+  {
+    op: "anonymous shared", anonymous: true, run: (c) => void (c.obj = own(c, MappedFile.anonymous(3 * P, { shared: true }))),
+    absorbs: { memfdCreate: MEMFD_REFUSED },
+  },
   { op: "bytes, subarray", setup: (c) => rw(c), run: (c) => void (mapped(c).bytes, mapped(c).subarray(P, 2 * P)) },
   { op: "subarray slides a window", setup: (c) => windowed(c), run: (c) => void mapped(c).subarray(5 * P, 6 * P + 9) },
   {
@@ -172,6 +181,10 @@ const mappedFileCases: Case[] = [
   { op: "write in place", setup: (c) => rw(c), run: (c) => void mapped(c).write("hello") },
   { op: "write, sync immediate", setup: (c) => rw(c, { sync: "immediate" }), run: (c) => void mapped(c).write("hello") },
   { op: "writeAt grows the file", setup: (c) => rw(c), run: (c) => void mapped(c).writeAt(pattern(P, 5), 4 * P + 100) },
+  {
+    op: "writeAt grows from a view of the same mapping", setup: (c) => rw(c),
+    run: (c) => void mapped(c).writeAt(mapped(c).subarray(0, P + 3), 4 * P + 100),
+  },
   { op: "writeAt grows a windowed file", setup: (c) => windowed(c), run: (c) => void mapped(c).writeAt(pattern(P, 5), 8 * P + 100) },
   { op: "writeAt across windows", setup: (c) => windowed(c), run: (c) => void mapped(c).writeAt(pattern(3 * P, 5), P + 9) },
   {
@@ -210,6 +223,8 @@ const mappedFileCases: Case[] = [
     mapped(c).sync();
   } },
   { op: "lock", setup: (c) => rw(c), run: (c) => mapped(c).lock() },
+  { op: "lock readonly (made PROT_READ while locked)", setup: (c) => void openMapped(c, {}), run: (c) => mapped(c).lock() },
+  { op: "unlock readonly", setup: (c) => void openMapped(c, { lock: true }), run: (c) => mapped(c).unlock() },
   { op: "unlock", setup: (c) => rw(c, { lock: true }), run: (c) => mapped(c).unlock() },
   { op: "lock, then slide", setup: (c) => windowed(c, { lock: true }), run: (c) => void mapped(c).readAt(new Uint8Array(8), 7 * P) },
   { op: "resize grow, sync immediate", setup: (c) => rw(c, { sync: "immediate" }), run: (c) => mapped(c).resize(9 * P) },
@@ -219,6 +234,14 @@ const mappedFileCases: Case[] = [
   { op: "resize windowed grow", setup: (c) => windowed(c), run: (c) => mapped(c).resize(12 * P) },
   { op: "resize windowed shrink", setup: (c) => void windowed(c).subarray(6 * P, 7 * P), run: (c) => mapped(c).resize(3 * P) },
   { op: "resize locked", setup: (c) => rw(c, { lock: true }), run: (c) => mapped(c).resize(6 * P) },
+  {
+    op: "resize anonymous shared, grow (memfd)", anonymous: true,
+    setup: (c) => void (c.obj = own(c, MappedFile.anonymous(2 * P, { shared: true }))), run: (c) => mapped(c).resize(5 * P),
+  },
+  {
+    op: "resize anonymous shared, shrink (memfd)", anonymous: true,
+    setup: (c) => void (c.obj = own(c, MappedFile.anonymous(5 * P, { shared: true }))), run: (c) => mapped(c).resize(P + 1),
+  },
   { op: "resize anonymous", anonymous: true, setup: (c) => void (c.obj = own(c, MappedFile.anonymous(2 * P))), run: (c) => mapped(c).resize(5 * P) },
   {
     op: "remap after the file grew", setup: (c) => {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type MappedFile, MemMapFS, MmapError, pageSize } from "../mod.ts";
-import { ADVICE_BEST_EFFORT, type Case, type Ctx, type Kit, mappedFileKit, mappedFileUsable, own, writeFile } from "./fault_sweep_cases.ts";
+import { ADVICE_BEST_EFFORT, type Case, type Ctx, type Kit, mappedFileKit, mappedFileUsable, own, READONLY_FALLBACK, writeFile } from "./fault_sweep_cases.ts";
 import { mappingsOf, pattern } from "./helpers.ts";
 
 const P = pageSize;
@@ -30,23 +30,27 @@ const CACHE_DROP =
 const memMapFSCases: Case[] = [
   {
     op: "open, first (maps into the cache)", setup: (c) => void withFs(c), run: (c) => handle(c, memfs(c).open(name(c))),
-    absorbs: { close: CACHE_CLOSE },
+    absorbs: { close: CACHE_CLOSE, mmap: READONLY_FALLBACK },
   },
   {
     op: "open, cached", setup: (c) => void withFs(c).open(name(c)).close(), run: (c) => handle(c, memfs(c).open(name(c))),
   },
-  { op: "open without cache", setup: (c) => void withFs(c, { cache: false }), run: (c) => handle(c, memfs(c).open(name(c))) },
+  {
+    op: "open without cache", setup: (c) => void withFs(c, { cache: false }), run: (c) => handle(c, memfs(c).open(name(c))),
+    absorbs: { mmap: READONLY_FALLBACK },
+  },
+  { op: "open strictReadonly (uncached)", setup: (c) => void withFs(c), run: (c) => handle(c, memfs(c).open(name(c), { strictReadonly: true })) },
   {
     op: "open readwrite (drops the cache entry)", setup: (c) => void withFs(c).open(name(c)).close(),
     run: (c) => handle(c, memfs(c).open(name(c), { mode: "readwrite" })), absorbs: { munmap: CACHE_DROP },
   },
   {
     op: "open populate (cached)", setup: (c) => void withFs(c), run: (c) => handle(c, memfs(c).open(name(c), { populate: true })),
-    absorbs: { madvise: ADVICE_BEST_EFFORT, close: CACHE_CLOSE },
+    absorbs: { madvise: ADVICE_BEST_EFFORT, close: CACHE_CLOSE, mmap: READONLY_FALLBACK },
   },
   ...(["r", "r+", "w", "w+", "a", "a+"] as const).map((flags): Case => ({
     op: `openFile "${flags}"`, setup: (c) => void withFs(c), run: (c) => handle(c, memfs(c).openFile(name(c), flags)),
-    absorbs: flags === "r" ? { close: CACHE_CLOSE } : undefined,
+    absorbs: flags === "r" ? { close: CACHE_CLOSE, mmap: READONLY_FALLBACK } : undefined,
   })),
   { op: "openFile \"a\" of a new file", setup: (c) => void withFs(c), run: (c) => {
     c.paths.push(path.join(c.dir, "new.bin"));
@@ -60,7 +64,7 @@ const memMapFSCases: Case[] = [
   { op: "readFile, first", setup: (c) => void withFs(c), run: (c) => void memfs(c).readFile(name(c)) },
   {
     op: "readFile, second (maps it)", setup: (c) => void withFs(c).readFile(name(c)), run: (c) => void memfs(c).readFile(name(c)),
-    absorbs: { close: CACHE_CLOSE },
+    absorbs: { close: CACHE_CLOSE, mmap: READONLY_FALLBACK },
   },
   {
     op: "readFile, cached", setup: (c) => void withFs(c).open(name(c)).close(), run: (c) => void memfs(c).readFile(name(c)),

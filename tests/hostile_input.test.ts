@@ -20,7 +20,7 @@ import { type Fixture, heldBack, NO_ARGUMENTS, NOT_PUBLIC, type Row, rows, type 
 
 const LIBC_CALLS: LibcCall[] = [
   "mmap", "munmap", "mremap", "mprotect", "madvise", "msync", "mlock", "munlock", "mincore", "open", "close",
-  "fstat", "stat", "ftruncate", "posixFallocate", "fsync", "unlink", "shmOpen", "shmUnlink", "memfdCreate",
+  "fstat", "stat", "pread", "ftruncate", "posixFallocate", "fsync", "unlink", "shmOpen", "shmUnlink", "memfdCreate",
 ];
 
 let directory: string;

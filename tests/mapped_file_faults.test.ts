@@ -20,7 +20,7 @@ const ERRNO = {
   mprotect: ["ENOMEM", 12], madvise: ["EAGAIN", 11], mlock: ["EAGAIN", 11], munlock: ["EPERM", 1],
   mincore: ["ENOMEM", 12], msync: ["EIO", 5], fsync: ["EIO", 5], munmap: ["ENOMEM", 12],
   close: ["EIO", 5], unlink: ["EPERM", 1], shmOpen: ["EMFILE", 24], shmUnlink: ["EPERM", 1],
-  memfdCreate: ["EMFILE", 24], flock: ["ENOLCK", 37],
+  memfdCreate: ["EMFILE", 24], flock: ["ENOLCK", 37], pread: ["EIO", 5],
 } satisfies Record<LibcCall, [string, number]>;
 const CALLS = Object.keys(ERRNO) as LibcCall[];
 const syscallName = (call: LibcCall) => call === "posixFallocate" ? "posix_fallocate" : call;

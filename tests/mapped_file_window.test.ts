@@ -163,7 +163,9 @@ describe("windowed mapping", () => {
     useLibc(faulty);
     try {
       using mapped = MappedFile.open(file, { window });
+      // Twice: a read-only window that cannot be mapped private falls back to PROT_READ once.
       faulty.fail("mmap", { errno: 12 });
+      faulty.fail("mmap", { errno: 12, nth: 2 });
       assert.throws(() => mapped.readAt(new Uint8Array(10), 5 * window), (error: unknown) =>
         error instanceof MmapError && error.code === "ENOMEM" && error.syscall === "mmap");
       assert.ok(mappingsOf(file).length <= 1, "no half-made window is left mapped");

@@ -191,8 +191,10 @@ const resize = (size: number) =>
 
 const sync = (options: { offset?: number; length?: number; async?: boolean } | undefined) =>
   onHandle(`sync(${options === undefined ? "" : JSON.stringify(options)})`, (m, handle) => {
+    // A start past the end is a RangeError, as in subarray() (issue 13.9).
+    if ((options?.offset ?? 0) > handle.size) throwsExactly(() => handle.sync(options), RangeError, "sync");
     // A private mapping has no file to write to.
-    if (m.options.mode === "copyonwrite") throwsExactly(() => handle.sync(options), TypeError, "sync");
+    else if (m.options.mode === "copyonwrite") throwsExactly(() => handle.sync(options), TypeError, "sync");
     else handle.sync(options);
   });
 

@@ -49,6 +49,8 @@ const SYMBOLS = {
   open: { args: ["ptr", "i32", "u32"], returns: "i32" },
   // int close(int fd)
   close: { args: ["i32"], returns: "i32" },
+  // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
+  pread: { args: ["i32", "ptr", "u64", "i64"], returns: "i64" },
   // int ftruncate(int fd, off_t length)
   ftruncate: { args: ["i32", "i64"], returns: "i32" },
   // int fsync(int fd)
@@ -100,7 +102,7 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = Number(lib[constants.errnoFunction]!() as bigint);
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink, flock } = lib;
+  const { ftruncate, fsync, sysconf, unlink, flock, pread } = lib;
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
@@ -125,6 +127,7 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
     close: (fd) => close(fd) as number,
     fstat: (fd, buffer) => fstat(fd, buffer) as number,
     stat: (path, buffer) => stat(path, buffer) as number,
+    pread: (fd, buffer, offset) => Number(pread(fd, buffer, buffer.length, offset)),
     ftruncate: (fd, length) => ftruncate(fd, length) as number,
     posixFallocate: fallocate && ((fd, offset, length) => fallocate(fd, offset, length) as number),
     fsync: (fd) => fsync(fd) as number,

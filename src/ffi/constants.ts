@@ -56,6 +56,10 @@ export interface PlatformConstants {
   readonly MAP_NORESERVE: number;
   /** 0 where the platform has no `mremap`. */
   readonly MREMAP_MAYMOVE: number;
+  /** `memfd_create` flags; 0 where the platform has no memfd. */
+  readonly MFD_CLOEXEC: number;
+  /** Linux 6.3+: the memfd is never executable (older kernels refuse it with EINVAL). */
+  readonly MFD_NOEXEC_SEAL: number;
   readonly MS_ASYNC: number;
   readonly MS_INVALIDATE: number;
   readonly MS_SYNC: number;
@@ -117,6 +121,8 @@ const LINUX_COMMON = {
   MAP_SHARED: 0x01, MAP_PRIVATE: 0x02, MAP_FIXED: 0x10, MAP_ANONYMOUS: 0x20,
   MAP_POPULATE: 0x8000, MAP_HUGETLB: 0x40000, MAP_NORESERVE: 0x4000,
   MREMAP_MAYMOVE: 1,
+  // include/uapi/linux/memfd.h
+  MFD_CLOEXEC: 0x1, MFD_NOEXEC_SEAL: 0x8,
   MS_ASYNC: 1, MS_INVALIDATE: 2, MS_SYNC: 4,
   O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CREAT: 0o100, O_EXCL: 0o200, O_TRUNC: 0o1000,
   O_APPEND: 0o2000, O_CLOEXEC: 0o2000000,
@@ -172,6 +178,8 @@ const DARWIN_COMMON = {
   // Darwin has neither MAP_POPULATE nor MAP_HUGETLB nor mremap.
   MAP_POPULATE: 0, MAP_HUGETLB: 0, MAP_NORESERVE: 0x40,
   MREMAP_MAYMOVE: 0,
+  // No memfd_create on Darwin.
+  MFD_CLOEXEC: 0, MFD_NOEXEC_SEAL: 0,
   MS_ASYNC: 0x1, MS_INVALIDATE: 0x2, MS_SYNC: 0x10,
   O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CREAT: 0x200, O_EXCL: 0x800, O_TRUNC: 0x400,
   O_APPEND: 0x8, O_NOFOLLOW: 0x100, O_DIRECTORY: 0x100000, O_CLOEXEC: 0x1000000,

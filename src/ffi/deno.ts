@@ -14,7 +14,7 @@ import type { NativeCalls } from "./native.ts";
 
 // The slice of Deno's FFI types this file needs, declared here so the shim also
 // type-checks under tsc, which does not know the `Deno` namespace.
-type DenoType = "i32" | "u32" | "i64" | "usize" | "buffer";
+type DenoType = "i32" | "u32" | "i64" | "usize" | "isize" | "buffer";
 interface DenoSymbol {
   parameters: DenoType[];
   result: DenoType;
@@ -59,6 +59,8 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   // int close(int fd)
   close: { parameters: ["i32"], result: "i32" },
+  // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   // int ftruncate(int fd, off_t length)
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   // int posix_fallocate(int fd, off_t offset, off_t len)
@@ -113,7 +115,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const munlock = call("munlock"), mincore = call("mincore"), open = call("open");
   const close = call("close"), fstat = call(constants.fstatSymbol), stat = call(constants.statSymbol);
   const ftruncate = call("ftruncate"), fsync = call("fsync"), sysconf = call("sysconf");
-  const unlink = call("unlink"), flock = call("flock");
+  const unlink = call("unlink"), flock = call("flock"), pread = call("pread");
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create");
@@ -137,6 +139,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     close: (fd) => close(fd) as number,
     fstat: (fd, buffer) => fstat(fd, buffer) as number,
     stat: (path, buffer) => stat(path, buffer) as number,
+    pread: (fd, buffer, offset) => Number(pread(fd, buffer, BigInt(buffer.length), BigInt(offset))),
     ftruncate: (fd, length) => ftruncate(fd, BigInt(length)) as number,
     posixFallocate: fallocate &&
       ((fd, offset, length) => fallocate(fd, BigInt(offset), BigInt(length)) as number),

@@ -12,7 +12,7 @@ import type { FileStat, Libc, RuntimeName } from "./libc.ts";
 /** The libc calls a {@linkcode FaultyLibc} can fail. */
 export type LibcCall =
   | "mmap" | "munmap" | "mremap" | "mprotect" | "madvise" | "msync" | "mlock" | "munlock"
-  | "mincore" | "open" | "close" | "fstat" | "stat" | "ftruncate" | "posixFallocate" | "fsync"
+  | "mincore" | "open" | "close" | "fstat" | "stat" | "pread" | "ftruncate" | "posixFallocate" | "fsync"
   | "flock" | "unlink" | "shmOpen" | "shmUnlink" | "memfdCreate";
 
 interface PlannedFault {
@@ -134,6 +134,9 @@ export class FaultyLibc implements Libc {
   }
   stat(path: string): FileStat | null {
     return this.#run("stat", null, () => this.#inner.stat(path));
+  }
+  pread(fd: number, buffer: Uint8Array, offset: number): number {
+    return this.#run("pread", -1, () => this.#inner.pread(fd, buffer, offset));
   }
   ftruncate(fd: number, length: number): number {
     return this.#run("ftruncate", -1, () => this.#inner.ftruncate(fd, length));

@@ -68,6 +68,11 @@ export interface Libc {
   fstat(fd: number): FileStat | null;
   /** `int stat(const char *path, struct stat *st)`, following links; `null` on failure. */
   stat(path: string): FileStat | null;
+  /**
+   * `ssize_t pread(int fd, void *buf, size_t count, off_t offset)` into
+   * `buffer` (count is its length); bytes read, 0 at end of file, or -1.
+   */
+  pread(fd: number, buffer: Uint8Array, offset: number): number;
   /** `int ftruncate(int fd, off_t length)` */
   ftruncate(fd: number, length: number): number;
   /**

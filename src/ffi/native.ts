@@ -30,6 +30,8 @@ export interface NativeCalls {
   close(fd: number): number;
   fstat(fd: number, buffer: Uint8Array): number;
   stat(path: Uint8Array, buffer: Uint8Array): number;
+  /** Bytes read into `buffer` (its whole length asked for), or -1. */
+  pread(fd: number, buffer: Uint8Array, offset: number): number;
   ftruncate(fd: number, length: number): number;
   /** Returns 0 or an error number, as C's posix_fallocate does. */
   posixFallocate?(fd: number, offset: number, length: number): number;
@@ -135,6 +137,9 @@ class BoundLibc implements Libc {
   stat(path: string): FileStat | null {
     if (this.#int(this.#native.stat(cString(path), this.#statBuffer)) === -1) return null;
     return parseStat(this.#statBuffer, this.constants.stat);
+  }
+  pread(fd: number, buffer: Uint8Array, offset: number): number {
+    return this.#int(this.#native.pread(fd, buffer, offset));
   }
   ftruncate(fd: number, length: number): number {
     return this.#int(this.#native.ftruncate(fd, length));

@@ -332,7 +332,7 @@ export class BlockFile implements Disposable {
   setControlData(data: Uint8Array, options?: { sync?: boolean }): void {
     this.#assertOpen();
     assertUint8Array(data, "data");
-    const { sync = true } = optionsObject(options);
+    const { sync = true } = optionsObject(options, "options", ["sync"]);
     assertOptionalBoolean(sync, "sync");
     if (data.length > this.controlCapacity) {
       throw new RangeError(`Control data holds at most ${this.controlCapacity} bytes, got ${data.length}`);
@@ -374,7 +374,7 @@ export class BlockFile implements Disposable {
    * @throws {MmapError} When the commit or the unmap failed; the file is closed anyway.
    */
   close(options?: { force?: boolean }): void {
-    const { force = false } = optionsObject(options);
+    const { force = false } = optionsObject(options, "options", ["force"]);
     assertOptionalBoolean(force, "force");
     if (this.#closed) return;
     this.#assertNoViews(force, "close");
@@ -404,7 +404,7 @@ export class BlockFile implements Disposable {
    * @throws {MmapError} When the file cannot be removed.
    */
   remove(options?: { force?: boolean }): void {
-    const { force = false } = optionsObject(options);
+    const { force = false } = optionsObject(options, "options", ["force"]);
     assertOptionalBoolean(force, "force");
     if (!this.#closed) {
       this.#assertNoViews(force, "remove");
@@ -455,7 +455,7 @@ export class BlockFile implements Disposable {
 }
 
 function checkedBlockSize(options: BlockFileOptions | undefined): number {
-  const { blockSize = Math.max(MIN_BLOCK_SIZE, pageSize) } = optionsObject(options);
+  const { blockSize = Math.max(MIN_BLOCK_SIZE, pageSize) } = optionsObject(options, "options", ["blockSize"]);
   assertByteCount(blockSize, "blockSize");
   if (blockSize < MIN_BLOCK_SIZE || blockSize % pageSize !== 0 || blockSize > MAX_BLOCK_SIZE) {
     throw new RangeError(

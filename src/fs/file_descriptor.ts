@@ -6,7 +6,7 @@
  * @module
  */
 
-import { errnoError, type MmapError } from "../errors.ts";
+import { errnoError, MmapError } from "../errors.ts";
 import type { FileStat, Libc } from "../ffi/libc.ts";
 
 /** How to open a file. */
@@ -110,6 +110,28 @@ export class FileDescriptor {
     if (type === c.S_IFREG) return;
     const errno = type === c.S_IFDIR ? "EISDIR" : "ENODEV";
     throw errnoError(errnoNumber(this.#libc, errno), c.errnoNames, "open", this.path);
+  }
+
+  /**
+   * Refuses a file whose size fstat reports as 0 but that has bytes to read:
+   * the files of /proc (and some of /sys and other pseudo file systems)
+   * generate their content on read, so a mapping of them would be silently
+   * empty. One 1-byte pread tells them from a really empty file; a file this
+   * open created is empty and costs no call.
+   *
+   * @throws {MmapError} ENODEV for such a file; the pread's own error when it fails.
+   */
+  assertMappableSize(): void {
+    if (this.created || this.openedStat.size !== 0) return;
+    const libc = this.#libc;
+    const read = libc.pread(this.fd, new Uint8Array(1), 0);
+    if (read === 0) return;
+    if (read < 0) throw this.#error("pread");
+    throw new MmapError(
+      `ENODEV: cannot map "${this.path}": fstat says it is empty but reading it gives bytes ` +
+        "(a /proc or /sys file makes its content when read), so a mapping would be empty; read it with node:fs instead",
+      { code: "ENODEV", errno: errnoNumber(libc, "ENODEV"), syscall: "mmap", path: this.path },
+    );
   }
 
   /** @throws {MmapError} When fstat fails. */

@@ -108,7 +108,22 @@ export interface MapOptions {
   size?: number;
   /** File mode when created; default 0o600. */
   permissions?: number;
+  /**
+   * For `"readonly"` mappings (other modes ignore it, so a MemMapFS default
+   * can hold it): map the pages read-only (`PROT_READ`), as the kernel
+   * gives them, instead of private copy-on-write. A write through `bytes` or a
+   * `subarray` then kills the process with SIGSEGV; in exchange nothing is
+   * ever copied and, under strict overcommit (`vm.overcommit_memory=2`), the
+   * mapping is not charged against the commit limit. Default false.
+   */
+  strictReadonly?: boolean;
 }
+
+/** Every key of {@linkcode MapOptions}: any other key is a misspelling. */
+export const MAP_OPTION_KEYS: readonly (keyof MapOptions)[] = [
+  "mode", "offset", "length", "window", "populate", "hugePages", "lock", "sync", "syncInterval",
+  "checked", "create", "exclusive", "append", "size", "permissions", "strictReadonly",
+];
 
 /** Every option with its default filled in. */
 export interface ResolvedMapOptions {
@@ -127,6 +142,7 @@ export interface ResolvedMapOptions {
   readonly append: boolean;
   readonly size: number | undefined;
   readonly permissions: number;
+  readonly strictReadonly: boolean;
 }
 
 const MODES: readonly Mode[] = ["readonly", "readwrite", "copyonwrite"];
@@ -137,11 +153,11 @@ const SYNC_MODES: readonly SyncMode[] = ["immediate", "lazy", "periodic", "never
  * default": `null` is a mistake like any other wrong type.
  *
  * @throws {TypeError} For a wrong type (null included), options that are not an
- *   object, or an option that needs `"readwrite"`.
+ *   object, an unknown key (a misspelt option), or an option that needs another mode.
  * @throws {RangeError} For a negative, fractional or unsafe number, or permissions above 0o7777.
  */
 export function resolveMapOptions(given: MapOptions | undefined, pageSize: number): ResolvedMapOptions {
-  const options = optionsObject(given);
+  const options = optionsObject(given, "options", MAP_OPTION_KEYS);
   const mode = options.mode === undefined ? "readonly" : options.mode;
   assertChoice(mode, MODES, "mode");
   const sync = options.sync === undefined ? "lazy" : options.sync;
@@ -151,7 +167,7 @@ export function resolveMapOptions(given: MapOptions | undefined, pageSize: numbe
   assertOptionalByteCount(options.window, "window");
   assertOptionalByteCount(options.size, "size");
   assertOptionalByteCount(options.syncInterval, "syncInterval");
-  for (const flag of ["populate", "hugePages", "lock", "checked", "create", "exclusive", "append"] as const) {
+  for (const flag of ["populate", "hugePages", "lock", "checked", "create", "exclusive", "append", "strictReadonly"] as const) {
     assertOptionalBoolean(options[flag], flag);
   }
   const permissions = options.permissions === undefined ? 0o600 : options.permissions;
@@ -183,5 +199,6 @@ export function resolveMapOptions(given: MapOptions | undefined, pageSize: numbe
     append: options.append ?? false,
     size: options.size,
     permissions,
+    strictReadonly: options.strictReadonly ?? false,
   };
 }

@@ -18,6 +18,7 @@ import {
 import { FileDescriptor } from "./file_descriptor.ts";
 import { type Advice, type MapOptions, type Mode, resolveMapOptions, type ResolvedMapOptions } from "./map_options.ts";
 import { Durability } from "./durability.ts";
+import { GrowableSharedMemory } from "./growable_shared_memory.ts";
 import { MappedRegion } from "./mapped_region.ts";
 import type { Mapping } from "../mapping.ts";
 import { probeAdvice } from "./advice_probe.ts";
@@ -95,6 +96,8 @@ export class MappedFile extends TypedAccess implements Disposable {
   }
   /** Set on a handle over a mapping the cache keeps: it has a path but no descriptor. */
   #sharedPath: string | null = null;
+  /** The memfd behind shared anonymous memory, grown before the mapping is; null where none. */
+  #memory: GrowableSharedMemory | null = null;
   /** How the file is mapped. */
   readonly mode: Mode;
 
@@ -142,6 +145,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     const originalSize = file.openedStat.size;
     let region: MappedRegion | undefined;
     try {
+      file.assertMappableSize();
       const size = rangeSize(file, resolved, originalSize);
       region = new MappedRegion(libc, {
         fd: file.fd,
@@ -150,6 +154,7 @@ export class MappedFile extends TypedAccess implements Disposable {
         shared: resolved.mode !== "copyonwrite",
         populate: resolved.populate,
         hugePages: resolved.hugePages,
+        absorbWrites: resolved.mode === "readonly" && !resolved.strictReadonly,
         window: resolved.window,
         syncBeforeSlide: write && resolved.sync !== "never",
         path: filePath,
@@ -170,7 +175,10 @@ export class MappedFile extends TypedAccess implements Disposable {
 
   /**
    * Maps `size` bytes of zeroed anonymous memory, private to this process or
-   * `shared` with children that inherit it.
+   * `shared` with children that inherit it. Shared memory is a `memfd` on
+   * Linux (one descriptor, closed by close()), so `resize()` and writes past
+   * the end can grow it; where there is no memfd (Darwin) it is fixed-size
+   * `MAP_SHARED | MAP_ANONYMOUS` memory and growing it is `MmapError` ENOTSUP.
    *
    * @example
    * ```ts
@@ -182,19 +190,28 @@ export class MappedFile extends TypedAccess implements Disposable {
    *
    * @throws {TypeError} For a size that is not a number, options that are not an
    *   object, or a `shared` that is not a boolean (`null` included).
+   * @throws {MmapError} When the memory cannot be made (ENOMEM, EMFILE…).
    */
   static anonymous(size: number, options?: { shared?: boolean }): MappedFile {
     assertByteCount(size, "size");
-    const { shared = false } = optionsObject(options);
+    const { shared = false } = optionsObject(options, "options", ["shared"]);
     assertOptionalBoolean(shared, "shared");
     const libc = activeLibc();
     const resolved = resolveMapOptions({ mode: "readwrite", sync: "never" }, libc.pageSize());
+    const memory = shared ? GrowableSharedMemory.create(libc, size) : null;
     const region = new MappedRegion(libc, {
-      fd: -1, fileOffset: 0, writable: true, shared, populate: false, hugePages: false,
-      window: 0, syncBeforeSlide: false, path: null,
+      fd: memory?.fd ?? -1, fileOffset: 0, writable: true, shared, populate: false, hugePages: false,
+      absorbWrites: false, window: 0, syncBeforeSlide: false, path: null,
     }, size);
-    region.mapInitial();
-    return new MappedFile(libc, null, resolved, region, shared);
+    try {
+      region.mapInitial();
+    } catch (error) {
+      memory?.close();
+      throw error;
+    }
+    const mapped = new MappedFile(libc, null, resolved, region, shared);
+    mapped.#memory = memory;
+    return mapped;
   }
 
   /**
@@ -310,12 +327,20 @@ export class MappedFile extends TypedAccess implements Disposable {
     return count;
   }
 
-  /** Copies `source` (a string as UTF-8) to `offset`; readwrite grows the file to fit. */
+  /**
+   * Copies `source` (a string as UTF-8) to `offset`; readwrite grows the file to fit.
+   * A `source` that is a view of this mapping is copied first, because the
+   * growth or window slide this write may cause would detach it half-way.
+   *
+   * @throws {TypeError} For a source whose buffer is detached (it would write nothing).
+   */
   writeAt(source: Uint8Array | string, offset: number): number {
     this.#assertOpen();
-    const bytes = toBytes(source);
+    let bytes = toBytes(source);
     assertByteCount(offset, "offset");
     this.#assertWritable();
+    assertAttached(bytes);
+    if (this.#region.holds(bytes.buffer)) bytes = bytes.slice();
     const end = offset + bytes.length;
     // Like pwrite, an empty write changes nothing, even past the end.
     if (bytes.length === 0) return 0;
@@ -370,13 +395,15 @@ export class MappedFile extends TypedAccess implements Disposable {
    * Gives the kernel `advice` about `[offset, offset + length)` (default: all).
    *
    * @throws {TypeError} For an unknown advice, or an offset or length that is not a number (`null` included).
+   * @throws {RangeError} For an offset past the end (a length past it is cut at the end).
    */
   advise(advice: Advice, offset = 0, length?: number): void {
     this.#assertOpen();
     assertChoice(advice, ADVICE_NAMES, "advice");
     assertByteCount(offset, "offset");
     assertOptionalByteCount(length, "length");
-    const span = length ?? Math.max(0, this.size - offset);
+    this.#assertStartInRange(offset);
+    const span = length ?? this.size - offset;
     const number = this.#libc.constants.advice[advice];
     if (number === undefined) {
       throw new MmapError(`EINVAL: madvise "${advice}" is not available on this platform`, {
@@ -394,18 +421,20 @@ export class MappedFile extends TypedAccess implements Disposable {
    *
    * @throws {MmapError} When the flush fails; the object stays poisoned and later syncs throw.
    * @throws {TypeError} For copy-on-write or private anonymous mappings, which have no file to sync;
-   *   for options that are not an object, or an option of the wrong type (`null` included).
+   *   for options that are not an object, an unknown option, or an option of the wrong type (`null` included).
+   * @throws {RangeError} For an offset past the end (a length past it is cut at the end).
    */
   sync(options?: { offset?: number; length?: number; async?: boolean }): void {
     this.#assertOpen();
-    const { offset = 0, length: given, async = false } = optionsObject(options);
+    const { offset = 0, length: given, async = false } = optionsObject(options, "options", ["offset", "length", "async"]);
     assertByteCount(offset, "offset");
     assertOptionalByteCount(given, "length");
     assertOptionalBoolean(async, "async");
+    this.#assertStartInRange(offset);
     if (!this.#shared) {
       throw new TypeError("Cannot sync a copy-on-write or private mapping: it has no file to write to");
     }
-    const length = given ?? Math.max(0, this.size - offset);
+    const length = given ?? this.size - offset;
     // msync walks the range even when no page is dirty (about 60 µs on ext4
     // here), so a sync with nothing written since the last one is skipped.
     if (!this.#writableViewsOut && this.#durability.clean) return;
@@ -437,8 +466,17 @@ export class MappedFile extends TypedAccess implements Disposable {
     this.#assertResizable();
     const old = this.size;
     if (newSize === old) return;
+    if (newSize > old && this.#shared && !this.#file && !this.#memory) {
+      // MAP_SHARED | MAP_ANONYMOUS memory cannot grow: its new pages would be SIGBUS.
+      throw new MmapError(
+        "ENOTSUP: shared anonymous memory cannot grow on this platform (no memfd_create); " +
+          `allocate the ${newSize} bytes up front`,
+        { code: "ENOTSUP", errno: 0, syscall: "memfd_create", path: null },
+      );
+    }
     this.#region.dirty = this.#region.dirty && this.#shared;
-    const file = this.#file;
+    // Shared anonymous memory grows and shrinks like a file: its memfd first.
+    const file = this.#file ?? this.#memory;
     const fileSize = file ? file.stat().size : 0;
     const newEnd = this.#fileOffset + newSize;
     if (newSize > old) {
@@ -512,7 +550,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    */
   readable(options?: { chunkSize?: number }): ReadableStream<Uint8Array> {
     this.#assertOpen();
-    const { chunkSize = 65536 } = optionsObject(options);
+    const { chunkSize = 65536 } = optionsObject(options, "options", ["chunkSize"]);
     assertByteCount(chunkSize, "chunkSize");
     if (chunkSize === 0) throw new RangeError("ChunkSize must be greater than 0");
     return readableFrom(this, chunkSize);
@@ -522,7 +560,7 @@ export class MappedFile extends TypedAccess implements Disposable {
   writable(): WritableStream<Uint8Array> {
     this.#assertOpen();
     this.#assertWritable();
-    return writableTo(this);
+    return writableTo(this, (chunk) => this.#region.holds(chunk.buffer));
   }
 
   /**
@@ -545,7 +583,7 @@ export class MappedFile extends TypedAccess implements Disposable {
       }
     }
     const unmapError = this.#region.release();
-    const closeError = this.#file?.close();
+    const closeError = this.#file?.close() ?? this.#memory?.close();
     failure ??= unmapError ?? closeError;
     if (failure) throw failure;
   }
@@ -597,6 +635,13 @@ export class MappedFile extends TypedAccess implements Disposable {
     if (this.#closed) throw new ClosedError(this.path ? `MappedFile "${this.path}"` : "MappedFile");
   }
 
+  /** A range may start at the end (and be empty) but not past it, as with subarray(). */
+  #assertStartInRange(offset: number): void {
+    if (offset > this.size) {
+      throw new RangeError(`Offset ${offset} is past the end of the ${this.size} bytes mapped`);
+    }
+  }
+
   #assertWritable(): void {
     if (this.mode === "readonly") {
       throw new TypeError(`Cannot write to "${this.path}": it is mapped read-only`);
@@ -631,7 +676,7 @@ export function mappedFileSharing(
   const region = new MappedRegion(libc, {
     // No descriptor: the region starts with the whole mapping and never maps again.
     fd: -1, fileOffset: 0, writable: false, shared: true, populate: resolved.populate,
-    hugePages: resolved.hugePages, window: 0, syncBeforeSlide: false, path,
+    hugePages: resolved.hugePages, absorbWrites: true, window: 0, syncBeforeSlide: false, path,
   }, mapping.length, mapping);
   return adoptMapping(libc, path, resolved, region);
 }
@@ -648,6 +693,13 @@ export function mappedFileSharing(
  */
 export function descriptorOf(file: MappedFile): FileDescriptor | null {
   return descriptorOfFile(file);
+}
+
+/** @throws {TypeError} When `bytes` has lost its memory: its length now reads 0. */
+function assertAttached(bytes: Uint8Array): void {
+  if ((bytes.buffer as ArrayBuffer).detached === true) {
+    throw new TypeError("Source is a view of a detached buffer (its mapping was resized, slid or closed): it holds no bytes to write");
+  }
 }
 
 /** Size of the range `resolved` asks for, after growing a readwrite file to `size`. */

@@ -29,6 +29,8 @@ export interface RegionOptions {
   readonly shared: boolean;
   readonly populate: boolean;
   readonly hugePages: boolean;
+  /** Read-only: map private and writable so a stray write stays in this process (see MapRequest). */
+  readonly absorbWrites: boolean;
   /** Bytes per window (page multiple), or 0 to map the whole region. */
   readonly window: number;
   /** msync a dirty window before it slides away. */
@@ -184,6 +186,7 @@ export class MappedRegion {
       shared: options.shared,
       populate: options.populate,
       hugePages: options.hugePages,
+      absorbWrites: options.absorbWrites,
       path: options.path,
     });
     if (this.#lock) {
@@ -234,6 +237,11 @@ export class MappedRegion {
     this.#mapping = null;
     this.#viewsOut = false;
     return mapping.release() ?? syncError;
+  }
+
+  /** Whether `buffer` belongs to the current mapping, so a resize or slide would detach it. */
+  holds(buffer: ArrayBufferLike): boolean {
+    return this.#mapping?.holds(buffer) ?? false;
   }
 
   /** A zero-copy view of `[start, end)`, mapping it first. */

@@ -194,7 +194,8 @@ export class MappingCache implements MappingReclaimer {
       const { size, mtimeNs, ino, dev } = descriptor.openedStat;
       if (size > 0 && size <= this.#maxBytes) {
         const mapping = Mapping.map(libc, {
-          fd: descriptor.fd, fileOffset: 0, length: size, writable: false, shared: true,
+          // A stray write through a handle's view stays in this process (see MapOptions.strictReadonly).
+          fd: descriptor.fd, fileOffset: 0, length: size, writable: false, shared: true, absorbWrites: true,
           populate: options.populate ?? false, hugePages: options.hugePages ?? false, path: file,
         });
         entry = { path, file, mapping, identity: { size, mtimeNs, ino, dev } };
@@ -287,7 +288,7 @@ export class MappingCache implements MappingReclaimer {
  */
 export function sharesCachedMapping(options: MapOptions): boolean {
   return (options.mode ?? "readonly") === "readonly" && options.window === undefined &&
-    !options.offset && options.length === undefined && !options.lock && !options.checked;
+    !options.offset && options.length === undefined && !options.lock && !options.checked && !options.strictReadonly;
 }
 
 /**

@@ -6,8 +6,8 @@
  */
 
 import { pageSize } from "../page_size.ts";
-import { assertByteCount, assertOptionalBoolean, assertOptionalPermissions, optionsObject, toPath } from "../validate.ts";
-import { type MapOptions, resolveMapOptions } from "./map_options.ts";
+import { assertByteCount, assertKnownKeys, assertOptionalBoolean, assertOptionalPermissions, optionsObject, toPath } from "../validate.ts";
+import { MAP_OPTION_KEYS, type MapOptions, resolveMapOptions } from "./map_options.ts";
 import type { CacheLimits } from "./mapping_cache.ts";
 
 /**
@@ -45,11 +45,12 @@ export interface CheckedMemMapFSOptions {
  * @throws {RangeError} For a negative, fractional or unsafe number.
  */
 export function checkMemMapFSOptions(given: MemMapFSOptions | undefined): CheckedMemMapFSOptions {
-  const { root, cache, ...defaults } = optionsObject(given);
+  const { root, cache, ...defaults } = optionsObject(given, "options", [...MAP_OPTION_KEYS, "root", "cache"]);
   resolveMapOptions(defaults, pageSize);
   const rootPath = root === undefined ? undefined : toPath(root, "root");
   if (cache !== undefined && cache !== false) {
     if (typeof cache !== "object" || cache === null) throw new TypeError("Cache must be an object or false");
+    assertKnownKeys(cache, ["maxBytes", "maxFiles"], "cache");
     if (cache.maxBytes !== undefined) assertByteCount(cache.maxBytes, "cache.maxBytes");
     if (cache.maxFiles !== undefined) assertByteCount(cache.maxFiles, "cache.maxFiles");
   }
@@ -71,7 +72,7 @@ export interface MkdirOptions {
  * @throws {RangeError} For permissions that are negative, fractional or above 0o7777.
  */
 export function checkMkdirOptions(given: MkdirOptions | undefined): { recursive: boolean; mode: number } {
-  const options = optionsObject(given);
+  const options = optionsObject(given, "options", ["recursive", "permissions"]);
   assertOptionalBoolean(options.recursive, "recursive");
   assertOptionalPermissions(options.permissions);
   return { recursive: options.recursive ?? false, mode: options.permissions ?? 0o777 };

@@ -27,11 +27,24 @@ export function readableFrom(file: PositionedFile, chunkSize: number): ReadableS
   });
 }
 
-/** A stream whose chunks are written to `file`. */
-export function writableTo(file: PositionedFile): WritableStream<Uint8Array> {
+/**
+ * A stream whose chunks are written to `file`. A chunk for which `isOwnView`
+ * is true (a view of the file's own mapping) is copied when it is queued: a
+ * resize or window slide before its turn would detach it, and it would then
+ * be written as nothing.
+ */
+export function writableTo(file: PositionedFile, isOwnView: (chunk: Uint8Array) => boolean = () => false): WritableStream<Uint8Array> {
+  // What size() saw, in order: the sink writes chunks in the order they were queued.
+  const queued: Uint8Array[] = [];
   return new WritableStream<Uint8Array>({
     write(chunk) {
-      file.write(chunk);
+      file.write(queued.shift() ?? chunk);
+    },
+  }, {
+    // Called as write() queues the chunk, before any other code can run.
+    size(chunk) {
+      queued.push(chunk instanceof Uint8Array && isOwnView(chunk) ? chunk.slice() : chunk);
+      return 1;
     },
   });
 }

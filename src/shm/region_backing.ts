@@ -107,12 +107,12 @@ function currentUid(): number | undefined {
  * Maps `size` bytes of `file` from offset 0, or returns `null` for an empty
  * region (mmap refuses length 0).
  *
- * A read-only region is mapped copy-on-write (`MAP_PRIVATE`, readable and
- * writable) rather than `PROT_READ`: a stray write through `bytes` then stays
- * in this process instead of killing it with SIGSEGV, and never reaches the
- * object. Pages nobody here wrote keep showing other processes' writes. Where
- * the kernel refuses that mapping (commit limits, a platform that cannot map
- * the object privately) it falls back to a plain `PROT_READ` shared mapping.
+ * A read-only region is mapped as read-only `MappedFile`s are (the
+ * `absorbWrites` request of `Mapping`): private, readable and writable, with
+ * `MAP_NORESERVE`, so a stray write through `bytes` stays in this process
+ * instead of killing it with SIGSEGV, and never reaches the object. Pages
+ * nobody here wrote keep showing other processes' writes. Where the kernel
+ * refuses that mapping it falls back to a plain `PROT_READ` shared mapping.
  *
  * @example
  * ```ts
@@ -131,11 +131,5 @@ function currentUid(): number | undefined {
 export function mapRegion(libc: Libc, file: FileDescriptor, size: number, readonly: boolean): Mapping | null {
   if (size === 0) return null;
   const request = { fd: file.fd, fileOffset: 0, length: size, path: file.path };
-  if (!readonly) return Mapping.map(libc, { ...request, writable: true, shared: true });
-  try {
-    return Mapping.map(libc, { ...request, writable: true, shared: false });
-  } catch (error) {
-    if (!(error instanceof MmapError)) throw error;
-    return Mapping.map(libc, { ...request, writable: false, shared: true });
-  }
+  return Mapping.map(libc, { ...request, writable: !readonly, shared: true, absorbWrites: readonly });
 }

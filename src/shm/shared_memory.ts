@@ -152,7 +152,9 @@ export class SharedMemory implements Disposable {
    */
   static create(options: SharedMemoryCreateOptions): SharedMemory {
     if (options === undefined) throw new TypeError("Options must be an object, got undefined: size is required");
-    const { size, permissions = 0o600, exclusive = true } = optionsObject(options);
+    const { size, permissions = 0o600, exclusive = true } = optionsObject(options, "options", [
+      "name", "path", "size", "permissions", "exclusive", "trustAnyOwner",
+    ]);
     assertByteCount(size, "size");
     if (size === 0) throw new RangeError("Size must be at least 1 byte: mmap cannot map an empty region");
     assertPermissions(permissions);
@@ -218,10 +220,11 @@ export class SharedMemory implements Disposable {
    *
    * @throws {TypeError} For a bad name or option, before any syscall.
    * @throws {MmapError} ENOENT when it does not exist; EACCES when another user owns it or
-   * group or others may write it, unless `trustAnyOwner`.
+   * group or others may write it, unless `trustAnyOwner`; ENODEV for a file that fstat calls
+   * empty but that reads bytes (a /proc file).
    */
   static open(nameOrPath: string | URL, options?: SharedMemoryOpenOptions): SharedMemory {
-    options = optionsObject(options);
+    options = optionsObject(options, "options", ["readonly", "trustAnyOwner"]);
     assertOptionalBoolean(options.readonly, "readonly");
     assertOptionalBoolean(options.trustAnyOwner, "trustAnyOwner");
     if (typeof nameOrPath !== "string" && !(nameOrPath instanceof URL)) {
@@ -237,6 +240,8 @@ export class SharedMemory implements Disposable {
       : FileDescriptor.open(libc, path!, { write: !readonly });
     try {
       if (!options.trustAnyOwner) assertTrusted(file);
+      // A /proc file says it is empty and is not: refuse rather than map nothing.
+      file.assertMappableSize();
       return new SharedMemory(libc, file, shmName, file.openedStat.size, readonly, false);
     } catch (error) {
       file.discard(); // not created by this call: closes, removes nothing
