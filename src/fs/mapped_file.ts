@@ -21,7 +21,7 @@ import { Durability } from "./durability.ts";
 import { MappedRegion } from "./mapped_region.ts";
 import type { Mapping } from "../mapping.ts";
 import { probeAdvice } from "./advice_probe.ts";
-import { readableFrom, writableTo } from "./streams.ts";
+import { readableFrom, type StreamRange, writableTo } from "./streams.ts";
 import { TypedAccess, type ValueSlot } from "./typed_access.ts";
 
 export type { Advice, MapOptions, Mode, SyncMode } from "./map_options.ts";
@@ -31,6 +31,12 @@ const ADVICE_NAMES: readonly AdviceName[] = [
   "nohugepage", "populate-read", "populate-write", "cold", "pageout", "dontfork", "dofork",
   "mergeable", "unmergeable",
 ];
+
+/** Set by MappedFile's static block: an independent read-only handle on the same range. */
+let claimOf: (file: MappedFile) => MappedFile;
+
+/** Set by MappedFile's static block: whether a closed file's range is still mapped by a claim. */
+let claimedRange: (file: MappedFile) => boolean;
 
 /** Set by MappedFile's static block: builds a handle over a shared mapping. */
 let adoptMapping: (
@@ -88,7 +94,11 @@ export class MappedFile extends TypedAccess implements Disposable {
       handle.#sharedPath = path;
       return handle;
     };
+    claimOf = (file) => file.#claim();
+    claimedRange = (file) => file.#claims > 0;
   }
+  /** Live claims ({@linkcode MappedFile.readable} streams) that keep this range mapped. */
+  #claims = 0;
   /** Set on a handle over a mapping the cache keeps: it has a path but no descriptor. */
   #sharedPath: string | null = null;
   /** How the file is mapped. */
@@ -501,18 +511,85 @@ export class MappedFile extends TypedAccess implements Disposable {
   }
 
   /**
-   * A stream of copies of the bytes from {@linkcode position} to the end.
+   * A stream of copies of the bytes `[start, end)`, by default from
+   * {@linkcode position} to the end; it does not move `position`.
    *
-   * @throws {TypeError} For options that are not an object, or a chunkSize that is not a number (`null` included).
-   * @throws {RangeError} For a chunkSize that is 0, negative, fractional or unsafe.
+   * The stream holds its own claim on the mapping: closing the file (or
+   * leaving its `using` block) while the stream is still read does not end
+   * it. The claim is let go when the stream ends, errors or is cancelled.
+   * It shares this object's mapping when that cannot change under it, and
+   * otherwise (a readwrite file, a window) maps the range read-only on its
+   * own descriptor; resizing shared anonymous memory while one of its
+   * streams is open throws.
+   *
+   * @example Return a streamed body from inside `using`
+   * ```ts
+   * import { MappedFile } from "@memmapfs/memmapfs";
+   * const path = Deno.makeTempFileSync();
+   * Deno.writeTextFileSync(path, "hello, stream");
+   * function respond(): Response {
+   *   using file = MappedFile.open(path);
+   *   return new Response(file.readable({ start: 7 }));
+   * }
+   * console.log(await respond().text()); // "stream"
+   * ```
+   *
+   * @throws {TypeError} For options that are not an object, or an option that is not a number (`null` included).
+   * @throws {RangeError} For a chunkSize of 0, a start after end, or an end past the size.
    */
-  readable(options?: { chunkSize?: number }): ReadableStream<Uint8Array> {
+  readable(options?: { start?: number; end?: number; chunkSize?: number }): ReadableStream<Uint8Array> {
     this.#assertOpen();
-    const { chunkSize = 65536 } = optionsObject(options);
+    const { chunkSize = 65536, start: givenStart, end: givenEnd } = optionsObject(options);
     assertByteCount(chunkSize, "chunkSize");
+    assertOptionalByteCount(givenStart, "start");
+    assertOptionalByteCount(givenEnd, "end");
     if (chunkSize === 0) throw new RangeError("ChunkSize must be greater than 0");
-    return readableFrom(this, chunkSize);
+    const end = givenEnd ?? this.size;
+    const start = givenStart ?? Math.min(this.#position, end);
+    if (end > this.size) throw new RangeError(`End ${end} is past the ${this.size} bytes mapped`);
+    if (start > end) throw new RangeError(`Start ${start} is after end ${end}`);
+    const range: StreamRange = { start, end, chunkSize };
+    if (start === end) return readableFrom(null, range);
+    return readableFrom(claimOf(this), range);
   }
+
+  /**
+   * An independent read-only handle on this object's range for a stream: it
+   * shares the mapping when nothing can move it, else maps on its own hold of
+   * the descriptor. Closing it lets go of exactly what it holds.
+   */
+  #claim(): MappedFile {
+    const libc = this.#libc;
+    const ownMapping = this.#region.windowed || (this.mode === "readwrite" && this.#file !== null);
+    const file = this.#file?.retain() ?? null;
+    const shared = ownMapping ? null : this.#region.shareWhole();
+    if (!file && !shared) throw new ClosedError(this.path ? `MappedFile "${this.path}"` : "MappedFile");
+    let region: MappedRegion | undefined;
+    try {
+      const options = resolveMapOptions(
+        { mode: "readonly", offset: this.#fileOffset, checked: this.#options.checked },
+        libc.pageSize(),
+      );
+      region = new MappedRegion(libc, {
+        fd: file?.fd ?? -1, fileOffset: this.#fileOffset, writable: false, shared: true, populate: false,
+        hugePages: false, window: ownMapping ? this.#options.window : 0, syncBeforeSlide: false, path: this.path,
+      }, this.size, shared ?? undefined);
+      if (!shared) region.mapInitial();
+      const claim = new MappedFile(libc, file, { ...options, window: this.#options.window }, region, true);
+      claim.#sharedPath = this.path;
+      claim.#owner = this;
+      this.#claims++;
+      return claim;
+    } catch (error) {
+      region?.release();
+      shared?.release();
+      file?.close();
+      throw error;
+    }
+  }
+
+  /** The file a claim was made from: kept reachable, and told when the claim closes. */
+  #owner: MappedFile | null = null;
 
   /** A stream whose chunks are written at {@linkcode position}. */
   writable(): WritableStream<Uint8Array> {
@@ -542,6 +619,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     }
     const unmapError = this.#region.release();
     const closeError = this.#file?.close();
+    if (this.#owner) this.#owner.#claims--;
     failure ??= unmapError ?? closeError;
     if (failure) throw failure;
   }
@@ -630,6 +708,19 @@ export function mappedFileSharing(
     hugePages: resolved.hugePages, window: 0, syncBeforeSlide: false, path,
   }, mapping.length, mapping);
   return adoptMapping(libc, path, resolved, region);
+}
+
+/**
+ * Whether `file` still maps its range: it is open, or a stream made from it
+ * holds a claim. A file system must not cut the file under either.
+ *
+ * @example
+ * ```ts ignore
+ * if (mapsItsRange(handle) && offset + handle.size > newSize) refuse();
+ * ```
+ */
+export function mapsItsRange(file: MappedFile): boolean {
+  return !file.closed || claimedRange(file);
 }
 
 /** Size of the range `resolved` asks for, after growing a readwrite file to `size`. */
