@@ -15,6 +15,7 @@ const examples = [
   [[...deno, "examples/log_scan.ts"], /^2xx: \d+$/m],
   [[...bun, "examples/bun_range_server.ts", "--self-test"], /^206 bytes 10-15\/20 abcdef\noutside the root: 403$/m],
   [[...bun, "examples/numpy_shared.ts"], /numpy saw 1000000 values[\s\S]*written back by numpy: 0\.70\d+/],
+  [[...node, "examples/parallel_scan.ts"], /^\d+ workers: .*\nresults equal: yes$/m],
   [[...node, "examples/kv_store.ts"], /greeting = hello, blocks\nbig has 10000 characters\ngone = undefined/],
 ];
 

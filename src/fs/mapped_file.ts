@@ -23,8 +23,10 @@ import type { Mapping } from "../mapping.ts";
 import { probeAdvice } from "./advice_probe.ts";
 import { readableFrom, type StreamRange, writableTo } from "./streams.ts";
 import { TypedAccess, type ValueSlot } from "./typed_access.ts";
+import { assertSameFile, checkDescriptor, forbidCloning, type SharedMappedFile } from "../sharing.ts";
 
 export type { Advice, MapOptions, Mode, SyncMode } from "./map_options.ts";
+export type { SharedMappedFile } from "../sharing.ts";
 
 const ADVICE_NAMES: readonly AdviceName[] = [
   "normal", "random", "sequential", "willneed", "dontneed", "free", "remove", "hugepage",
@@ -44,7 +46,14 @@ let adoptMapping: (
   path: string,
   options: ResolvedMapOptions,
   region: MappedRegion,
+  identity: FileIdentity,
 ) => MappedFile;
+
+/** Device and inode of a mapped file, which share() hands to workers. */
+interface FileIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+}
 
 /**
  * A memory-mapped file. Reads and writes go straight to the page cache; views
@@ -89,9 +98,10 @@ export class MappedFile extends TypedAccess implements Disposable {
   #writableViewsOut = false;
   #scratch = new DataView(new ArrayBuffer(8));
   static {
-    adoptMapping = (libc, path, options, region) => {
+    adoptMapping = (libc, path, options, region, identity) => {
       const handle = new MappedFile(libc, null, options, region, true);
       handle.#sharedPath = path;
+      handle.#identity = identity;
       return handle;
     };
     claimOf = (file) => file.#claim();
@@ -101,6 +111,8 @@ export class MappedFile extends TypedAccess implements Disposable {
   #claims = 0;
   /** Set on a handle over a mapping the cache keeps: it has a path but no descriptor. */
   #sharedPath: string | null = null;
+  /** The file's identity, for a handle without a descriptor of its own. */
+  #identity: FileIdentity | null = null;
   /** How the file is mapped. */
   readonly mode: Mode;
 
@@ -120,6 +132,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     this.#fileOffset = options.offset;
     this.mode = options.mode;
     this.#durability = new Durability(region, file);
+    forbidCloning(this, "MappedFile");
     region.onSyncFailure = (error) => this.#durability.poison(error);
     if (options.sync === "periodic" && options.mode === "readwrite") {
       this.#timer = unrefInterval(() => this.#periodicSync(), options.syncInterval);
@@ -201,6 +214,46 @@ export class MappedFile extends TypedAccess implements Disposable {
     }, size);
     region.mapInitial();
     return new MappedFile(libc, null, resolved, region, shared);
+  }
+
+  /**
+   * Maps, in this thread, the file range a `share()` descriptor describes
+   * (typically posted from another thread): its own descriptor and mapping,
+   * with the same mode, offset, length, window and `checked`. Closing either
+   * side never affects the other; writes of a `"readwrite"` pair meet in the
+   * page cache. A `"copyonwrite"` file's private changes stay with their side.
+   *
+   * @example
+   * ```ts
+   * import { MappedFile } from "@memmapfs/memmapfs";
+   * const path = Deno.makeTempFileSync();
+   * Deno.writeTextFileSync(path, "one file, two threads");
+   * using file = MappedFile.open(path);
+   * const descriptor = file.share();       // postMessage(descriptor) to a worker; there:
+   * using mine = MappedFile.fromShared(descriptor);
+   * file.close();                          // the other side's mapping lives on
+   * console.log(new TextDecoder().decode(mine.subarray(0, 8))); // "one file"
+   * ```
+   *
+   * @throws {TypeError} For anything but a descriptor from `share()`.
+   * @throws {MmapError} ESTALE when the path now names another file (replaced or removed:
+   *   the worker opens the file by path), ETRUNCATED when it is shorter than the range; any
+   *   error of {@linkcode MappedFile.open}.
+   */
+  static fromShared(descriptor: SharedMappedFile): MappedFile {
+    const shared = checkDescriptor<SharedMappedFile>(descriptor, "memmapfs.MappedFile", {
+      path: "string", dev: "string", ino: "string", offset: "number", length: "number", mode: "string",
+      window: "number", checked: "boolean",
+    });
+    const { path, offset, length, mode, window, checked } = shared;
+    const file = MappedFile.open(path, { mode, offset, length, window: window === 0 ? undefined : window, checked });
+    try {
+      assertSameFile(file.#file!.openedStat, shared, offset + length, path);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    return file;
   }
 
   /**
@@ -591,6 +644,44 @@ export class MappedFile extends TypedAccess implements Disposable {
   /** The file a claim was made from: kept reachable, and told when the claim closes. */
   #owner: MappedFile | null = null;
 
+  /**
+   * A plain, cloneable description of this file range for a worker thread,
+   * which maps it with {@linkcode MappedFile.fromShared}. Posting the
+   * `MappedFile` itself throws a TypeError that points here.
+   *
+   * Anonymous memory has no file to describe: for memory shared with
+   * workers use {@linkcode SharedMemory} (unlink it at once for memory no
+   * other process can open; `share()` still reaches it).
+   *
+   * @example
+   * ```ts
+   * import { MappedFile } from "@memmapfs/memmapfs";
+   * const path = Deno.makeTempFileSync();
+   * Deno.writeTextFileSync(path, "0123456789");
+   * using file = MappedFile.open(path, { offset: 2, length: 5 });
+   * const { offset, length, mode } = file.share();
+   * console.log(offset, length, mode); // 2 5 "readonly"
+   * ```
+   *
+   * @throws {TypeError} For anonymous memory.
+   */
+  share(): SharedMappedFile {
+    this.#assertOpen();
+    const identity = this.#file?.openedStat ?? this.#identity;
+    const path = this.path;
+    if (path === null || identity === null) {
+      throw new TypeError(
+        "Cannot share anonymous memory with a worker: it has no file the worker could map; " +
+          "use SharedMemory.create() (unlinked at once if no other process may open it)",
+      );
+    }
+    return {
+      kind: "memmapfs.MappedFile", path, dev: String(identity.dev), ino: String(identity.ino),
+      offset: this.#fileOffset, length: this.size, mode: this.mode, window: this.#options.window,
+      checked: this.#options.checked,
+    };
+  }
+
   /** A stream whose chunks are written at {@linkcode position}. */
   writable(): WritableStream<Uint8Array> {
     this.#assertOpen();
@@ -692,13 +783,14 @@ export class MappedFile extends TypedAccess implements Disposable {
  *
  * @example
  * ```ts ignore
- * const handle = mappedFileSharing(libc(), "/data/file.bin", cached.share());
+ * const handle = mappedFileSharing(libc(), "/data/file.bin", cached.share(), cached.identity);
  * ```
  */
 export function mappedFileSharing(
   libc: Libc,
   path: string,
   mapping: Mapping,
+  identity: FileIdentity,
   options: Pick<MapOptions, "populate" | "hugePages"> = {},
 ): MappedFile {
   const resolved = resolveMapOptions({ ...options, mode: "readonly" }, libc.pageSize());
@@ -707,7 +799,7 @@ export function mappedFileSharing(
     fd: -1, fileOffset: 0, writable: false, shared: true, populate: resolved.populate,
     hugePages: resolved.hugePages, window: 0, syncBeforeSlide: false, path,
   }, mapping.length, mapping);
-  return adoptMapping(libc, path, resolved, region);
+  return adoptMapping(libc, path, resolved, region, identity);
 }
 
 /**
