@@ -31,7 +31,7 @@ interface DenoApi {
     getArrayBuffer(pointer: unknown, length: number): ArrayBuffer;
   };
   permissions: {
-    querySync(descriptor: { name: "read" | "write"; path: string }): { state: string };
+    querySync(descriptor: { name: "read" | "write" | "ffi"; path?: string }): { state: string };
   };
 }
 
@@ -89,7 +89,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { parameters: [], result: "usize" },
   };
-  const lib = openFirst(deno, constants.libcPaths, table);
+  const lib = openFirst(deno, libcCandidates(deno, constants), table);
   if (!lib.shm_open && constants.name.startsWith("linux")) {
     // glibc before 2.34 keeps shm_open in librt.
     try {
@@ -156,6 +156,25 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
       );
     },
   };
+}
+
+/**
+ * The libc paths to try, absolute ones first. Deno checks `--allow-ffi=<path>`
+ * and its interactive prompt against the path given to dlopen, resolving a
+ * bare name like "libc.so.6" against the working directory, so a bare name
+ * only works with a blanket `--allow-ffi`. The paths this process may already
+ * load come first; without any, each absolute path in turn (the prompt
+ * then names it), and the bare names last for systems with libc elsewhere.
+ */
+function libcCandidates(deno: DenoApi, constants: PlatformConstants): string[] {
+  const bare = constants.libcPaths.filter((path) => !path.startsWith("/"));
+  const absolute = [
+    ...constants.libcPaths.filter((path) => path.startsWith("/")),
+    ...constants.libcDirectories.flatMap((directory) => bare.map((name) => `${directory}/${name}`)),
+  ];
+  const granted = absolute.filter((path) => deno.permissions.querySync({ name: "ffi", path }).state === "granted");
+  const rest = absolute.filter((path) => !granted.includes(path));
+  return [...granted, ...rest, ...bare];
 }
 
 function openFirst(
