@@ -38,6 +38,8 @@ export interface PlatformConstants {
    * the interactive prompt resolves a bare name against the working directory).
    */
   readonly libcDirectories: readonly string[];
+  /** `POSIX_FADV_DONTNEED` (fcntl.h): drop a file's clean pages from the page cache; 0 where there is no posix_fadvise. */
+  readonly POSIX_FADV_DONTNEED: number;
   /** The auxiliary-vector tag of the page size (`AT_PAGESZ`, elf.h); 0 where there is no `/proc/self/auxv`. */
   readonly AT_PAGESZ: number;
   /** The function that returns the address of this thread's `errno`. */
@@ -117,6 +119,7 @@ const LINUX_COMMON = {
   statSymbol: "stat",
   defaultPageSize: 4096,
   AT_PAGESZ: 6,
+  POSIX_FADV_DONTNEED: 4,
   SC_PAGESIZE: 30,
   PROT_NONE: 0, PROT_READ: 1, PROT_WRITE: 2,
   MAP_SHARED: 0x01, MAP_PRIVATE: 0x02, MAP_FIXED: 0x10, MAP_ANONYMOUS: 0x20,
@@ -173,6 +176,7 @@ const DARWIN_COMMON = {
   libcPaths: ["/usr/lib/libSystem.B.dylib"],
   libcDirectories: [],
   AT_PAGESZ: 0,
+  POSIX_FADV_DONTNEED: 0,
   errnoFunction: "__error",
   SC_PAGESIZE: 29,
   PROT_NONE: 0, PROT_READ: 1, PROT_WRITE: 2,

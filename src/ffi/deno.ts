@@ -63,6 +63,8 @@ const SYMBOLS = {
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   // int posix_fallocate(int fd, off_t offset, off_t len)
   posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32", optional: true },
+  // int posix_fadvise(int fd, off_t offset, off_t len, int advice)
+  posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32", optional: true },
   // int fsync(int fd)
   fsync: { parameters: ["i32"], result: "i32" },
   // int unlink(const char *pathname)
@@ -114,7 +116,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const unlink = call("unlink");
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
-  const memfdCreate = optional("memfd_create");
+  const memfdCreate = optional("memfd_create"), fadvise = optional("posix_fadvise");
 
   return {
     runtime: "deno",
@@ -138,6 +140,8 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     ftruncate: (fd, length) => ftruncate(fd, BigInt(length)) as number,
     posixFallocate: fallocate &&
       ((fd, offset, length) => fallocate(fd, BigInt(offset), BigInt(length)) as number),
+    posixFadvise: fadvise &&
+      ((fd, offset, length, advice) => fadvise(fd, BigInt(offset), BigInt(length), advice) as number),
     fsync: (fd) => fsync(fd) as number,
     unlink: (path) => unlink(path) as number,
     shmOpen: shmOpen && ((name, flags, mode) => shmOpen(name, flags, mode) as number),
