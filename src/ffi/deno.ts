@@ -32,6 +32,7 @@ interface DenoApi {
   };
   permissions: {
     querySync(descriptor: { name: "read" | "write" | "ffi"; path?: string }): { state: string };
+    requestSync?(descriptor: { name: "ffi" }): { state: string };
   };
 }
 
@@ -91,6 +92,10 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { parameters: [], result: "usize" },
   };
+  // Pointers need FFI permission for everything, not one library: when Deno
+  // would prompt, ask once for that (one question instead of two, the first
+  // of which could not have been enough).
+  if (deno.permissions.querySync({ name: "ffi" }).state === "prompt") deno.permissions.requestSync?.({ name: "ffi" });
   const lib = openFirst(deno, libcCandidates(deno, constants), table);
   if (!lib.shm_open && constants.name.startsWith("linux")) {
     // glibc before 2.34 keeps shm_open in librt.
