@@ -15,12 +15,12 @@
  */
 
 export { MappedFile } from "./src/fs/mapped_file.ts";
-export type { Advice, MapOptions, Mode, SyncMode } from "./src/fs/mapped_file.ts";
+export type { Advice, MapOptions, Mode, SharedMappedFile, SyncMode } from "./src/fs/mapped_file.ts";
 export { ClosedError, FileTruncatedError, MmapError, UnsupportedRuntimeError } from "./src/errors.ts";
 export { pageSize } from "./src/page_size.ts";
 export { TypedAccess, type ValueSlot } from "./src/fs/typed_access.ts";
 export { SharedMemory } from "./src/shm/shared_memory.ts";
-export type { SharedMemoryCreateOptions, SharedMemoryOpenOptions } from "./src/shm/shared_memory.ts";
+export type { SharedMemoryCreateOptions, SharedMemoryOpenOptions, SharedRegion } from "./src/shm/shared_memory.ts";
 export { BlockFile, BlockFileCorruptError, BlockFileLockedError, OutstandingViewsError } from "./src/fs/block_file.ts";
 export { MemMapFS } from "./src/fs/memmapfs.ts";
 export type { CacheLimits, CacheStats, DirEntry, FileInfo, MemMapFSOptions, OpenFlags } from "./src/fs/memmapfs.ts";

@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["mod.ts"],
+  entry: ["mod.ts", "cli.ts"],
   format: ["esm"],
   dts: true,
   clean: true,

@@ -20,16 +20,16 @@ if (!given) {
   const lines = Array.from({ length: 10_000 }, (_, i) => `10.0.0.${i % 255} GET /item/${i} ${[200, 200, 304, 404, 500][i % 5]}\n`);
   const block = new TextEncoder().encode(lines.join(""));
   const fd = fs.openSync(file, "w");
-  for (let written = 0; written < 32 << 20; written += block.length) fs.writeSync(fd, block);
+  for (let written = 0; written < 32 * 2 ** 20; written += block.length) fs.writeSync(fd, block);
   fs.closeSync(fd);
 }
 
 const started = performance.now();
-using log = MappedFile.open(file, { window: 64 << 20 });
+using log = MappedFile.open(file, { window: 64 * 2 ** 20 });
 log.advise("sequential");
 const classes = new Map<string, number>();
 let lineStart = 0;
-const chunk = 1 << 20;
+const chunk = 2 ** 20;
 // Walk the file one zero-copy view at a time; a line may straddle two views.
 // Reading a byte outside the window (getUint8 below, when a line ends just
 // after a window edge) goes through memmapfs's internal second window, so the

@@ -16,8 +16,9 @@ const bun = [bin("bun")];
 const examples = [
   [[...node, "examples/zero_copy_demo.ts", "16"], /file now starts "PATCHED-BY-MEMMAPFS"/],
   [[...deno, "examples/log_scan.ts"], /^2xx: \d+$/m],
-  [[...bun, "examples/bun_range_server.ts", "--self-test"], /^206 bytes 10-15\/20 abcdef\noutside the root: 403$/m],
+  [[...bun, "examples/bun_range_server.ts", "--self-test"], /^lookup: \{"key":"1dcda12b4869","count":12345,"label":"record 12345"\}\nmissing: 404\nbytes=12-19: 206 bytes 12-19\/6400000 8 bytes\nbytes=-64: 206 bytes 6399936-6399999\/6400000 64 bytes\nbytes=6399936-: 206 bytes 6399936-6399999\/6400000 64 bytes\nbytes=9999999-: 416 bytes \*\/6400000 0 bytes\nbytes=0-0,5-6: 200 - 6400000 bytes$/m],
   [[...bun, "examples/numpy_shared.ts"], /numpy saw 1000000 values[\s\S]*written back by numpy: 0\.70\d+/],
+  [[...node, "examples/parallel_scan.ts"], /^\d+ workers: .*\nresults equal: yes$/m],
   [[...node, "examples/kv_store.ts"], /greeting = hello, blocks\nbig has 10000 characters\ngone = undefined/],
 ];
 

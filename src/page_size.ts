@@ -5,9 +5,13 @@
  */
 
 import { constantsFor } from "./ffi/constants.ts";
-import { runtimeLibcOrUndefined } from "./ffi/mod.ts";
+import { pageSizeWithoutFfi, runtimeLibcOrUndefined } from "./ffi/mod.ts";
 
 function readPageSize(): number {
+  // Binding libc at import would print Node's FFI warning (and make Deno ask
+  // for FFI) in programs that never map anything: the kernel says it elsewhere.
+  const known = pageSizeWithoutFfi();
+  if (known !== undefined) return known;
   const libc = runtimeLibcOrUndefined();
   if (libc) return libc.pageSize();
   // Without FFI nothing can be mapped; report the platform's usual size.

@@ -22,7 +22,7 @@ export const ERRNOS = {
   mprotect: ["ENOMEM"], madvise: ["EAGAIN", "ENOMEM", "EIO", "EPERM"], msync: ["EIO", "ENOMEM", "ENOSPC"],
   mlock: ["EAGAIN", "ENOMEM", "EPERM"], munlock: ["ENOMEM", "EPERM"], mincore: ["ENOMEM", "EAGAIN"],
   open: ["ENOMEM", "ENOSPC", "EPERM"], close: ["EIO", "ENOSPC"], fstat: ["ENOMEM", "EIO"],
-  stat: ["ENOMEM", "EIO"], ftruncate: ["EIO", "EPERM"], posixFallocate: ["ENOSPC", "EIO", "EPERM"],
+  stat: ["ENOMEM", "EIO"], ftruncate: ["EIO", "EPERM"], posixFallocate: ["ENOSPC", "EIO", "EPERM"], posixFadvise: ["EIO"],
   fsync: ["EIO", "ENOSPC"], unlink: ["EPERM", "EIO", "ENOMEM"], shmOpen: ["ENOMEM", "ENOSPC", "EPERM"],
   shmUnlink: ["EPERM"], memfdCreate: ["ENOMEM", "EPERM"],
   // EWOULDBLOCK is no failure of flock but another opener: block_file_lock.test.ts covers it.
@@ -31,7 +31,7 @@ export const ERRNOS = {
 export const CALLS = Object.keys(ERRNOS) as LibcCall[];
 export const ERRNO_NUMBERS: Record<string, number> = { EPERM: 1, EIO: 5, EAGAIN: 11, ENOMEM: 12, ENOSPC: 28, ENOLCK: 37 };
 export const SYSCALL: Partial<Record<LibcCall, string>> = {
-  posixFallocate: "posix_fallocate", shmOpen: "shm_open", shmUnlink: "shm_unlink", memfdCreate: "memfd_create",
+  posixFallocate: "posix_fallocate", posixFadvise: "posix_fadvise", shmOpen: "shm_open", shmUnlink: "shm_unlink", memfdCreate: "memfd_create",
 };
 
 /** What one run of a case works on; `obj` is the object whose state is checked afterwards. */

@@ -191,6 +191,19 @@ site<M>("MappedFile#sync", "options.offset", [bad("past the end", 8193, R)], (v,
 site<M>("MappedFile#advise", "offset", [bad("past the end", 8193, R)], (v, m) => m.advise("normal", v as number), mapped);
 site<M>("MappedFile#resize", "newSize", COUNT, (v, m) => m.resize(v as number), mapped);
 site<M>("MappedFile#readable", "options", OPTIONS, (v, m) => m.readable(v as never), mapped);
+site<M>("MappedFile#readable", "options.start", OPTIONAL_COUNT, (v, m) => m.readable({ start: v as number }), mapped);
+site<M>("MappedFile#readable", "options.end", OPTIONAL_COUNT, (v, m) => m.readable({ end: v as number }), mapped);
+const NOT_DESCRIPTORS: Bad[] = [
+  UNDEFINED, bad("null", null, T), bad("1", 1, T), bad('"x"', "x", T), bad("{}", {}, T), bad("[]", [], T),
+  bad("Symbol()", Symbol("x"), T), bad("1n", 1n, T),
+];
+site("MappedFile.fromShared", "descriptor", NOT_DESCRIPTORS, (v) => MappedFile.fromShared(v as never));
+for (const field of ["offset", "length", "window"]) {
+  site<M>("MappedFile.fromShared", `descriptor.${field}`, COUNT, (v, m) => MappedFile.fromShared({ ...m.share(), [field]: v }), mapped);
+}
+site<M>("MappedFile.fromShared", "descriptor.path", PATH, (v, m) => MappedFile.fromShared({ ...m.share(), path: v as string }), mapped);
+site<M>("MappedFile.fromShared", "descriptor.mode", CHOICE, (v, m) => MappedFile.fromShared({ ...m.share(), mode: v as "readonly" }), mapped);
+site<M>("MappedFile.fromShared", "descriptor.checked", [...OPTIONAL_BOOLEAN, UNDEFINED], (v, m) => MappedFile.fromShared({ ...m.share(), checked: v as boolean }), mapped);
 site<M>("MappedFile#readable", "options.chunkSize", [...OPTIONAL_COUNT, bad("0", 0, R)], (v, m) => m.readable({ chunkSize: v as number }), mapped);
 unknownKey<M>("MappedFile#readable", "chunksize", (o, m) => m.readable(o as never), {}, "mapped");
 
@@ -263,6 +276,11 @@ site("SharedMemory.open", "options", OPTIONS, (v, _s, f) => SharedMemory.open(f.
 site("SharedMemory.open", "options.readonly", OPTIONAL_BOOLEAN, (v, _s, f) => SharedMemory.open(f.file, { readonly: v as boolean }));
 site("SharedMemory.open", "options.trustAnyOwner", OPTIONAL_BOOLEAN, (v, _s, f) => SharedMemory.open(f.file, { trustAnyOwner: v as boolean }));
 unknownKey("SharedMemory.open", "readOnly", (o, _s, f) => SharedMemory.open(f.file, o as never));
+site("SharedMemory.fromShared", "descriptor", NOT_DESCRIPTORS, (v) => SharedMemory.fromShared(v as never));
+site<S>("SharedMemory.fromShared", "descriptor.size", [...COUNT, bad("0", 0, R)], (v, r) => SharedMemory.fromShared({ ...r.share(), size: v as number }), { subject: "shm" });
+site<S>("SharedMemory.fromShared", "descriptor.fd", COUNT, (v, r) => SharedMemory.fromShared({ ...r.share(), fd: v as number }), { subject: "shm" });
+site<S>("SharedMemory.fromShared", "descriptor.readonly", [...OPTIONAL_BOOLEAN, UNDEFINED], (v, r) => SharedMemory.fromShared({ ...r.share(), readonly: v as boolean }), { subject: "shm" });
+site<S>("SharedMemory.fromShared", "descriptor.path", [...OPTIONAL_PATH.filter((b) => b.value !== null), UNDEFINED], (v, r) => SharedMemory.fromShared({ ...r.share(), path: v as string }), { subject: "shm" });
 site<S>("SharedMemory#subarray", "start", COUNT, (v, r) => r.subarray(v as number), { subject: "shm" });
 site<S>("SharedMemory#subarray", "end", OPTIONAL_COUNT, (v, r) => r.subarray(0, v as number), { subject: "shm" });
 
@@ -333,6 +351,7 @@ export const NO_ARGUMENTS = [
   "MappedFile#close", "MappedFile#bytes", "MappedFile#size", "MappedFile#path", "MappedFile#closed",
   "MappedFile#windowOffset", "MappedFile#locked", "MappedFile#mode",
   "MemMapFS#cwd", "MemMapFS#tempDir", "MemMapFS#cacheStats", "MemMapFS#close",
+  "MappedFile#share", "SharedMemory#share",
   "SharedMemory#bytes", "SharedMemory#closed", "SharedMemory#sync", "SharedMemory#close", "SharedMemory#unlink",
   "BlockFile#size", "BlockFile#controlCapacity", "BlockFile#outstandingViews", "BlockFile#stats",
   "BlockFile#allocate", "BlockFile#controlData", "BlockFile#sync",

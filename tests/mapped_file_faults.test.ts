@@ -16,7 +16,7 @@ import { makeDirectory, mappingsOf, openDescriptors, pattern, removeDirectory } 
  */
 const ERRNO = {
   open: ["EMFILE", 24], fstat: ["EIO", 5], stat: ["EIO", 5], ftruncate: ["ENOSPC", 28],
-  posixFallocate: ["ENOSPC", 28], mmap: ["ENOMEM", 12], mremap: ["ENOMEM", 12],
+  posixFallocate: ["ENOSPC", 28], posixFadvise: ["EIO", 5], mmap: ["ENOMEM", 12], mremap: ["ENOMEM", 12],
   mprotect: ["ENOMEM", 12], madvise: ["EAGAIN", 11], mlock: ["EAGAIN", 11], munlock: ["EPERM", 1],
   mincore: ["ENOMEM", 12], msync: ["EIO", 5], fsync: ["EIO", 5], munmap: ["ENOMEM", 12],
   close: ["EIO", 5], unlink: ["EPERM", 1], shmOpen: ["EMFILE", 24], shmUnlink: ["EPERM", 1],

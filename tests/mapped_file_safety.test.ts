@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ClosedError, MappedFile, MmapError, pageSize } from "../mod.ts";
 import { FaultyLibc, libc, useLibc } from "../src/ffi/mod.ts";
+import { runScriptAsNobody } from "./as_other_user.ts";
 import { makeDirectory, mappingsOf, openDescriptors, pattern, removeDirectory, runScript } from "./helpers.ts";
 
 let directory: string;
@@ -195,9 +196,7 @@ describe("OS errors are MmapError with code, syscall and path", () => {
     }
     // Root ignores permission bits: try as user nobody in a child instead.
     fs.chmodSync(directory, 0o755);
-    const denoDirectory = makeDirectory("memmapfs-deno-dir-");
-    fs.chmodSync(denoDirectory, 0o777);
-    const result = runScript(`
+    const result = runScriptAsNobody(`
       import { MappedFile } from "../mod.ts";
       try {
         MappedFile.open(${JSON.stringify(locked)});
@@ -205,11 +204,7 @@ describe("OS errors are MmapError with code, syscall and path", () => {
       } catch (error) {
         console.log(error.name, error.code, error.syscall);
       }
-    `, {
-      shellPrefix: "exec setpriv --reuid=65534 --regid=65534 --clear-groups --",
-      env: { DENO_DIR: denoDirectory },
-    });
-    removeDirectory(denoDirectory);
+    `);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout.trim(), "MmapError EACCES open");
   });

@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { MappedFile, MemMapFS, MmapError } from "../mod.ts";
 import { makeDirectory, openDescriptors, pattern, freshMemMapFS, removeDirectory, runScript } from "./helpers.ts";
+import { runScriptAsNobody } from "./as_other_user.ts";
 
 const top = makeDirectory("memmapfs-fs-");
 after(() => removeDirectory(top));
@@ -285,9 +286,7 @@ describe("bad input and misuse", () => {
     fs.chmodSync(path.join(root, "secret.txt"), 0o000);
     fs.chmodSync(root, 0o755);
     fs.chmodSync(top, 0o755);
-    const denoDirectory = makeDirectory("memmapfs-deno-dir-");
-    fs.chmodSync(denoDirectory, 0o777);
-    const result = runScript(`
+    const source = `
       import { MemMapFS } from "../mod.ts";
       const mfs = new MemMapFS({ root: ${JSON.stringify(root)} });
       for (const use of [
@@ -296,10 +295,8 @@ describe("bad input and misuse", () => {
       ]) {
         try { use(); console.log("allowed"); } catch (error) { console.log(error.name, error.code); }
       }
-    `, process.getuid?.() === 0
-      ? { shellPrefix: "exec setpriv --reuid=65534 --regid=65534 --clear-groups --", env: { DENO_DIR: denoDirectory } }
-      : {});
-    removeDirectory(denoDirectory);
+    `;
+    const result = process.getuid?.() === 0 ? runScriptAsNobody(source) : runScript(source);
     assert.equal(result.stdout.trim(), Array(5).fill("MmapError EACCES").join("\n"), result.stderr);
   });
 

@@ -69,6 +69,8 @@ const OPTIONAL_SYMBOLS = {
   mremap: { args: ["u64", "u64", "u64", "i32"], returns: "u64" },
   // int posix_fallocate(int fd, off_t offset, off_t len)
   posix_fallocate: { args: ["i32", "i64", "i64"], returns: "i32" },
+  // int posix_fadvise(int fd, off_t offset, off_t len, int advice)
+  posix_fadvise: { args: ["i32", "i64", "i64", "i32"], returns: "i32" },
   // int shm_open(const char *name, int oflag, mode_t mode)
   shm_open: { args: ["ptr", "i32", "u32"], returns: "i32" },
   // int shm_unlink(const char *name)
@@ -106,7 +108,7 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
-  const memfdCreate = optional("memfd_create");
+  const memfdCreate = optional("memfd_create"), fadvise = optional("posix_fadvise");
 
   return {
     runtime: "bun",
@@ -130,6 +132,7 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
     pread: (fd, buffer, offset) => Number(pread(fd, buffer, buffer.length, offset)),
     ftruncate: (fd, length) => ftruncate(fd, length) as number,
     posixFallocate: fallocate && ((fd, offset, length) => fallocate(fd, offset, length) as number),
+    posixFadvise: fadvise && ((fd, offset, length, advice) => fadvise(fd, offset, length, advice) as number),
     fsync: (fd) => fsync(fd) as number,
     flock: (fd, operation) => flock(fd, operation) as number,
     unlink: (path) => unlink(path) as number,

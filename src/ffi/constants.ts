@@ -32,6 +32,16 @@ export interface PlatformConstants {
   readonly name: PlatformName;
   /** File name to `dlopen` for libc. */
   readonly libcPaths: readonly string[];
+  /**
+   * Directories where a relative `libcPaths` entry usually lives, most likely
+   * first: Deno's permission model wants an absolute path (`--allow-ffi=<path>`,
+   * the interactive prompt resolves a bare name against the working directory).
+   */
+  readonly libcDirectories: readonly string[];
+  /** `POSIX_FADV_DONTNEED` (fcntl.h): drop a file's clean pages from the page cache; 0 where there is no posix_fadvise. */
+  readonly POSIX_FADV_DONTNEED: number;
+  /** The auxiliary-vector tag of the page size (`AT_PAGESZ`, elf.h); 0 where there is no `/proc/self/auxv`. */
+  readonly AT_PAGESZ: number;
   /** The function that returns the address of this thread's `errno`. */
   readonly errnoFunction: "__errno_location" | "__error";
   /** The exported name of the `fstat` that fills {@linkcode StatLayout}. */
@@ -116,6 +126,8 @@ const LINUX_COMMON = {
   fstatSymbol: "fstat",
   statSymbol: "stat",
   defaultPageSize: 4096,
+  AT_PAGESZ: 6,
+  POSIX_FADV_DONTNEED: 4,
   SC_PAGESIZE: 30,
   PROT_NONE: 0, PROT_READ: 1, PROT_WRITE: 2,
   MAP_SHARED: 0x01, MAP_PRIVATE: 0x02, MAP_FIXED: 0x10, MAP_ANONYMOUS: 0x20,
@@ -136,6 +148,8 @@ const LINUX_COMMON = {
 const LINUX_X64: PlatformConstants = {
   ...LINUX_COMMON,
   name: "linux-x64",
+  // Debian/Ubuntu multiarch, Fedora/Arch, then the plain directories.
+  libcDirectories: ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"],
   // asm/fcntl.h on x86 keeps the historic values.
   O_NOFOLLOW: 0o400000,
   O_DIRECTORY: 0o200000,
@@ -149,6 +163,7 @@ const LINUX_X64: PlatformConstants = {
 const LINUX_ARM64: PlatformConstants = {
   ...LINUX_COMMON,
   name: "linux-arm64",
+  libcDirectories: ["/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"],
   // asm-generic/fcntl.h as overridden by arm64's asm/fcntl.h.
   O_NOFOLLOW: 0o100000,
   O_DIRECTORY: 0o40000,
@@ -171,6 +186,9 @@ const DARWIN_ERRNO: Record<number, string> = {
 
 const DARWIN_COMMON = {
   libcPaths: ["/usr/lib/libSystem.B.dylib"],
+  libcDirectories: [],
+  AT_PAGESZ: 0,
+  POSIX_FADV_DONTNEED: 0,
   errnoFunction: "__error",
   SC_PAGESIZE: 29,
   PROT_NONE: 0, PROT_READ: 1, PROT_WRITE: 2,

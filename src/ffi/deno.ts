@@ -31,7 +31,8 @@ interface DenoApi {
     getArrayBuffer(pointer: unknown, length: number): ArrayBuffer;
   };
   permissions: {
-    querySync(descriptor: { name: "read" | "write"; path: string }): { state: string };
+    querySync(descriptor: { name: "read" | "write" | "ffi"; path?: string }): { state: string };
+    requestSync?(descriptor: { name: "ffi" }): { state: string };
   };
 }
 
@@ -65,6 +66,8 @@ const SYMBOLS = {
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   // int posix_fallocate(int fd, off_t offset, off_t len)
   posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32", optional: true },
+  // int posix_fadvise(int fd, off_t offset, off_t len, int advice)
+  posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32", optional: true },
   // int fsync(int fd)
   fsync: { parameters: ["i32"], result: "i32" },
   // int flock(int fd, int operation)
@@ -93,7 +96,11 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { parameters: [], result: "usize" },
   };
-  const lib = openFirst(deno, constants.libcPaths, table);
+  // Pointers need FFI permission for everything, not one library: when Deno
+  // would prompt, ask once for that (one question instead of two, the first
+  // of which could not have been enough).
+  if (deno.permissions.querySync({ name: "ffi" }).state === "prompt") deno.permissions.requestSync?.({ name: "ffi" });
+  const lib = openFirst(deno, libcCandidates(deno, constants), table);
   if (!lib.shm_open && constants.name.startsWith("linux")) {
     // glibc before 2.34 keeps shm_open in librt.
     try {
@@ -118,7 +125,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const unlink = call("unlink"), flock = call("flock"), pread = call("pread");
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
-  const memfdCreate = optional("memfd_create");
+  const memfdCreate = optional("memfd_create"), fadvise = optional("posix_fadvise");
 
   return {
     runtime: "deno",
@@ -143,6 +150,8 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     ftruncate: (fd, length) => ftruncate(fd, BigInt(length)) as number,
     posixFallocate: fallocate &&
       ((fd, offset, length) => fallocate(fd, BigInt(offset), BigInt(length)) as number),
+    posixFadvise: fadvise &&
+      ((fd, offset, length, advice) => fadvise(fd, BigInt(offset), BigInt(length), advice) as number),
     fsync: (fd) => fsync(fd) as number,
     flock: (fd, operation) => flock(fd, operation) as number,
     unlink: (path) => unlink(path) as number,
@@ -162,6 +171,25 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
       );
     },
   };
+}
+
+/**
+ * The libc paths to try, absolute ones first. Deno checks `--allow-ffi=<path>`
+ * and its interactive prompt against the path given to dlopen, resolving a
+ * bare name like "libc.so.6" against the working directory, so a bare name
+ * only works with a blanket `--allow-ffi`. The paths this process may already
+ * load come first; without any, each absolute path in turn (the prompt
+ * then names it), and the bare names last for systems with libc elsewhere.
+ */
+function libcCandidates(deno: DenoApi, constants: PlatformConstants): string[] {
+  const bare = constants.libcPaths.filter((path) => !path.startsWith("/"));
+  const absolute = [
+    ...constants.libcPaths.filter((path) => path.startsWith("/")),
+    ...constants.libcDirectories.flatMap((directory) => bare.map((name) => `${directory}/${name}`)),
+  ];
+  const granted = absolute.filter((path) => deno.permissions.querySync({ name: "ffi", path }).state === "granted");
+  const rest = absolute.filter((path) => !granted.includes(path));
+  return [...granted, ...rest, ...bare];
 }
 
 function openFirst(

@@ -12,8 +12,8 @@ import type { FileStat, Libc, RuntimeName } from "./libc.ts";
 /** The libc calls a {@linkcode FaultyLibc} can fail. */
 export type LibcCall =
   | "mmap" | "munmap" | "mremap" | "mprotect" | "madvise" | "msync" | "mlock" | "munlock"
-  | "mincore" | "open" | "close" | "fstat" | "stat" | "pread" | "ftruncate" | "posixFallocate" | "fsync"
-  | "flock" | "unlink" | "shmOpen" | "shmUnlink" | "memfdCreate";
+  | "mincore" | "open" | "close" | "fstat" | "stat" | "pread" | "ftruncate" | "posixFallocate" | "posixFadvise"
+  | "fsync" | "flock" | "unlink" | "shmOpen" | "shmUnlink" | "memfdCreate";
 
 interface PlannedFault {
   remaining: number;
@@ -40,6 +40,7 @@ export class FaultyLibc implements Libc {
   readonly maxArrayBufferLength: number;
   readonly mremap?: Libc["mremap"];
   readonly posixFallocate?: Libc["posixFallocate"];
+  readonly posixFadvise?: Libc["posixFadvise"];
   readonly memfdCreate?: Libc["memfdCreate"];
   #inner: Libc;
   #ownErrno: number | undefined;
@@ -50,13 +51,17 @@ export class FaultyLibc implements Libc {
     this.#inner = inner;
     this.constants = inner.constants;
     this.maxArrayBufferLength = options.maxArrayBufferLength ?? inner.maxArrayBufferLength;
-    const { mremap, posixFallocate, memfdCreate } = inner;
+    const { mremap, posixFallocate, posixFadvise, memfdCreate } = inner;
     if (mremap) {
       this.mremap = (...args) => this.#run("mremap", MAP_FAILED, () => mremap.apply(inner, args));
     }
     if (posixFallocate) {
       this.posixFallocate = (...args) =>
         this.#run("posixFallocate", -1, () => posixFallocate.apply(inner, args));
+    }
+    if (posixFadvise) {
+      this.posixFadvise = (...args) =>
+        this.#run("posixFadvise", -1, () => posixFadvise.apply(inner, args));
     }
     if (memfdCreate) {
       this.memfdCreate = (...args) =>

@@ -80,6 +80,12 @@ export interface Libc {
    * return -1 and set errno; `undefined` where the platform has none (Darwin).
    */
   readonly posixFallocate?: (fd: number, offset: number, length: number) => number;
+  /**
+   * `int posix_fadvise(int fd, off_t offset, off_t length, int advice)`,
+   * normalised to return -1 and set errno; `undefined` where the platform has
+   * none (Darwin).
+   */
+  readonly posixFadvise?: (fd: number, offset: number, length: number, advice: number) => number;
   /** `int fsync(int fd)` */
   fsync(fd: number): number;
   /** `int flock(int fd, int operation)`: a whole-file advisory lock, held by the open file description. */

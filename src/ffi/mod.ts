@@ -70,12 +70,26 @@ function loadRuntimeLibc(): Libc {
 
 let runtimeLibc: Libc | undefined;
 let loadError: unknown;
-try {
-  runtimeLibc = loadRuntimeLibc();
-} catch (error) {
-  loadError = error;
+let loaded = false;
+/** A replacement set by {@linkcode useLibc}; undefined means the runtime's own. */
+let replacementLibc: Libc | undefined;
+
+/**
+ * Binds libc the first time something needs it, not when memmapfs is
+ * imported: importing then costs no FFI permission prompt in Deno and no
+ * ExperimentalWarning in Node for a program that never maps anything.
+ */
+function runtimeBinding(): Libc | undefined {
+  if (!loaded) {
+    loaded = true;
+    try {
+      runtimeLibc = loadRuntimeLibc();
+    } catch (error) {
+      loadError = error;
+    }
+  }
+  return runtimeLibc;
 }
-let activeLibc: Libc | undefined = runtimeLibc;
 
 /**
  * The active libc binding.
@@ -83,13 +97,19 @@ let activeLibc: Libc | undefined = runtimeLibc;
  * @throws {UnsupportedRuntimeError} When this runtime cannot call libc.
  */
 export function libc(): Libc {
-  if (activeLibc) return activeLibc;
+  const active = replacementLibc ?? runtimeBinding();
+  if (active) return active;
   throw loadError;
 }
 
-/** The runtime's own binding, or `undefined` when there is none. */
+/** The runtime's own binding (loading it now if needed), or `undefined` when there is none. */
 export function runtimeLibcOrUndefined(): Libc | undefined {
-  return runtimeLibc;
+  return runtimeBinding();
+}
+
+/** Whether the runtime's libc is bound already (nothing here loads it). */
+export function libcLoaded(): boolean {
+  return runtimeLibc !== undefined;
 }
 
 /**
@@ -97,5 +117,44 @@ export function runtimeLibcOrUndefined(): Libc | undefined {
  * runtime's own binding.
  */
 export function useLibc(replacement: Libc | null): void {
-  activeLibc = replacement ?? runtimeLibc;
+  replacementLibc = replacement ?? undefined;
+}
+
+/**
+ * The page size, without binding libc when the kernel says it some other way:
+ * the `AT_PAGESZ` entry of `/proc/self/auxv` on Linux (read only where the
+ * runtime's permission model already allows it, so Deno never prompts), the
+ * platform's fixed size on Darwin; sysconf through libc otherwise.
+ */
+export function pageSizeWithoutFfi(): number | undefined {
+  const globals = globalThis as RuntimeGlobals & {
+    Deno?: { permissions?: { querySync?(descriptor: { name: "read"; path: string }): { state: string } } };
+  };
+  const where = platform(globals);
+  const constants = where && constantsFor(where.os, where.arch);
+  if (!constants) return undefined;
+  if (constants.AT_PAGESZ === 0) return constants.defaultPageSize;
+  const auxv = "/proc/self/auxv";
+  try {
+    const query = globals.Deno?.permissions?.querySync;
+    if (query && query({ name: "read", path: auxv }).state !== "granted") {
+      // Binding libc now would make Deno prompt at import: until FFI is
+      // allowed nothing can be mapped, so the platform's usual size stands.
+      return query({ name: "ffi" } as never).state === "granted" ? undefined : constants.defaultPageSize;
+    }
+    const get = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process?.getBuiltinModule;
+    const fs = get?.("node:fs") as { readFileSync(path: string): Uint8Array } | undefined;
+    if (!fs) return undefined;
+    const bytes = fs.readFileSync(auxv);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // Pairs of native-endian 64-bit words (type, value), ended by type 0.
+    for (let at = 0; at + 16 <= view.byteLength; at += 16) {
+      const type = view.getBigUint64(at, true);
+      if (type === 0n) break;
+      if (type === BigInt(constants.AT_PAGESZ)) return Number(view.getBigUint64(at + 8, true));
+    }
+  } catch {
+    // No /proc, or a permission model that refuses it: ask libc instead.
+  }
+  return undefined;
 }

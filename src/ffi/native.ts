@@ -35,6 +35,8 @@ export interface NativeCalls {
   ftruncate(fd: number, length: number): number;
   /** Returns 0 or an error number, as C's posix_fallocate does. */
   posixFallocate?(fd: number, offset: number, length: number): number;
+  /** Returns 0 or an error number, as C's posix_fadvise does. */
+  posixFadvise?(fd: number, offset: number, length: number, advice: number): number;
   fsync(fd: number): number;
   flock(fd: number, operation: number): number;
   unlink(path: Uint8Array): number;
@@ -60,6 +62,7 @@ class BoundLibc implements Libc {
   errno = 0;
   readonly mremap?: Libc["mremap"];
   readonly posixFallocate?: Libc["posixFallocate"];
+  readonly posixFadvise?: Libc["posixFadvise"];
   readonly memfdCreate?: Libc["memfdCreate"];
   #native: NativeCalls;
   #statBuffer: Uint8Array;
@@ -71,7 +74,7 @@ class BoundLibc implements Libc {
     this.constants = constants;
     this.maxArrayBufferLength = native.maxArrayBufferLength;
     this.#statBuffer = new Uint8Array(constants.stat.size);
-    const { mremap, posixFallocate, memfdCreate } = native;
+    const { mremap, posixFallocate, posixFadvise, memfdCreate } = native;
     if (mremap) {
       this.mremap = (addr, oldLength, newLength, flags) =>
         this.#address(mremap.call(native, addr, oldLength, newLength, flags));
@@ -79,6 +82,14 @@ class BoundLibc implements Libc {
     if (posixFallocate) {
       this.posixFallocate = (fd, offset, length) => {
         const error = posixFallocate.call(native, fd, offset, length);
+        if (error === 0) return 0;
+        this.errno = error;
+        return -1;
+      };
+    }
+    if (posixFadvise) {
+      this.posixFadvise = (fd, offset, length, advice) => {
+        const error = posixFadvise.call(native, fd, offset, length, advice);
         if (error === 0) return 0;
         this.errno = error;
         return -1;

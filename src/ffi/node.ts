@@ -69,6 +69,8 @@ const OPTIONAL_SYMBOLS = {
   mremap: { arguments: ["uint64", "uint64", "uint64", "int32"], return: "uint64" },
   // int posix_fallocate(int fd, off_t offset, off_t len)
   posix_fallocate: { arguments: ["int32", "int64", "int64"], return: "int32" },
+  // int posix_fadvise(int fd, off_t offset, off_t len, int advice)
+  posix_fadvise: { arguments: ["int32", "int64", "int64", "int32"], return: "int32" },
   // int shm_open(const char *name, int oflag, mode_t mode)
   shm_open: { arguments: ["buffer", "int32", "uint32"], return: "int32" },
   // int shm_unlink(const char *name)
@@ -110,7 +112,7 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
-  const memfdCreate = optional("memfd_create");
+  const memfdCreate = optional("memfd_create"), fadvise = optional("posix_fadvise");
   const big = BigInt;
 
   return {
@@ -136,6 +138,8 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
     ftruncate: (fd, length) => ftruncate(fd, big(length)) as number,
     posixFallocate: fallocate &&
       ((fd, offset, length) => fallocate(fd, big(offset), big(length)) as number),
+    posixFadvise: fadvise &&
+      ((fd, offset, length, advice) => fadvise(fd, big(offset), big(length), advice) as number),
     fsync: (fd) => fsync(fd) as number,
     flock: (fd, operation) => flock(fd, operation) as number,
     unlink: (path) => unlink(path) as number,

@@ -22,10 +22,12 @@ import { GrowableSharedMemory } from "./growable_shared_memory.ts";
 import { MappedRegion } from "./mapped_region.ts";
 import type { Mapping } from "../mapping.ts";
 import { probeAdvice } from "./advice_probe.ts";
-import { readableFrom, writableTo } from "./streams.ts";
+import { readableFrom, type StreamRange, writableTo } from "./streams.ts";
 import { TypedAccess, type ValueSlot } from "./typed_access.ts";
+import { assertSameFile, checkDescriptor, forbidCloning, type SharedMappedFile } from "../sharing.ts";
 
 export type { Advice, MapOptions, Mode, SyncMode } from "./map_options.ts";
+export type { SharedMappedFile } from "../sharing.ts";
 
 const ADVICE_NAMES: readonly AdviceName[] = [
   "normal", "random", "sequential", "willneed", "dontneed", "free", "remove", "hugepage",
@@ -33,16 +35,28 @@ const ADVICE_NAMES: readonly AdviceName[] = [
   "mergeable", "unmergeable",
 ];
 
+/** Set by MappedFile's static block: an independent read-only handle on the same range. */
+let claimOf: (file: MappedFile) => MappedFile;
+
+/** Set by MappedFile's static block: whether a closed file's range is still mapped by a claim. */
+let claimedRange: (file: MappedFile) => boolean;
+
 /** Set by MappedFile's static block: builds a handle over a shared mapping. */
 let adoptMapping: (
   libc: Libc,
   path: string,
   options: ResolvedMapOptions,
   region: MappedRegion,
+  identity: FileIdentity,
 ) => MappedFile;
 
 /** Set by MappedFile's static block: the descriptor a MappedFile maps, if it keeps one. */
 let descriptorOfFile: (file: MappedFile) => FileDescriptor | null;
+/** Device and inode of a mapped file, which share() hands to workers. */
+interface FileIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+}
 
 /**
  * A memory-mapped file. Reads and writes go straight to the page cache; views
@@ -87,17 +101,24 @@ export class MappedFile extends TypedAccess implements Disposable {
   #writableViewsOut = false;
   #scratch = new DataView(new ArrayBuffer(8));
   static {
-    adoptMapping = (libc, path, options, region) => {
+    adoptMapping = (libc, path, options, region, identity) => {
       const handle = new MappedFile(libc, null, options, region, true);
       handle.#sharedPath = path;
+      handle.#identity = identity;
       return handle;
     };
     descriptorOfFile = (file) => file.#file;
+    claimOf = (file) => file.#claim();
+    claimedRange = (file) => file.#claims > 0;
   }
+  /** Live claims ({@linkcode MappedFile.readable} streams) that keep this range mapped. */
+  #claims = 0;
   /** Set on a handle over a mapping the cache keeps: it has a path but no descriptor. */
   #sharedPath: string | null = null;
   /** The memfd behind shared anonymous memory, grown before the mapping is; null where none. */
   #memory: GrowableSharedMemory | null = null;
+  /** The file's identity, for a handle without a descriptor of its own. */
+  #identity: FileIdentity | null = null;
   /** How the file is mapped. */
   readonly mode: Mode;
 
@@ -117,6 +138,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     this.#fileOffset = options.offset;
     this.mode = options.mode;
     this.#durability = new Durability(region, file);
+    forbidCloning(this, "MappedFile");
     region.onSyncFailure = (error) => this.#durability.poison(error);
     if (options.sync === "periodic" && options.mode === "readwrite") {
       this.#timer = unrefInterval(() => this.#periodicSync(), options.syncInterval);
@@ -212,6 +234,46 @@ export class MappedFile extends TypedAccess implements Disposable {
     const mapped = new MappedFile(libc, null, resolved, region, shared);
     mapped.#memory = memory;
     return mapped;
+  }
+
+  /**
+   * Maps, in this thread, the file range a `share()` descriptor describes
+   * (typically posted from another thread): its own descriptor and mapping,
+   * with the same mode, offset, length, window and `checked`. Closing either
+   * side never affects the other; writes of a `"readwrite"` pair meet in the
+   * page cache. A `"copyonwrite"` file's private changes stay with their side.
+   *
+   * @example
+   * ```ts
+   * import { MappedFile } from "@memmapfs/memmapfs";
+   * const path = Deno.makeTempFileSync();
+   * Deno.writeTextFileSync(path, "one file, two threads");
+   * using file = MappedFile.open(path);
+   * const descriptor = file.share();       // postMessage(descriptor) to a worker; there:
+   * using mine = MappedFile.fromShared(descriptor);
+   * file.close();                          // the other side's mapping lives on
+   * console.log(new TextDecoder().decode(mine.subarray(0, 8))); // "one file"
+   * ```
+   *
+   * @throws {TypeError} For anything but a descriptor from `share()`.
+   * @throws {MmapError} ESTALE when the path now names another file (replaced or removed:
+   *   the worker opens the file by path), ETRUNCATED when it is shorter than the range; any
+   *   error of {@linkcode MappedFile.open}.
+   */
+  static fromShared(descriptor: SharedMappedFile): MappedFile {
+    const shared = checkDescriptor<SharedMappedFile>(descriptor, "memmapfs.MappedFile", {
+      path: "string", dev: "string", ino: "string", offset: "number", length: "number", mode: "string",
+      window: "number", checked: "boolean",
+    });
+    const { path, offset, length, mode, window, checked } = shared;
+    const file = MappedFile.open(path, { mode, offset, length, window: window === 0 ? undefined : window, checked });
+    try {
+      assertSameFile(file.#file!.openedStat, shared, offset + length, path);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    return file;
   }
 
   /**
@@ -543,17 +605,122 @@ export class MappedFile extends TypedAccess implements Disposable {
   }
 
   /**
-   * A stream of copies of the bytes from {@linkcode position} to the end.
+   * A stream of copies of the bytes `[start, end)`, by default from
+   * {@linkcode position} to the end; it does not move `position`.
    *
-   * @throws {TypeError} For options that are not an object, or a chunkSize that is not a number (`null` included).
-   * @throws {RangeError} For a chunkSize that is 0, negative, fractional or unsafe.
+   * The stream holds its own claim on the mapping: closing the file (or
+   * leaving its `using` block) while the stream is still read does not end
+   * it. The claim is let go when the stream ends, errors or is cancelled.
+   * It shares this object's mapping when that cannot change under it, and
+   * otherwise (a readwrite file, a window) maps the range read-only on its
+   * own descriptor; resizing shared anonymous memory while one of its
+   * streams is open throws.
+   *
+   * @example Return a streamed body from inside `using`
+   * ```ts
+   * import { MappedFile } from "@memmapfs/memmapfs";
+   * const path = Deno.makeTempFileSync();
+   * Deno.writeTextFileSync(path, "hello, stream");
+   * function respond(): Response {
+   *   using file = MappedFile.open(path);
+   *   return new Response(file.readable({ start: 7 }));
+   * }
+   * console.log(await respond().text()); // "stream"
+   * ```
+   *
+   * @throws {TypeError} For options that are not an object, or an option that is not a number (`null` included).
+   * @throws {RangeError} For a chunkSize of 0, a start after end, or an end past the size.
    */
-  readable(options?: { chunkSize?: number }): ReadableStream<Uint8Array> {
+  readable(options?: { start?: number; end?: number; chunkSize?: number }): ReadableStream<Uint8Array> {
     this.#assertOpen();
-    const { chunkSize = 65536 } = optionsObject(options, "options", ["chunkSize"]);
+    const { chunkSize = 65536, start: givenStart, end: givenEnd } = optionsObject(options, "options", ["start", "end", "chunkSize"]);
     assertByteCount(chunkSize, "chunkSize");
+    assertOptionalByteCount(givenStart, "start");
+    assertOptionalByteCount(givenEnd, "end");
     if (chunkSize === 0) throw new RangeError("ChunkSize must be greater than 0");
-    return readableFrom(this, chunkSize);
+    const end = givenEnd ?? this.size;
+    const start = givenStart ?? Math.min(this.#position, end);
+    if (end > this.size) throw new RangeError(`End ${end} is past the ${this.size} bytes mapped`);
+    if (start > end) throw new RangeError(`Start ${start} is after end ${end}`);
+    const range: StreamRange = { start, end, chunkSize };
+    if (start === end) return readableFrom(null, range);
+    return readableFrom(claimOf(this), range);
+  }
+
+  /**
+   * An independent read-only handle on this object's range for a stream: it
+   * shares the mapping when nothing can move it, else maps on its own hold of
+   * the descriptor. Closing it lets go of exactly what it holds.
+   */
+  #claim(): MappedFile {
+    const libc = this.#libc;
+    const ownMapping = this.#region.windowed || (this.mode === "readwrite" && this.#file !== null);
+    const file = this.#file?.retain() ?? null;
+    const shared = ownMapping ? null : this.#region.shareWhole();
+    if (!file && !shared) throw new ClosedError(this.path ? `MappedFile "${this.path}"` : "MappedFile");
+    let region: MappedRegion | undefined;
+    try {
+      const options = resolveMapOptions(
+        { mode: "readonly", offset: this.#fileOffset, checked: this.#options.checked },
+        libc.pageSize(),
+      );
+      region = new MappedRegion(libc, {
+        fd: file?.fd ?? -1, fileOffset: this.#fileOffset, writable: false, shared: true, populate: false,
+        hugePages: false, absorbWrites: false, window: ownMapping ? this.#options.window : 0, syncBeforeSlide: false, path: this.path,
+      }, this.size, shared ?? undefined);
+      if (!shared) region.mapInitial();
+      const claim = new MappedFile(libc, file, { ...options, window: this.#options.window }, region, true);
+      claim.#sharedPath = this.path;
+      claim.#owner = this;
+      this.#claims++;
+      return claim;
+    } catch (error) {
+      region?.release();
+      shared?.release();
+      file?.close();
+      throw error;
+    }
+  }
+
+  /** The file a claim was made from: kept reachable, and told when the claim closes. */
+  #owner: MappedFile | null = null;
+
+  /**
+   * A plain, cloneable description of this file range for a worker thread,
+   * which maps it with {@linkcode MappedFile.fromShared}. Posting the
+   * `MappedFile` itself throws a TypeError that points here.
+   *
+   * Anonymous memory has no file to describe: for memory shared with
+   * workers use {@linkcode SharedMemory} (unlink it at once for memory no
+   * other process can open; `share()` still reaches it).
+   *
+   * @example
+   * ```ts
+   * import { MappedFile } from "@memmapfs/memmapfs";
+   * const path = Deno.makeTempFileSync();
+   * Deno.writeTextFileSync(path, "0123456789");
+   * using file = MappedFile.open(path, { offset: 2, length: 5 });
+   * const { offset, length, mode } = file.share();
+   * console.log(offset, length, mode); // 2 5 "readonly"
+   * ```
+   *
+   * @throws {TypeError} For anonymous memory.
+   */
+  share(): SharedMappedFile {
+    this.#assertOpen();
+    const identity = this.#file?.openedStat ?? this.#identity;
+    const path = this.path;
+    if (path === null || identity === null) {
+      throw new TypeError(
+        "Cannot share anonymous memory with a worker: it has no file the worker could map; " +
+          "use SharedMemory.create() (unlinked at once if no other process may open it)",
+      );
+    }
+    return {
+      kind: "memmapfs.MappedFile", path, dev: String(identity.dev), ino: String(identity.ino),
+      offset: this.#fileOffset, length: this.size, mode: this.mode, window: this.#options.window,
+      checked: this.#options.checked,
+    };
   }
 
   /** A stream whose chunks are written at {@linkcode position}. */
@@ -584,6 +751,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     }
     const unmapError = this.#region.release();
     const closeError = this.#file?.close() ?? this.#memory?.close();
+    if (this.#owner) this.#owner.#claims--;
     failure ??= unmapError ?? closeError;
     if (failure) throw failure;
   }
@@ -663,13 +831,14 @@ export class MappedFile extends TypedAccess implements Disposable {
  *
  * @example
  * ```ts ignore
- * const handle = mappedFileSharing(libc(), "/data/file.bin", cached.share());
+ * const handle = mappedFileSharing(libc(), "/data/file.bin", cached.share(), cached.identity);
  * ```
  */
 export function mappedFileSharing(
   libc: Libc,
   path: string,
   mapping: Mapping,
+  identity: FileIdentity,
   options: Pick<MapOptions, "populate" | "hugePages"> = {},
 ): MappedFile {
   const resolved = resolveMapOptions({ ...options, mode: "readonly" }, libc.pageSize());
@@ -678,7 +847,20 @@ export function mappedFileSharing(
     fd: -1, fileOffset: 0, writable: false, shared: true, populate: resolved.populate,
     hugePages: resolved.hugePages, absorbWrites: true, window: 0, syncBeforeSlide: false, path,
   }, mapping.length, mapping);
-  return adoptMapping(libc, path, resolved, region);
+  return adoptMapping(libc, path, resolved, region, identity);
+}
+
+/**
+ * Whether `file` still maps its range: it is open, or a stream made from it
+ * holds a claim. A file system must not cut the file under either.
+ *
+ * @example
+ * ```ts ignore
+ * if (mapsItsRange(handle) && offset + handle.size > newSize) refuse();
+ * ```
+ */
+export function mapsItsRange(file: MappedFile): boolean {
+  return !file.closed || claimedRange(file);
 }
 
 /**

@@ -143,6 +143,14 @@ export class MappedRegion {
     return mapping && this.#options.window === 0 ? mapping.wholeView() : null;
   }
 
+  /**
+   * Another holder of the whole mapping (see `Mapping.share`), or null when
+   * the region is windowed or maps nothing: a claim that outlives its owner.
+   */
+  shareWhole(): Mapping | null {
+    return this.#mapping && !this.windowed ? this.#mapping.share() : null;
+  }
+
   /** Maps the first bytes right away, so open() reports mapping errors. */
   mapInitial(): void {
     if (this.#size > 0) this.ensure(0);

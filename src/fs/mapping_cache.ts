@@ -120,7 +120,7 @@ export interface CacheStats {
  * ```ts ignore
  * const cache = new MappingCache({ maxFiles: 100 });
  * const entry = cache.lookup(path, statOf) ?? cache.load(libc(), path);
- * const handle = entry && mappedFileSharing(libc(), entry.file, entry.mapping.share());
+ * const handle = entry && mappedFileSharing(libc(), entry.file, entry.mapping.share(), entry.identity);
  * ```
  */
 export class MappingCache implements MappingReclaimer {

@@ -107,7 +107,7 @@ export class MemMapFS implements Disposable {
     if (cache && sharesCachedMapping(merged)) {
       const entry = cache.lookup(target, currentIdentity) ?? this.#load(cache, target, merged);
       if (entry) {
-        const handle = mappedFileSharing(activeLibc(), entry.file, entry.mapping.share(), {
+        const handle = mappedFileSharing(activeLibc(), entry.file, entry.mapping.share(), entry.identity, {
           populate: merged.populate, hugePages: merged.hugePages,
         });
         this.#shared.handles.add(handle, entry.identity);

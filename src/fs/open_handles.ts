@@ -9,13 +9,15 @@
  * `MemMapFS` shrinks a file (`truncate`, `openFile` with "w"/"w+", `create`)
  * it asks here whether any handle it gave out still maps bytes past the new
  * end, and refuses with EBUSY if so. Handles are held weakly: a forgotten,
- * unreachable handle does not block anything once collected.
+ * unreachable handle does not block anything once collected. A closed handle
+ * whose `readable()` stream is still being read counts as open: the stream
+ * maps the same bytes.
  *
  * @module
  */
 
 import { MmapError } from "../errors.ts";
-import type { MappedFile } from "./mapped_file.ts";
+import { type MappedFile, mapsItsRange } from "./mapped_file.ts";
 
 /**
  * The inode a handle maps.
@@ -77,7 +79,7 @@ export class OpenHandles {
     let count = 0;
     for (const { handle, dev, offset } of held) {
       const file = handle.deref();
-      if (dev === key.dev && file && !file.closed && offset + file.size > size) count++;
+      if (dev === key.dev && file && mapsItsRange(file) && offset + file.size > size) count++;
     }
     return count;
   }
@@ -101,7 +103,10 @@ export class OpenHandles {
   #sweep(): void {
     let entries = 0;
     for (const [ino, held] of this.#byInode) {
-      const live = held.filter(({ handle }) => handle.deref()?.closed === false);
+      const live = held.filter(({ handle }) => {
+        const file = handle.deref();
+        return file !== undefined && mapsItsRange(file);
+      });
       entries += live.length;
       if (live.length === 0) this.#byInode.delete(ino);
       else if (live.length !== held.length) this.#byInode.set(ino, live);

@@ -12,8 +12,12 @@ import { libc as activeLibc } from "../ffi/mod.ts";
 import { FileDescriptor } from "../fs/file_descriptor.ts";
 import type { Mapping } from "../mapping.ts";
 import { assertByteCount, assertOptionalBoolean, assertPermissions, optionsObject, toPath } from "../validate.ts";
+import { nodeBuiltins } from "../node_builtins.ts";
 import { assertTrusted, mapRegion, openShmObject } from "./region_backing.ts";
 import { isFilePath, parseShmName, randomShmName, type ShmName } from "./shm_name.ts";
+import { assertSameFile, checkDescriptor, forbidCloning, reopenInProcess, type SharedRegion } from "../sharing.ts";
+
+export type { SharedRegion } from "../sharing.ts";
 
 /**
  * Options of {@linkcode SharedMemory.create}.
@@ -130,6 +134,7 @@ export class SharedMemory implements Disposable {
     this.#fileDirty = !shmName && (file.created || grown);
     this.#directoryDirty = !shmName && file.created;
     this.#mapping = mapRegion(libc, file, size, readonly);
+    forbidCloning(this, "SharedMemory");
   }
 
   /**
@@ -247,6 +252,85 @@ export class SharedMemory implements Disposable {
       file.discard(); // not created by this call: closes, removes nothing
       throw error;
     }
+  }
+
+  /**
+   * Maps, in this thread, the region a `share()` descriptor describes
+   * (typically posted from another thread), with its own descriptor and
+   * mapping: closing either side never affects the other, and both see each
+   * other's writes at once. Within the sharing process the object is reached
+   * through the sharer's descriptor, so a region unlinked right after
+   * creation (anonymous shared memory) still works while the sharer keeps it
+   * open; elsewhere, or once the sharer closed it, by name or path.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using region = SharedMemory.create({ size: 4096 });
+   * region.unlink();                              // no other process can open it now
+   * using worker = SharedMemory.fromShared(region.share()); // what a worker would call
+   * worker.bytes[1] = 42;
+   * console.log(region.bytes[1]); // 42
+   * ```
+   *
+   * @throws {TypeError} For anything but a descriptor from `share()`.
+   * @throws {MmapError} ESTALE when the name or path now names another object,
+   *   ETRUNCATED when it is shorter than the region; ENOENT when it is gone.
+   */
+  static fromShared(descriptor: SharedRegion): SharedMemory {
+    const shared = checkDescriptor<SharedRegion>(descriptor, "memmapfs.SharedMemory", {
+      name: "string|null", path: "string|null", size: "number", readonly: "boolean", dev: "string",
+      ino: "string", pid: "number", fd: "number",
+    });
+    const shmName = shared.name === null ? null : parseShmName(shared.name);
+    const path = shared.path === null ? null : toPath(shared.path, "descriptor.path");
+    if ((shmName === null) === (path === null)) {
+      throw new TypeError("Descriptor must have a name or a path, not both or neither");
+    }
+    if (shared.size === 0) throw new RangeError("Descriptor.size must be at least 1");
+    const libc = activeLibc();
+    // FFI bypasses Deno's permission model: a file-backed region is checked
+    // by its path even when it is reached through the descriptor.
+    if (path !== null) {
+      libc.checkPathAccess(path, "read");
+      if (!shared.readonly) libc.checkPathAccess(path, "write");
+    }
+    const file = reopenInProcess(libc, shared) ?? (shmName
+      ? openShmObject(libc, shmName, { create: false, exclusive: false, readonly: shared.readonly, permissions: 0 })
+      : FileDescriptor.open(libc, path!, { write: !shared.readonly }));
+    try {
+      assertSameFile(file.openedStat, shared, shared.size, shared.name ?? path!);
+      return new SharedMemory(libc, file, shmName, shared.size, shared.readonly, false);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+  }
+
+  /**
+   * A plain, cloneable description of this region for a worker thread,
+   * which maps it with {@linkcode SharedMemory.fromShared}. Posting the
+   * `SharedMemory` itself throws a TypeError that points here.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using region = SharedMemory.create({ size: 64 });
+   * const descriptor = region.share();
+   * console.log(descriptor.size, descriptor.name === region.name); // 64 true
+   * region.unlink();
+   * ```
+   *
+   * @throws {ClosedError} After close.
+   */
+  share(): SharedRegion {
+    this.#assertOpen();
+    const { dev, ino } = this.#file.openedStat;
+    return {
+      kind: "memmapfs.SharedMemory", name: this.name, path: this.path, size: this.size,
+      readonly: this.readonly, dev: String(dev), ino: String(ino), pid: nodeBuiltins().process.pid,
+      fd: this.#file.fd,
+    };
   }
 
   /** True after {@linkcode SharedMemory.close}. */
