@@ -37,8 +37,6 @@ interface DenoApi {
   permissions: {
     querySync(descriptor: { name: "read" | "write"; path: string }): { state: string };
   };
-  /** Key of Deno's internal namespace (not a stable API; feature-detected). */
-  internal?: symbol;
 }
 
 /** The libc symbols with their C prototypes; optional ones may be absent (Darwin). */
@@ -145,7 +143,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
       ((number, addr, op, value, timeout, addr2, value3) =>
         Number(syscall(number, addr, op, value, timeout, addr2, value3) as number | bigint)),
     futexWaitAsync: syscallBlocking && constants.futex &&
-      ((addr, expected, timeoutMs) => futexWaitOnPool(deno, syscallBlocking, constants, addr, expected, timeoutMs)),
+      ((addr, expected, timeoutMs) => futexWaitOnPool(syscallBlocking, constants, addr, expected, timeoutMs)),
     maxArrayBufferLength: Number.MAX_SAFE_INTEGER,
     mmap: (addr, length, prot, flags, fd, offset) =>
       mmap(addr, BigInt(length), prot, flags, fd, BigInt(offset)) as bigint,
@@ -188,15 +186,11 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
 
 /**
  * A FUTEX_WAIT on Deno's blocking thread pool (`nonblocking: true`). The op
- * would keep the event loop alive until the word is notified, which for a
- * wait nobody ends means forever; like `Atomics.waitAsync` on V8, a pending
- * wait must not hold the process, so the op's promise is unref'ed through
- * Deno's internal core API when it exists (feature-detected: without it, a
- * pending wait keeps the process alive until it settles). The pool thread
- * itself does not delay exit.
+ * keeps the event loop alive while pending, which is what a process waiting
+ * for another one needs (as a pending socket read does); closing the region
+ * wakes it, and `Deno.exit()` does not wait for the pool thread.
  */
 function futexWaitOnPool(
-  deno: DenoApi,
   syscallBlocking: DenoFunction,
   constants: PlatformConstants,
   addr: bigint,
@@ -212,12 +206,6 @@ function futexWaitOnPool(
   const pending = syscallBlocking(futex.SYS_futex, addr, futex.FUTEX_WAIT, expected, timeout, 0n, 0) as Promise<
     number | bigint
   >;
-  const core = deno.internal
-    ? (deno as unknown as Record<symbol, { core?: { unrefOpPromise?(promise: Promise<unknown>): void } }>)[
-      deno.internal
-    ]?.core
-    : undefined;
-  core?.unrefOpPromise?.(pending);
   return pending.then((result) => {
     void timeout; // referenced until the kernel is done with it
     return Number(result);

@@ -9,14 +9,16 @@
  * timeout, sets `state` to REQUEST and notifies; the worker waits on `state`
  * with `Atomics.wait`, runs the futex wait, writes the result, sets `state`
  * to DONE and notifies; the caller awaits that with `Atomics.waitAsync`, which
- * on V8 and JSC does not keep the process alive. Workers are unref'ed and
- * reused; a few idle ones are kept.
+ * on V8 and JSC does not keep the process alive by itself: the worker is
+ * ref'ed while it waits, so a pending wait keeps the process alive (as a
+ * pending socket read does), and unref'ed when idle. Workers are reused; a
+ * few idle ones are kept.
  *
  * Node joins worker threads at exit, and a thread blocked in the kernel
  * cannot be interrupted, so the worker waits in slices of at most
- * {@linkcode SLICE_MS}: a process whose last pending wait nobody ends exits
- * within one slice. Between slices it re-reads the word, so a change it slept
- * through ends the wait too.
+ * {@linkcode SLICE_MS}: `process.exit()` with a wait pending returns within
+ * one slice. Each slice lets the kernel compare the word again, so a change
+ * it slept through ends the wait too (EAGAIN).
  *
  * One of the files allowed to name `node:ffi` and `bun:ffi` (in the worker's
  * source below).
@@ -36,6 +38,7 @@ const WORKER_FAILED = -2;
 const KEEP_IDLE = 4;
 
 interface WorkerLike {
+  ref(): void;
   unref(): void;
   terminate(): unknown;
   on(event: "error" | "exit", listener: (value: unknown) => void): void;
@@ -46,19 +49,21 @@ type WorkerConstructor = new (source: string, options: { eval: true; workerData:
 // extra file next to dist/mod.js. `RUNTIME` selects the FFI it binds.
 const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
-const { control, libcPath, runtime, SYS_futex, FUTEX_WAIT, mmapFlags, sliceMs } = workerData;
+const { control, libcPath, errnoFunction, runtime, SYS_futex, FUTEX_WAIT, ETIMEDOUT, EINTR, mmapFlags, sliceMs } = workerData;
 const state = new Int32Array(control, 0, 4);
 const address = new BigInt64Array(control, 16, 1);
 const timeoutMs = new Float64Array(control, 24, 1);
-let syscall, readInt32, timespec, timespecAddress;
+let syscall, errno, timespec, timespecAddress;
 if (runtime === "bun") {
   const ffi = process.getBuiltinModule("bun:ffi");
   const lib = ffi.dlopen(libcPath, {
     syscall: { args: ["i64", "u64", "i32", "i32", "u64", "u64", "i32"], returns: "i64" },
     mmap: { args: ["u64", "u64", "i32", "i32", "i32", "i64"], returns: "u64" },
+    [errnoFunction]: { args: [], returns: "u64" },
   }).symbols;
   syscall = lib.syscall;
-  readInt32 = (addr) => ffi.read.i32(Number(addr), 0);
+  const errnoAddress = Number(lib[errnoFunction]());
+  errno = () => ffi.read.i32(errnoAddress, 0);
   timespecAddress = BigInt(lib.mmap(0n, 4096, 3, mmapFlags, -1, 0));
   timespec = new DataView(ffi.toArrayBuffer(Number(timespecAddress), 0, 16));
 } else {
@@ -66,9 +71,11 @@ if (runtime === "bun") {
   const lib = ffi.dlopen(libcPath, {
     syscall: { arguments: ["int64", "uint64", "int32", "int32", "uint64", "uint64", "int32"], return: "int64" },
     mmap: { arguments: ["uint64", "uint64", "int32", "int32", "int32", "int64"], return: "uint64" },
+    [errnoFunction]: { arguments: [], return: "uint64" },
   }).functions;
   syscall = (number, ...rest) => lib.syscall(BigInt(number), ...rest);
-  readInt32 = (addr) => ffi.getInt32(addr);
+  const errnoAddress = lib[errnoFunction]();
+  errno = () => ffi.getInt32(errnoAddress);
   timespecAddress = BigInt(lib.mmap(0n, 4096n, 3, mmapFlags, -1, 0n));
   timespec = new DataView(ffi.toArrayBuffer(timespecAddress, 16, false));
 }
@@ -87,7 +94,10 @@ for (;;) {
       result = 0;
       break;
     }
-    if (readInt32(addr) !== expected) break;
+    // Never read the word here: its region may be closed and unmapped by now.
+    // The kernel compares it: EAGAIN (it changed) or EFAULT (it is gone) end the wait.
+    const error = errno();
+    if (error !== ETIMEDOUT && error !== EINTR) break;
   }
   Atomics.store(state, ${RESULT}, result);
   Atomics.store(state, ${STATE}, ${DONE});
@@ -125,7 +135,8 @@ export function waiterPool(
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: {
-        control, libcPath, runtime, SYS_futex: futex.SYS_futex, FUTEX_WAIT: futex.FUTEX_WAIT,
+        control, libcPath, runtime, errnoFunction: constants.errnoFunction,
+        SYS_futex: futex.SYS_futex, FUTEX_WAIT: futex.FUTEX_WAIT, ETIMEDOUT: futex.ETIMEDOUT, EINTR: futex.EINTR,
         mmapFlags: constants.MAP_PRIVATE | constants.MAP_ANONYMOUS, sliceMs: SLICE_MS,
       },
     });
@@ -152,6 +163,7 @@ export function waiterPool(
     waiter.address[0] = addr;
     waiter.timeout[0] = timeoutMs;
     state[EXPECTED] = expected;
+    waiter.worker.ref();
     Atomics.store(state, STATE, REQUEST);
     Atomics.notify(state, STATE);
     while (Atomics.load(state, STATE) === REQUEST) {
@@ -159,6 +171,7 @@ export function waiterPool(
       if (outcome.async) await outcome.value;
     }
     const result = state[RESULT];
+    waiter.worker.unref();
     if (result === WORKER_FAILED) {
       waiter.worker.terminate();
       throw new Error("The waiter thread of waitAsync failed (it could not bind libc, or it died)", {

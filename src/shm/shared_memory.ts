@@ -14,6 +14,7 @@ import type { Mapping } from "../mapping.ts";
 import { assertByteCount, assertOptionalBoolean, assertPermissions, optionsObject, toPath } from "../validate.ts";
 import { assertTrusted, mapRegion, openShmObject } from "./region_backing.ts";
 import { isFilePath, parseShmName, randomShmName, type ShmName } from "./shm_name.ts";
+import { RegionWaits, type WaitResult } from "./wait_notify.ts";
 
 /**
  * Options of {@linkcode SharedMemory.create}.
@@ -96,6 +97,7 @@ export class SharedMemory implements Disposable {
   readonly #file: FileDescriptor;
   readonly #mapping: Mapping | null;
   readonly #shmName: ShmName | null;
+  readonly #waits: RegionWaits;
   #closed = false;
   #syncFailure: MmapError | undefined;
   /** The file's size changed since the last fsync. */
@@ -130,6 +132,19 @@ export class SharedMemory implements Disposable {
     this.#fileDirty = !shmName && (file.created || grown);
     this.#directoryDirty = !shmName && file.created;
     this.#mapping = mapRegion(libc, file, size, readonly);
+    const region = this;
+    this.#waits = new RegionWaits(libc, {
+      description: `SharedMemory "${this.name ?? this.path}"`,
+      size,
+      get closed() {
+        return region.#closed;
+      },
+      addressOf: (byteOffset) => this.#mapping!.addressOf(byteOffset),
+      wordView: (byteOffset) => {
+        const bytes = this.#mapping!.view(byteOffset, byteOffset + 4);
+        return new Int32Array(bytes.buffer, bytes.byteOffset, 1);
+      },
+    });
   }
 
   /**
@@ -328,6 +343,76 @@ export class SharedMemory implements Disposable {
   }
 
   /**
+   * Blocks the calling thread while the 32-bit word at `byteOffset` holds
+   * `expected`, until another thread or process calls
+   * {@linkcode SharedMemory.notify} on it or `timeoutMs` passes — the
+   * `Atomics.wait` of memory shared between processes (Linux futex, shared).
+   * `"ok"` may also mean the word changed while the thread slept: re-check it.
+   * Works on a read-only region until a stray write makes its page a private copy.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using region = SharedMemory.create({ size: 64 });
+   * console.log(region.wait(0, 0, 10)); // "timed-out": nobody notified
+   * console.log(region.wait(0, 7));     // "not-equal": the word holds 0
+   * region.unlink();
+   * ```
+   *
+   * @throws {RangeError} When `byteOffset` is not a multiple of 4 inside the region,
+   * `expected` is not a 32-bit integer or `timeoutMs` is negative.
+   * @throws {ClosedError} After close.
+   * @throws {UnsupportedRuntimeError} On a platform without a back-end (not Linux).
+   */
+  wait(byteOffset: number, expected: number, timeoutMs?: number): WaitResult {
+    return this.#waits.wait(byteOffset, expected, timeoutMs);
+  }
+
+  /**
+   * {@linkcode SharedMemory.wait} without blocking the event loop: the wait
+   * runs on another thread (Deno's blocking pool; a waiter worker thread on
+   * Node and Bun). Like `Atomics.waitAsync`, a pending wait does not keep the
+   * process alive; `close()` rejects it with `ClosedError`.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using region = SharedMemory.create({ size: 64 });
+   * const woken = region.waitAsync(0, 0, 5_000);
+   * setTimeout(() => {
+   *   Atomics.store(new Int32Array(region.bytes.buffer, 0, 1), 0, 1);
+   *   region.notify(0);
+   * }, 10);
+   * console.log(await woken); // "ok"
+   * region.unlink();
+   * ```
+   *
+   * @throws {RangeError} Through the promise, as {@linkcode SharedMemory.wait} does.
+   */
+  waitAsync(byteOffset: number, expected: number, timeoutMs?: number): Promise<WaitResult> {
+    return this.#waits.waitAsync(byteOffset, expected, timeoutMs);
+  }
+
+  /**
+   * Wakes up to `count` threads (all by default), in any process, waiting on
+   * the word at `byteOffset`, and returns how many the kernel woke.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using region = SharedMemory.create({ size: 64 });
+   * console.log(region.notify(0)); // 0: nobody waits
+   * region.unlink();
+   * ```
+   *
+   * @throws {RangeError} When `byteOffset` is not a multiple of 4 inside the region.
+   * @throws {ClosedError} After close.
+   */
+  notify(byteOffset: number, count: number = Infinity): number {
+    return this.#waits.notify(byteOffset, count);
+  }
+
+  /**
    * Unmaps and closes; views handed out are detached (they read as empty).
    * The object or file stays for other processes until
    * {@linkcode SharedMemory.unlink}. A second close does nothing. Does not
@@ -347,6 +432,7 @@ export class SharedMemory implements Disposable {
    */
   close(): void {
     if (this.#closed) return;
+    this.#waits.closeAll();
     this.#closed = true;
     const error = this.#mapping?.release() ?? undefined;
     const closeError = this.#file.close();
