@@ -28,3 +28,4 @@ export type { BlockFileCorruptCode, BlockFileOptions, BlockFileStats } from "./s
 export type { WaitResult } from "./src/shm/wait_notify.ts";
 export { MutexGuard, SharedMutex, type WaitableRegion } from "./src/shm/shared_mutex.ts";
 export { LockTimeoutError, MutexOwnershipError, SharedFormatError } from "./src/shm/sync_errors.ts";
+export { SharedRing, type SharedRingOptions } from "./src/shm/shared_ring.ts";
