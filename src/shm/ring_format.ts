@@ -12,7 +12,7 @@
  * Header (HEADER_SIZE = 256 bytes)
  *   0  u32 magic        0x47524d4d ("MMRG"), stored last by the creator
  *   4  u32 version      1
- *   8  u32 capacity     slots, a power of two
+ *   8  u32 capacity     slots, a power of two, at least 2
  *  12  u32 maxMessage   largest message in bytes
  *  16  u32 slotSize     SLOT_HEADER + maxMessage rounded up to 8
  *  20  u32 headerSize   256

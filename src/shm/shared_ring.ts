@@ -51,7 +51,7 @@ export interface SharedRingOptions {
   name?: string;
   /** A file to hold the ring instead of a shared-memory object. */
   path?: string | URL;
-  /** Messages the ring holds; rounded up to a power of two (see `ring.capacity`). */
+  /** Messages the ring holds; rounded up to a power of two, at least 2 (see `ring.capacity`). */
   capacity: number;
   /** Largest message in bytes (default 1024). Every slot reserves this much. */
   maxMessage?: number;
@@ -126,7 +126,9 @@ export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
     const { capacity, maxMessage = 1024 } = options;
     assertCount(capacity, "capacity", MAX_CAPACITY);
     assertCount(maxMessage, "maxMessage", MAX_MESSAGE);
-    const slots = nextPowerOfTwo(capacity);
+    // Vyukov's slot states need two slots at least: with one, "holds the
+    // message of p" and "free for p + 1" would be the same seq.
+    const slots = Math.max(2, nextPowerOfTwo(capacity));
     const region = SharedMemory.create({
       name: options.name,
       path: options.path,
@@ -186,7 +188,7 @@ export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
       throw new SharedFormatError(`"${where}" holds a SharedRing of format version ${version}; this memmapfs reads version ${RING_VERSION}`);
     }
     const capacity = header[HeaderWord.capacity], maxMessage = header[HeaderWord.maxMessage];
-    const sane = capacity >= 1 && capacity <= MAX_CAPACITY && (capacity & (capacity - 1)) === 0 &&
+    const sane = capacity >= 2 && capacity <= MAX_CAPACITY && (capacity & (capacity - 1)) === 0 &&
       maxMessage >= 1 && maxMessage <= MAX_MESSAGE && header[HeaderWord.slotSize] === slotSizeFor(maxMessage) &&
       header[HeaderWord.headerSize] === HEADER_SIZE && ringBytes(capacity, maxMessage) <= region.size;
     if (!sane) {
@@ -246,8 +248,8 @@ export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
    * @example
    * ```ts
    * import { SharedRing } from "@memmapfs/memmapfs";
-   * using ring = SharedRing.create({ capacity: 1 });
-   * console.log(ring.push("a"), ring.push("b")); // true false
+   * using ring = SharedRing.create({ capacity: 2 });
+   * console.log(ring.push("a"), ring.push("b"), ring.push("c")); // true true false
    * ring.unlink();
    * ```
    *
@@ -486,9 +488,10 @@ export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
    * @example
    * ```ts
    * import { SharedRing } from "@memmapfs/memmapfs";
-   * using ring = SharedRing.create({ capacity: 1 });
+   * using ring = SharedRing.create({ capacity: 2 });
    * ring.push("first");
-   * console.log(ring.pushWait("second", 10)); // false: nobody popped
+   * ring.push("second");
+   * console.log(ring.pushWait("third", 10)); // false: nobody popped
    * ring.unlink();
    * ```
    *
