@@ -37,7 +37,7 @@ HEADER_SIZE = 256
 SLOT_HEADER = 16
 DEAD_LENGTH = 0xFFFFFFFF
 HEAD, TAIL = 64, 128
-DATA_EVENTS, CONSUMERS_WAITING, SPACE_EVENTS, PRODUCERS_WAITING = 192, 196, 200, 204
+DATA_EVENTS, CONSUMERS_SLEEPING, SPACE_EVENTS, PRODUCERS_SLEEPING = 192, 196, 200, 204
 STALL_CHECK = 0.02
 SEQ_CST = 5
 
@@ -56,7 +56,7 @@ def _bind(name, restype, *argtypes):
 _load4 = _bind("__atomic_load_4", _u32, _ptr, ctypes.c_int)
 _store4 = _bind("__atomic_store_4", None, _ptr, _u32, ctypes.c_int)
 _add4 = _bind("__atomic_fetch_add_4", _u32, _ptr, _u32, ctypes.c_int)
-_sub4 = _bind("__atomic_fetch_sub_4", _u32, _ptr, _u32, ctypes.c_int)
+_exchange4 = _bind("__atomic_exchange_4", _u32, _ptr, _u32, ctypes.c_int)
 _cas4 = _bind("__atomic_compare_exchange_4", ctypes.c_bool, _ptr, _ptr, _u32, ctypes.c_int, ctypes.c_int)
 _load8 = _bind("__atomic_load_8", _u64, _ptr, ctypes.c_int)
 _store8 = _bind("__atomic_store_8", None, _ptr, _u64, ctypes.c_int)
@@ -163,10 +163,11 @@ class SharedRing:
         expected = _u32(old)
         return _cas4(self._base + offset, ctypes.byref(expected), new & 0xFFFFFFFF, SEQ_CST, SEQ_CST)
 
-    def _signal(self, waiting, events):
-        if self._u32(waiting) != 0:
+    def _signal(self, sleepers, events):
+        # A sleeper raised the flag before its last look at the ring: clear it, bump, wake all.
+        if self._u32(sleepers) != 0 and _exchange4(self._base + sleepers, 0, SEQ_CST) != 0:
             _add4(self._base + events, 1, SEQ_CST)
-            _futex(self._base + events, FUTEX_WAKE, 1)
+            _futex(self._base + events, FUTEX_WAKE, 0x7FFFFFFF)
 
     def push(self, data):
         """Adds `data` (bytes); False when the ring is full."""
@@ -193,7 +194,7 @@ class SharedRing:
             _store4(self._base + slot + 4, len(data), SEQ_CST)
             _store4(self._base + slot, (position + 1) & 0xFFFFFFFF, SEQ_CST)
             _store8(owner, 0, SEQ_CST)
-            self._signal(CONSUMERS_WAITING, DATA_EVENTS)
+            self._signal(CONSUMERS_SLEEPING, DATA_EVENTS)
             return True
 
     def _reclaim_from_dead_consumer(self, slot, owner, position):
@@ -204,7 +205,7 @@ class SharedRing:
             return False
         _store4(self._base + slot, position, SEQ_CST)
         _store8(owner, 0, SEQ_CST)
-        self._signal(PRODUCERS_WAITING, SPACE_EVENTS)
+        self._signal(PRODUCERS_SLEEPING, SPACE_EVENTS)
         return True
 
     def pop(self):
@@ -235,37 +236,36 @@ class SharedRing:
             message = None if length == DEAD_LENGTH else ctypes.string_at(self._base + slot + SLOT_HEADER, length)
             _store4(self._base + slot, (position + self.capacity) & 0xFFFFFFFF, SEQ_CST)
             _store8(owner, 0, SEQ_CST)
-            self._signal(PRODUCERS_WAITING, SPACE_EVENTS)
+            self._signal(PRODUCERS_SLEEPING, SPACE_EVENTS)
             if message is not None:
                 return message
 
-    def _blocking(self, attempt, events, waiting, timeout):
+    def _blocking(self, attempt, events, sleepers, timeout):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             result = attempt()
             if result is not None:
                 return result
-            _add4(self._base + waiting, 1, SEQ_CST)
-            try:
-                event = self._u32(events)
-                result = attempt()
-                if result is not None:
-                    return result
-                left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
-                if left <= 0:
-                    return None
-                if _futex(self._base + events, FUTEX_WAIT, _i32(event), left) == -1 and _SYS_FUTEX is None:
-                    time.sleep(min(left, 0.001))
-            finally:
-                _sub4(self._base + waiting, 1, SEQ_CST)
+            _store4(self._base + sleepers, 1, SEQ_CST)
+            event = self._u32(events)
+            result = attempt()
+            if result is not None:
+                return result
+            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if left <= 0:
+                return None
+            if _SYS_FUTEX is None:
+                time.sleep(min(left, 0.001))  # no futex here: poll
+            else:
+                _futex(self._base + events, FUTEX_WAIT, _i32(event), left)
 
     def pop_wait(self, timeout=None):
         """pop(), sleeping up to `timeout` seconds (None: forever) while empty."""
-        return self._blocking(self.pop, DATA_EVENTS, CONSUMERS_WAITING, timeout)
+        return self._blocking(self.pop, DATA_EVENTS, CONSUMERS_SLEEPING, timeout)
 
     def push_wait(self, data, timeout=None):
         """push(), sleeping up to `timeout` seconds while full; False on timeout."""
-        done = self._blocking(lambda: True if self.push(data) else None, SPACE_EVENTS, PRODUCERS_WAITING, timeout)
+        done = self._blocking(lambda: True if self.push(data) else None, SPACE_EVENTS, PRODUCERS_SLEEPING, timeout)
         return bool(done)
 
     def close(self):

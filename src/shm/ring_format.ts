@@ -19,9 +19,9 @@
  *  64  u32 head         position of the next message to pop   (own cache line)
  * 128  u32 tail         position of the next message to push  (own cache line)
  * 192  u32 dataEvents   futex word: +1 after every push
- * 196  u32 consumersWaiting  consumers asleep (or about to be) on dataEvents
+ * 196  u32 consumersSleeping  1: a consumer sleeps (or is about to) on dataEvents
  * 200  u32 spaceEvents  futex word: +1 after every pop
- * 204  u32 producersWaiting  producers asleep (or about to be) on spaceEvents
+ * 204  u32 producersSleeping  1: a producer sleeps (or is about to) on spaceEvents
  *
  * Slot i at HEADER_SIZE + i * slotSize (SLOT_HEADER = 16 bytes, then data)
  *   0  u32 seq     the lap state (below)
@@ -40,10 +40,10 @@
  *
  * push(p): take owner (0 → me) while `seq == p` and `tail == p`; advance
  *   `tail` p → p+1 (CAS); write length and data; `seq = p + 1` (publish);
- *   owner = 0; `dataEvents += 1`; wake one consumer if any waits.
+ *   owner = 0; then signal the consumers (below).
  * pop(p):  take owner while `seq == p + 1` and `head == p`; advance `head`
  *   (CAS); copy the data out (or skip a DEAD slot); `seq = p + capacity`;
- *   owner = 0; `spaceEvents += 1`; wake one producer if any waits.
+ *   owner = 0; then signal the producers.
  *
  * Recovery. An owner word naming a thread that no longer exists (checked
  * only after the slot stalled, see `STALL_CHECK_MS`) is taken over with a
@@ -61,10 +61,15 @@
  *   message is lost with the consumer that took it (at-most-once delivery to
  *   a consumer that dies mid-pop).
  *
- * Python and other peers that cannot use futexes may poll `dataEvents` and
- * `spaceEvents` instead of sleeping; producers and consumers that sleep must
- * increment the `*Waiting` word before their last check and decrement it
- * after waking, and the other side wakes only when it reads a non-zero count.
+ * Sleeping. A consumer that finds the ring empty stores 1 in
+ * `consumersSleeping`, reads `dataEvents`, looks at the ring once more, and
+ * only then sleeps (FUTEX_WAIT, shared) while `dataEvents` holds what it
+ * read. To signal, a producer exchanges `consumersSleeping` with 0 and, when
+ * it was 1, adds 1 to `dataEvents` and wakes all its sleepers (FUTEX_WAKE).
+ * Producers sleep on `spaceEvents` / `producersSleeping` the same way. Peers
+ * that cannot use futexes may poll instead of sleeping, but must still
+ * signal. Sleepers wake at least every 100 ms by themselves, so a dead peer
+ * that raised a flag costs at most a spurious wake.
  *
  * @module
  */
@@ -92,9 +97,9 @@ export const HeaderWord = {
   head: 64 / 4,
   tail: 128 / 4,
   dataEvents: 192 / 4,
-  consumersWaiting: 196 / 4,
+  consumersSleeping: 196 / 4,
   spaceEvents: 200 / 4,
-  producersWaiting: 204 / 4,
+  producersSleeping: 204 / 4,
 } as const;
 
 /** Byte offsets inside a slot. */
