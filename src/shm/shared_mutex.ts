@@ -67,11 +67,17 @@ const STATE = 0, MAGIC_WORD = 1, HOLDER = 2, HOLDER_START = 3;
  * ```
  */
 export interface WaitableRegion {
+  /** Bytes in the region. */
   readonly size: number;
+  /** Whether the region was closed. */
   readonly closed: boolean;
+  /** A zero-copy view of `[start, end)`. */
   subarray(start: number, end?: number): Uint8Array;
+  /** Blocks while the word at `byteOffset` holds `expected` (see `SharedMemory.wait`). */
   wait(byteOffset: number, expected: number, timeoutMs?: number): WaitResult;
+  /** {@linkcode WaitableRegion.wait} without blocking the event loop. */
   waitAsync(byteOffset: number, expected: number, timeoutMs?: number): Promise<WaitResult>;
+  /** Wakes up to `count` waiters on the word at `byteOffset`. */
   notify(byteOffset: number, count?: number): number;
 }
 

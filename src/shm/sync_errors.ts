@@ -23,6 +23,7 @@
  * ```
  */
 export class SharedFormatError extends Error {
+  /** `message` names the memory and what in it did not match. */
   constructor(message: string) {
     super(message);
     this.name = "SharedFormatError";
@@ -48,6 +49,7 @@ export class SharedFormatError extends Error {
  * ```
  */
 export class LockTimeoutError extends Error {
+  /** `message` says what could not be locked, and for how long it was tried. */
   constructor(message: string) {
     super(message);
     this.name = "LockTimeoutError";
@@ -73,6 +75,7 @@ export class LockTimeoutError extends Error {
  * ```
  */
 export class MutexOwnershipError extends Error {
+  /** `message` says which misuse it was. */
   constructor(message: string) {
     super(message);
     this.name = "MutexOwnershipError";
