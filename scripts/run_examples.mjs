@@ -16,6 +16,7 @@ const examples = [
   [[...bun, "examples/bun_range_server.ts", "--self-test"], /^206 bytes 10-15\/20 abcdef\noutside the root: 403$/m],
   [[...bun, "examples/numpy_shared.ts"], /numpy saw 1000000 values[\s\S]*written back by numpy: 0\.70\d+/],
   [[...node, "examples/kv_store.ts"], /greeting = hello, blocks\nbig has 10000 characters\ngone = undefined/],
+  [[...bun, "examples/python_ring.ts"], /5² = 25\npython got: sum of squares 55/],
 ];
 
 let passed = 0;

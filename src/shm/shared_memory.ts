@@ -71,6 +71,13 @@ export interface SharedMemoryOpenOptions {
   trustAnyOwner?: boolean;
 }
 
+/**
+ * The address of byte `byteOffset` of an open region, for memmapfs's own
+ * hot paths (SharedRing's futex words) that validated the offset once. Not
+ * exported from mod.ts.
+ */
+export let regionAddress: (region: SharedMemory, byteOffset: number) => bigint;
+
 /** A random name collides with odds of 2^-64; retrying a few times costs nothing. */
 const RANDOM_NAME_ATTEMPTS = 4;
 
@@ -112,6 +119,12 @@ export class SharedMemory implements Disposable {
   readonly size: number;
   /** Whether the region was opened read-only. */
   readonly readonly: boolean;
+  static {
+    regionAddress = (region, byteOffset) => {
+      region.#assertOpen();
+      return region.#mapping!.addressOf(byteOffset);
+    };
+  }
 
   private constructor(
     libc: Libc,

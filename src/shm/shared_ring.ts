@@ -24,9 +24,9 @@ import {
   SLOT_HEADER,
   slotSizeFor,
 } from "./ring_format.ts";
-import { SharedMemory } from "./shared_memory.ts";
+import { regionAddress, SharedMemory } from "./shared_memory.ts";
 import { SharedFormatError } from "./sync_errors.ts";
-import { toTimeout } from "./wait_notify.ts";
+import { notifyAddress, toTimeout, waitOnAddress } from "./wait_notify.ts";
 
 /** How long a slot may stay claimed before its owner's life is checked. */
 export const STALL_CHECK_MS = 20;
@@ -81,6 +81,8 @@ export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
   readonly #mask: number;
   readonly #slotSize: number;
   #me: bigint | undefined;
+  /** Addresses of the header's futex words, by word index (validated once). */
+  readonly #eventAddresses = new Map<number, bigint>();
   #stallPosition = -1;
   #stallSince = 0;
   /** Messages the ring holds: a power of two. */
@@ -361,7 +363,17 @@ export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
   #signal(sleepersWord: number, eventWord: number): void {
     if (Atomics.load(this.#words, sleepersWord) === 0 || Atomics.exchange(this.#words, sleepersWord, 0) === 0) return;
     Atomics.add(this.#words, eventWord, 1);
-    this.#region.notify(eventWord * 4);
+    notifyAddress(this.#libc, this.#eventAddress(eventWord), 0x7fff_ffff);
+  }
+
+  /** The futex word's address, straight to the kernel: region.notify/wait would re-check it each time. */
+  #eventAddress(eventWord: number): bigint {
+    let address = this.#eventAddresses.get(eventWord);
+    if (address === undefined) {
+      address = regionAddress(this.#region, eventWord * 4);
+      this.#eventAddresses.set(eventWord, address);
+    }
+    return address;
   }
 
   /**
@@ -524,7 +536,8 @@ export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
       if (again !== null) return again;
       const remaining = deadline - performance.now();
       if (remaining <= 0) return null;
-      this.#region.wait(eventWord * 4, event, Math.min(remaining, STALL_CHECK_MS * 5));
+      this.#assertOpen();
+      waitOnAddress(this.#libc, this.#eventAddress(eventWord), event, Math.min(remaining, STALL_CHECK_MS * 5));
     }
   }
 
