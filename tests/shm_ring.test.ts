@@ -276,6 +276,42 @@ describe("SharedRing across processes", () => {
   });
 });
 
+describe("SharedRing never shows a message before it is whole", () => {
+  it("a consumer polling an almost empty ring reads only whole 4 KiB messages", { timeout: 300_000 }, async () => {
+    // Large messages make the copy slow, and four slots make every slot hold
+    // another message's bytes before: a slot published before its copy ends
+    // would be read here with a mix of old and new bytes.
+    const name = uniqueName("ring");
+    using ring = SharedRing.create({ name, capacity: 4, maxMessage: 4096 });
+    const count = 20_000;
+    const child = startChild(runtime, `
+      import { SharedRing } from "../mod.ts";
+      using ring = SharedRing.open(${JSON.stringify(name)});
+      const message = new Uint8Array(4096);
+      console.log("ready");
+      for (let seq = 0; seq < ${count}; seq++) {
+        message.fill(seq & 255);
+        message[0] = seq >> 8;
+        while (!ring.push(message)) {}
+      }
+    `);
+    await child.ready;
+    let torn = 0;
+    for (let seq = 0; seq < count;) {
+      const message = ring.pop();
+      if (message === null) continue;
+      const fill = seq & 255;
+      if (message.length !== 4096 || message[0] !== seq >> 8 || message[1] !== fill || message[4095] !== fill ||
+        message.some((byte, index) => index > 0 && byte !== fill)) torn++;
+      seq++;
+    }
+    const outcome = await child.done;
+    assert.equal(outcome.status, 0, outcome.stderr);
+    assert.equal(torn, 0);
+    ring.unlink();
+  });
+});
+
 describe("SharedRing when processes die", () => {
   it("producers and consumers killed with SIGKILL at random moments (24 rounds) never tear a message or block the ring", {
     timeout: 600_000,

@@ -589,7 +589,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    * console.log(memory.notify(8) >= 0, await woken); // true "ok"
    * ```
    *
-   * @throws {TypeError} Through the promise, as {@linkcode MappedFile.wait} does.
+   * @throws {TypeError} At once (not through the promise, as `Atomics.waitAsync`), as {@linkcode MappedFile.wait} does.
    */
   waitAsync(byteOffset: number, expected: number, timeoutMs?: number): Promise<WaitResult> {
     return this.#waits.waitAsync(byteOffset, expected, timeoutMs);

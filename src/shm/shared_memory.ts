@@ -400,7 +400,8 @@ export class SharedMemory implements Disposable {
    * region.unlink();
    * ```
    *
-   * @throws {RangeError} Through the promise, as {@linkcode SharedMemory.wait} does.
+   * @throws {RangeError} At once (not through the promise, as `Atomics.waitAsync`), as {@linkcode SharedMemory.wait} does.
+   * @throws {ClosedError} At once after close; a pending wait's promise rejects with it at close.
    */
   waitAsync(byteOffset: number, expected: number, timeoutMs?: number): Promise<WaitResult> {
     return this.#waits.waitAsync(byteOffset, expected, timeoutMs);

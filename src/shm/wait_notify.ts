@@ -40,6 +40,9 @@ import type { Libc } from "../ffi/libc.ts";
  */
 export type WaitResult = "ok" | "not-equal" | "timed-out";
 
+/** Longest single kernel wait of a waitAsync (it re-checks the region between slices). */
+export const ASYNC_SLICE_MS = 200;
+
 /** The largest count FUTEX_WAKE takes (INT_MAX): "everyone". */
 const WAKE_ALL = 0x7fff_ffff;
 
@@ -178,24 +181,21 @@ export class RegionWaits {
     return waitOnAddress(this.#libc, this.#source.addressOf(byteOffset), value, timeout);
   }
 
+  /** Like Atomics.waitAsync, bad arguments (and a closed region) throw at once, not through the promise. */
   waitAsync(byteOffset: number, expected: number, timeoutMs?: number): Promise<WaitResult> {
-    try {
-      this.#assertOpen();
-      assertWordOffset(byteOffset, this.#source.size);
-      const value = toWordValue(expected);
-      const timeout = toTimeout(timeoutMs);
-      futexOf(this.#libc);
-      if (!this.#libc.futexWaitAsync) {
-        throw new UnsupportedRuntimeError("This runtime has no thread to wait on for waitAsync (no worker threads)");
-      }
-      const word = this.#source.wordView(byteOffset);
-      // Like Atomics.waitAsync: a word that already differs settles at once.
-      if (Atomics.load(word, 0) !== value) return Promise.resolve("not-equal");
-      if (timeout === 0) return Promise.resolve("timed-out");
-      return this.#waitAsync(this.#source.addressOf(byteOffset), word, value, timeout);
-    } catch (error) {
-      return Promise.reject(error);
+    this.#assertOpen();
+    assertWordOffset(byteOffset, this.#source.size);
+    const value = toWordValue(expected);
+    const timeout = toTimeout(timeoutMs);
+    futexOf(this.#libc);
+    if (!this.#libc.futexWaitAsync) {
+      throw new UnsupportedRuntimeError("This runtime has no thread to wait on for waitAsync (no worker threads)");
     }
+    const word = this.#source.wordView(byteOffset);
+    // Like Atomics.waitAsync: a word that already differs settles at once.
+    if (Atomics.load(word, 0) !== value) return Promise.resolve("not-equal");
+    if (timeout === 0) return Promise.resolve("timed-out");
+    return this.#waitAsync(this.#source.addressOf(byteOffset), word, value, timeout);
   }
 
   async #waitAsync(address: bigint, word: Int32Array, expected: number, timeoutMs: number): Promise<WaitResult> {
@@ -208,7 +208,11 @@ export class RegionWaits {
     try {
       for (;;) {
         const remaining = timeoutMs === Infinity ? Infinity : Math.max(0, deadline - performance.now());
-        const result = await Promise.race([waitAsync(address, expected, remaining), cancelled]);
+        // In slices: a wait still in flight when its region closes ends within
+        // one slice even when the close's wake missed it, instead of waiting
+        // forever on whatever is mapped at that address next.
+        const slice = Math.min(remaining, ASYNC_SLICE_MS);
+        const result = await Promise.race([waitAsync(address, expected, slice), cancelled]);
         if (result === 0) return "ok";
         if (this.#source.closed) throw new ClosedError(this.#source.description);
         // Returned without a wake: the word changed (a wake-up we slept through), the time
