@@ -125,11 +125,14 @@ export function waiterPool(
 ): ((addr: bigint, expected: number, timeoutMs: number) => Promise<number>) | undefined {
   const futex = constants.futex;
   const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  const Worker = (getBuiltin?.("node:worker_threads") as { Worker?: WorkerConstructor } | undefined)?.Worker;
-  if (!futex || !Worker) return undefined;
+  if (!futex || !getBuiltin) return undefined;
   const idle: Waiter[] = [];
+  // Loaded at the first wait, not at import: node:worker_threads costs Bun ~30 ms to load.
+  let Worker: WorkerConstructor | undefined;
 
   const spawn = (): Waiter => {
+    Worker ??= (getBuiltin("node:worker_threads") as { Worker?: WorkerConstructor } | undefined)?.Worker;
+    if (!Worker) throw new Error("waitAsync needs worker threads (node:worker_threads), which this runtime lacks");
     const control = new SharedArrayBuffer(32);
     const state = new Int32Array(control, 0, 4);
     const worker = new Worker(WORKER_SOURCE, {
