@@ -109,8 +109,8 @@ export interface Libc {
   readonly futexWake?: (addr: bigint, count: number) => number;
   /**
    * The wait of {@linkcode Libc.futexWait} on another thread: resolves to 0
-   * when woken, -1 otherwise (errno is not available). Does not keep the
-   * process alive while pending.
+   * when woken, -1 otherwise (errno is not available). Keeps the process
+   * alive while pending, as a pending read does.
    */
   readonly futexWaitAsync?: (addr: bigint, expected: number, timeoutMs: number) => Promise<number>;
   /** `gettid()`: the kernel's id of the calling thread (the pid for the main thread). */

@@ -56,7 +56,8 @@ export interface NativeCalls {
    * never the caller's: resolves to the call's result, 0 when woken and -1
    * otherwise (errno stays on that thread: the caller tells a timeout from a
    * changed word by the clock and the word). `timeoutMs` may be Infinity.
-   * Must not keep the process alive while pending.
+   * Keeps the process alive while pending (the caller waits in slices, so
+   * it is never stuck in the kernel for long).
    */
   futexWaitAsync?(addr: bigint, expected: number, timeoutMs: number): Promise<number>;
   /** `int kill(pid_t pid, int sig)` */

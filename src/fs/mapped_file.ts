@@ -578,7 +578,7 @@ export class MappedFile extends TypedAccess implements Disposable {
 
   /**
    * {@linkcode MappedFile.wait} without blocking the event loop (see
-   * `SharedMemory.waitAsync`); a pending wait does not keep the process alive.
+   * `SharedMemory.waitAsync`); a pending wait keeps the process alive until it settles.
    *
    * @example
    * ```ts

@@ -45,6 +45,10 @@
  *   (CAS); copy the data out (or skip a DEAD slot); `seq = p + capacity`;
  *   owner = 0; then signal the producers.
  *
+ * The owner word is released only after the publish, and a consumer must
+ * take it before it reads: so a slot is never read while its producer still
+ * writes, even by a peer that reads `seq` early.
+ *
  * Recovery. An owner word naming a thread that no longer exists (checked
  * only after the slot stalled, see `STALL_CHECK_MS`) is taken over with a
  * compare-and-swap from the dead identity, so exactly one survivor repairs:

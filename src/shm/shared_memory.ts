@@ -384,8 +384,9 @@ export class SharedMemory implements Disposable {
   /**
    * {@linkcode SharedMemory.wait} without blocking the event loop: the wait
    * runs on another thread (Deno's blocking pool; a waiter worker thread on
-   * Node and Bun). Like `Atomics.waitAsync`, a pending wait does not keep the
-   * process alive; `close()` rejects it with `ClosedError`.
+   * Node and Bun). Unlike `Atomics.waitAsync` on V8, a pending wait keeps the
+   * process alive until it settles (as a pending socket read does: a process
+   * waiting for another must not exit); `close()` rejects it with `ClosedError`.
    *
    * @example
    * ```ts
