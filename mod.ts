@@ -25,3 +25,7 @@ export { BlockFile, BlockFileCorruptError, BlockFileLockedError, OutstandingView
 export { MemMapFS } from "./src/fs/memmapfs.ts";
 export type { CacheLimits, CacheStats, DirEntry, FileInfo, MemMapFSOptions, OpenFlags } from "./src/fs/memmapfs.ts";
 export type { BlockFileCorruptCode, BlockFileOptions, BlockFileStats } from "./src/fs/block_file.ts";
+export type { WaitResult } from "./src/shm/wait_notify.ts";
+export { MutexGuard, SharedMutex, type WaitableRegion } from "./src/shm/shared_mutex.ts";
+export { LockTimeoutError, MutexOwnershipError, SharedFormatError } from "./src/shm/sync_errors.ts";
+export { SharedRing, type SharedRingOptions } from "./src/shm/shared_ring.ts";

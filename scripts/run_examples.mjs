@@ -20,6 +20,7 @@ const examples = [
   [[...bun, "examples/numpy_shared.ts"], /numpy saw 1000000 values[\s\S]*written back by numpy: 0\.70\d+/],
   [[...node, "examples/parallel_scan.ts"], /^\d+ workers: .*\nresults equal: yes$/m],
   [[...node, "examples/kv_store.ts"], /greeting = hello, blocks\nbig has 10000 characters\ngone = undefined/],
+  [[...bun, "examples/python_ring.ts"], /5² = 25\npython got: sum of squares 55/],
 ];
 
 let passed = 0;

@@ -132,6 +132,14 @@ export class Mapping {
     this.#adviseQuietly("willneed");
   }
 
+  /**
+   * The address of byte `start` of the wanted range, for calls that take a
+   * pointer into the mapping (futex). Valid until the mapping moves or goes.
+   */
+  addressOf(start: number): bigint {
+    return this.#address + BigInt(this.#delta + start);
+  }
+
   /** Bytes of the wanted range. */
   get length(): number {
     return this.#length;

@@ -281,6 +281,23 @@ site<S>("SharedMemory.fromShared", "descriptor.size", [...COUNT, bad("0", 0, R)]
 site<S>("SharedMemory.fromShared", "descriptor.fd", COUNT, (v, r) => SharedMemory.fromShared({ ...r.share(), fd: v as number }), { subject: "shm" });
 site<S>("SharedMemory.fromShared", "descriptor.readonly", [...OPTIONAL_BOOLEAN, UNDEFINED], (v, r) => SharedMemory.fromShared({ ...r.share(), readonly: v as boolean }), { subject: "shm" });
 site<S>("SharedMemory.fromShared", "descriptor.path", [...OPTIONAL_PATH.filter((b) => b.value !== null), UNDEFINED], (v, r) => SharedMemory.fromShared({ ...r.share(), path: v as string }), { subject: "shm" });
+// wait / waitAsync / notify: a word offset (4-aligned, inside), a 32-bit value, a timeout, a count.
+const WORD_OFFSET = [...COUNT, bad("2", 2, R), bad("4094", 4094, R), bad("2**31", 2 ** 31, R)];
+const WORD_VALUE = [...NOT_NUMBERS, UNDEFINED, bad("NaN", NaN, R), bad("1.5", 1.5, R), bad("2**32", 2 ** 32, R), bad("-(2**31)-1", -(2 ** 31) - 1, R)];
+const TIMEOUT = [...NOT_NUMBERS, bad("NaN", NaN, T), bad("-1", -1, R), bad("-Infinity", -Infinity, R)];
+const WAKE_COUNT = [...NOT_NUMBERS, bad("NaN", NaN, R), bad("-1", -1, R), bad("1.5", 1.5, R), bad("-Infinity", -Infinity, R)];
+type Waitable = { wait(o: number, e: number, t?: number): unknown; waitAsync(o: number, e: number, t?: number): unknown; notify(o: number, c?: number): unknown };
+for (const [owner, subject] of [["SharedMemory", "shm"], ["MappedFile", "mapped"]] as const) {
+  const on = { subject };
+  site<Waitable>(`${owner}#wait`, "byteOffset", WORD_OFFSET, (v, r) => r.wait(v as number, 0, 0), on);
+  site<Waitable>(`${owner}#wait`, "expected", WORD_VALUE, (v, r) => r.wait(0, v as number, 0), on);
+  site<Waitable>(`${owner}#wait`, "timeoutMs", TIMEOUT, (v, r) => r.wait(0, 1, v as number), on);
+  site<Waitable>(`${owner}#waitAsync`, "byteOffset", WORD_OFFSET, (v, r) => r.waitAsync(v as number, 1, 0), on);
+  site<Waitable>(`${owner}#waitAsync`, "expected", WORD_VALUE, (v, r) => r.waitAsync(0, v as number, 0), on);
+  site<Waitable>(`${owner}#waitAsync`, "timeoutMs", TIMEOUT, (v, r) => r.waitAsync(0, 1, v as number), on);
+  site<Waitable>(`${owner}#notify`, "byteOffset", WORD_OFFSET, (v, r) => r.notify(v as number), on);
+  site<Waitable>(`${owner}#notify`, "count", WAKE_COUNT, (v, r) => r.notify(0, v as number), on);
+}
 site<S>("SharedMemory#subarray", "start", COUNT, (v, r) => r.subarray(v as number), { subject: "shm" });
 site<S>("SharedMemory#subarray", "end", OPTIONAL_COUNT, (v, r) => r.subarray(0, v as number), { subject: "shm" });
 

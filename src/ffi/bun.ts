@@ -10,6 +10,7 @@
 
 import type { PlatformConstants } from "./constants.ts";
 import type { NativeCalls } from "./native.ts";
+import { waiterPool } from "./waiter_pool.ts";
 
 // The slice of bun:ffi this file uses, declared here so the shim type-checks
 // under tsc and deno check, which know nothing of `bun:ffi`.
@@ -61,6 +62,8 @@ const SYMBOLS = {
   unlink: { args: ["ptr"], returns: "i32" },
   // long sysconf(int name)
   sysconf: { args: ["i32"], returns: "i64" },
+  // int kill(pid_t pid, int sig)
+  kill: { args: ["i32", "i32"], returns: "i32" },
 } satisfies Record<string, BunSymbol>;
 
 /** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
@@ -77,6 +80,9 @@ const OPTIONAL_SYMBOLS = {
   shm_unlink: { args: ["ptr"], returns: "i32" },
   // int memfd_create(const char *name, unsigned int flags)
   memfd_create: { args: ["ptr", "u32"], returns: "i32" },
+  // long syscall(long number, ...), bound with the futex shape: see NativeCalls.syscall
+  // for why fixed arguments are exact on Linux x64/arm64 (and wrong on Apple arm64).
+  syscall: { args: ["i64", "u64", "i32", "i32", "u64", "u64", "i32"], returns: "i64" },
 } satisfies Record<string, BunSymbol>;
 
 /** Binds libc through `bun:ffi`. */
@@ -104,14 +110,20 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = Number(lib[constants.errnoFunction]!() as bigint);
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink, flock, pread } = lib;
+  const { ftruncate, fsync, sysconf, unlink, flock, pread, kill } = lib;
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create"), fadvise = optional("posix_fadvise");
+  const syscall = constants.futex ? optional("syscall") : undefined;
 
   return {
     runtime: "bun",
+    kill: (pid, signal) => kill(pid, signal) as number,
+    syscall: syscall &&
+      ((number, addr, op, value, timeout, addr2, value3) =>
+        Number(syscall(number, addr, op, value, timeout, addr2, value3) as number | bigint)),
+    futexWaitAsync: syscall && waiterPool("bun", path, constants),
     // Bun cannot create a single ArrayBuffer over more than 4 GiB of foreign memory.
     maxArrayBufferLength: 2 ** 32,
     mmap: (addr, length, prot, flags, fd, offset) =>

@@ -94,6 +94,40 @@ export interface PlatformConstants {
   readonly advice: Readonly<Partial<Record<AdviceName, number>>>;
   /** errno number → name. */
   readonly errnoNames: Readonly<Record<number, string>>;
+  /**
+   * Cross-process wait/notify numbers, or `undefined` where memmapfs has no
+   * back-end for them (see {@linkcode FutexConstants}).
+   */
+  readonly futex?: FutexConstants;
+}
+
+/**
+ * Numbers of the Linux futex system call (`linux/futex.h`, `asm/unistd.h`).
+ * memmapfs never sets `FUTEX_PRIVATE_FLAG` (128): a private futex is keyed by
+ * the virtual address in one process, a shared one by the page of the mapped
+ * object, which is what lets two processes (or two mappings) meet.
+ *
+ * The other platforms' primitives, named here for the back-ends to come:
+ * - Darwin: `os_sync_wait_on_address` / `os_sync_wake_by_address_any|all`
+ *   with `OS_SYNC_WAIT_ON_ADDRESS_SHARED` (macOS 14.4+, libSystem), or the
+ *   older private `__ulock_wait`/`__ulock_wake` with `UL_COMPARE_AND_WAIT_SHARED`.
+ *   These are plain (non-variadic) functions, so no `syscall` is involved.
+ * - Windows: `WaitOnAddress` only meets waiters of the same process; across
+ *   processes it takes named events (`CreateEventW` + `WaitForSingleObject`).
+ */
+export interface FutexConstants {
+  /** `SYS_futex`: 202 on x86-64, 98 on arm64 (asm-generic). */
+  readonly SYS_futex: number;
+  /** `SYS_gettid`: 186 on x86-64, 178 on arm64. */
+  readonly SYS_gettid: number;
+  readonly FUTEX_WAIT: number;
+  readonly FUTEX_WAKE: number;
+  /** errno of a wait whose word did not hold the expected value. */
+  readonly EAGAIN: number;
+  readonly ETIMEDOUT: number;
+  readonly EINTR: number;
+  /** errno of kill(pid, 0) for a process (or thread) that does not exist. */
+  readonly ESRCH: number;
 }
 
 /** Advice names as the public API spells them. */
@@ -111,7 +145,7 @@ const LINUX_ERRNO: Record<number, string> = {
   26: "ETXTBSY", 27: "EFBIG", 28: "ENOSPC", 29: "ESPIPE", 30: "EROFS", 31: "EMLINK",
   32: "EPIPE", 33: "EDOM", 34: "ERANGE", 35: "EDEADLK", 36: "ENAMETOOLONG", 37: "ENOLCK",
   38: "ENOSYS", 39: "ENOTEMPTY", 40: "ELOOP", 75: "EOVERFLOW", 95: "EOPNOTSUPP",
-  122: "EDQUOT",
+  110: "ETIMEDOUT", 122: "EDQUOT",
 };
 
 const LINUX_ADVICE: Partial<Record<AdviceName, number>> = {
@@ -153,6 +187,8 @@ const LINUX_X64: PlatformConstants = {
   // asm/fcntl.h on x86 keeps the historic values.
   O_NOFOLLOW: 0o400000,
   O_DIRECTORY: 0o200000,
+  // asm/unistd_64.h
+  futex: { SYS_futex: 202, SYS_gettid: 186, FUTEX_WAIT: 0, FUTEX_WAKE: 1, EAGAIN: 11, ETIMEDOUT: 110, EINTR: 4, ESRCH: 3 },
   // x86-64 struct stat: dev, ino, nlink (8 each), mode, uid, gid, pad, rdev, size...
   stat: {
     size: 144, dev: { offset: 0, bytes: 8 }, ino: 8, mode: { offset: 24, bytes: 4 },
@@ -167,6 +203,8 @@ const LINUX_ARM64: PlatformConstants = {
   // asm-generic/fcntl.h as overridden by arm64's asm/fcntl.h.
   O_NOFOLLOW: 0o100000,
   O_DIRECTORY: 0o40000,
+  // asm-generic/unistd.h
+  futex: { SYS_futex: 98, SYS_gettid: 178, FUTEX_WAIT: 0, FUTEX_WAKE: 1, EAGAIN: 11, ETIMEDOUT: 110, EINTR: 4, ESRCH: 3 },
   // asm-generic struct stat: dev, ino (8), mode, nlink, uid, gid (4), rdev, pad, size...
   stat: {
     size: 128, dev: { offset: 0, bytes: 8 }, ino: 8, mode: { offset: 16, bytes: 4 },
@@ -180,7 +218,7 @@ const LINUX_ARM64: PlatformConstants = {
 const DARWIN_ERRNO: Record<number, string> = {
   ...Object.fromEntries(Object.entries(LINUX_ERRNO).filter(([n]) => Number(n) <= 34)),
   11: "EDEADLK", 35: "EAGAIN", 45: "ENOTSUP", 62: "ELOOP", 63: "ENAMETOOLONG",
-  66: "ENOTEMPTY", 69: "EDQUOT", 77: "ENOLCK", 78: "ENOSYS", 84: "EOVERFLOW",
+  60: "ETIMEDOUT", 66: "ENOTEMPTY", 69: "EDQUOT", 77: "ENOLCK", 78: "ENOSYS", 84: "EOVERFLOW",
   102: "EOPNOTSUPP",
 };
 

@@ -10,7 +10,7 @@
 
 import type { PlatformConstants } from "./constants.ts";
 import { MmapError } from "../errors.ts";
-import type { NativeCalls } from "./native.ts";
+import { type NativeCalls, writeTimespec } from "./native.ts";
 
 // The slice of Deno's FFI types this file needs, declared here so the shim also
 // type-checks under tsc, which does not know the `Deno` namespace.
@@ -19,6 +19,10 @@ interface DenoSymbol {
   parameters: DenoType[];
   result: DenoType;
   optional?: boolean;
+  /** The C symbol when the key is an alias. */
+  name?: string;
+  /** Run the call on Deno's blocking thread pool and return a Promise. */
+  nonblocking?: boolean;
 }
 type DenoFunction = (...args: unknown[]) => unknown;
 interface DenoApi {
@@ -82,6 +86,19 @@ const SYMBOLS = {
   memfd_create: { parameters: ["buffer", "u32"], result: "i32", optional: true },
   // long sysconf(int name)
   sysconf: { parameters: ["i32"], result: "i64" },
+  // int kill(pid_t pid, int sig)
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  // long syscall(long number, ...), bound with the futex shape: see NativeCalls.syscall
+  // for why fixed arguments are exact on Linux x64/arm64 (and wrong on Apple arm64).
+  syscall: { parameters: ["i64", "usize", "i32", "i32", "usize", "usize", "i32"], result: "i64", optional: true },
+  // The same futex call on Deno's blocking pool: the timeout is a struct timespec buffer or null.
+  syscall_blocking: {
+    name: "syscall",
+    parameters: ["i64", "usize", "i32", "i32", "buffer", "usize", "i32"],
+    result: "i64",
+    optional: true,
+    nonblocking: true,
+  },
 } satisfies Record<string, DenoSymbol>;
 
 /** Binds libc through `Deno.dlopen`; throws when FFI is not permitted. */
@@ -126,9 +143,18 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create"), fadvise = optional("posix_fadvise");
+  const kill = call("kill");
+  const syscall = constants.futex ? optional("syscall") : undefined;
+  const syscallBlocking = constants.futex ? optional("syscall_blocking") : undefined;
 
   return {
     runtime: "deno",
+    kill: (pid, signal) => kill(pid, signal) as number,
+    syscall: syscall &&
+      ((number, addr, op, value, timeout, addr2, value3) =>
+        Number(syscall(number, addr, op, value, timeout, addr2, value3) as number | bigint)),
+    futexWaitAsync: syscallBlocking && constants.futex &&
+      ((addr, expected, timeoutMs) => futexWaitOnPool(syscallBlocking, constants, addr, expected, timeoutMs)),
     maxArrayBufferLength: Number.MAX_SAFE_INTEGER,
     mmap: (addr, length, prot, flags, fd, offset) =>
       mmap(addr, BigInt(length), prot, flags, fd, BigInt(offset)) as bigint,
@@ -190,6 +216,34 @@ function libcCandidates(deno: DenoApi, constants: PlatformConstants): string[] {
   const granted = absolute.filter((path) => deno.permissions.querySync({ name: "ffi", path }).state === "granted");
   const rest = absolute.filter((path) => !granted.includes(path));
   return [...granted, ...rest, ...bare];
+}
+
+/**
+ * A FUTEX_WAIT on Deno's blocking thread pool (`nonblocking: true`). The op
+ * keeps the event loop alive while pending, which is what a process waiting
+ * for another one needs (as a pending socket read does); closing the region
+ * wakes it, and `Deno.exit()` does not wait for the pool thread.
+ */
+function futexWaitOnPool(
+  syscallBlocking: DenoFunction,
+  constants: PlatformConstants,
+  addr: bigint,
+  expected: number,
+  timeoutMs: number,
+): Promise<number> {
+  const futex = constants.futex!;
+  let timeout: Uint8Array | null = null;
+  if (timeoutMs !== Infinity) {
+    timeout = new Uint8Array(16);
+    writeTimespec(new DataView(timeout.buffer), timeoutMs);
+  }
+  const pending = syscallBlocking(futex.SYS_futex, addr, futex.FUTEX_WAIT, expected, timeout, 0n, 0) as Promise<
+    number | bigint
+  >;
+  return pending.then((result) => {
+    void timeout; // referenced until the kernel is done with it
+    return Number(result);
+  });
 }
 
 function openFirst(

@@ -42,6 +42,10 @@ export class FaultyLibc implements Libc {
   readonly posixFallocate?: Libc["posixFallocate"];
   readonly posixFadvise?: Libc["posixFadvise"];
   readonly memfdCreate?: Libc["memfdCreate"];
+  readonly futexWait?: Libc["futexWait"];
+  readonly futexWake?: Libc["futexWake"];
+  readonly futexWaitAsync?: Libc["futexWaitAsync"];
+  readonly gettid?: Libc["gettid"];
   #inner: Libc;
   #ownErrno: number | undefined;
   #counts = new Map<LibcCall, number>();
@@ -67,6 +71,12 @@ export class FaultyLibc implements Libc {
       this.memfdCreate = (...args) =>
         this.#run("memfdCreate", -1, () => memfdCreate.apply(inner, args));
     }
+    // Wait/notify and thread identity pass through (no faults planned for them).
+    const { futexWait, futexWake, futexWaitAsync, gettid } = inner;
+    if (futexWait) this.futexWait = (...args) => futexWait.apply(inner, args);
+    if (futexWake) this.futexWake = (...args) => futexWake.apply(inner, args);
+    if (futexWaitAsync) this.futexWaitAsync = (...args) => futexWaitAsync.apply(inner, args);
+    if (gettid) this.gettid = () => gettid.call(inner);
   }
 
   /** errno of the last failure, injected or real. */
@@ -169,5 +179,8 @@ export class FaultyLibc implements Libc {
   }
   checkPathAccess(path: string, access: "read" | "write"): void {
     this.#inner.checkPathAccess(path, access);
+  }
+  kill(pid: number, signal: number): number {
+    return this.#inner.kill(pid, signal);
   }
 }

@@ -110,4 +110,24 @@ export interface Libc {
    * (FFI bypasses it, so the library asks first). A no-op without such a model.
    */
   checkPathAccess(path: string, access: "read" | "write"): void;
+  /**
+   * `syscall(SYS_futex, addr, FUTEX_WAIT, expected, timeout)`, shared (no
+   * `FUTEX_PRIVATE_FLAG`): blocks the calling thread while the 32-bit word at
+   * `addr` holds `expected`, for at most `timeoutMs` (Infinity: no limit).
+   * 0 when woken; -1 with errno EAGAIN (the word differed), ETIMEDOUT or
+   * EINTR. `undefined` where the platform has no back-end.
+   */
+  readonly futexWait?: (addr: bigint, expected: number, timeoutMs: number) => number;
+  /** `syscall(SYS_futex, addr, FUTEX_WAKE, count)`: the number of waiters woken, or -1. */
+  readonly futexWake?: (addr: bigint, count: number) => number;
+  /**
+   * The wait of {@linkcode Libc.futexWait} on another thread: resolves to 0
+   * when woken, -1 otherwise (errno is not available). Keeps the process
+   * alive while pending, as a pending read does.
+   */
+  readonly futexWaitAsync?: (addr: bigint, expected: number, timeoutMs: number) => Promise<number>;
+  /** `gettid()`: the kernel's id of the calling thread (the pid for the main thread). */
+  readonly gettid?: () => number;
+  /** `int kill(pid_t pid, int sig)`; with signal 0 it only asks whether `pid` exists. */
+  kill(pid: number, signal: number): number;
 }

@@ -44,6 +44,29 @@ export interface NativeCalls {
   shmUnlink?(name: Uint8Array): number;
   memfdCreate?(name: Uint8Array, flags: number): number;
   sysconf(name: number): number;
+  /**
+   * `long syscall(long number, ...)` bound with the futex shape
+   * `(number, u64 addr, i32 op, i32 val, u64 timeout, u64 addr2, i32 val3)`.
+   * `syscall` is variadic; on x86-64 and arm64 Linux variadic integer
+   * arguments travel in the same registers as fixed ones (and glibc's
+   * `syscall` is assembly that never reads `%al`), so a fixed binding is
+   * exact there. Apple arm64 passes variadic arguments on the stack, which a
+   * fixed binding would put in registers: Darwin must never reach this (it
+   * waits with `os_sync_wait_on_address`, a plain function, instead).
+   * Linux only; returns -1 with errno on failure.
+   */
+  syscall?(number: number, addr: bigint, op: number, value: number, timeout: bigint, addr2: bigint, value3: number): number;
+  /**
+   * A shared (not private) FUTEX_WAIT on `addr` that blocks another thread,
+   * never the caller's: resolves to the call's result, 0 when woken and -1
+   * otherwise (errno stays on that thread: the caller tells a timeout from a
+   * changed word by the clock and the word). `timeoutMs` may be Infinity.
+   * Keeps the process alive while pending (the caller waits in slices, so
+   * it is never stuck in the kernel for long).
+   */
+  futexWaitAsync?(addr: bigint, expected: number, timeoutMs: number): Promise<number>;
+  /** `int kill(pid_t pid, int sig)` */
+  kill(pid: number, signal: number): number;
   /** The calling thread's errno. */
   errno(): number;
   arrayBuffer(addr: bigint, length: number): ArrayBuffer;
@@ -55,6 +78,14 @@ export function bindLibc(native: NativeCalls, constants: PlatformConstants): Lib
   return new BoundLibc(native, constants);
 }
 
+/** Writes `milliseconds` (finite, >= 0) as a little-endian `struct timespec` of two 64-bit fields. */
+export function writeTimespec(view: DataView, milliseconds: number): void {
+  const seconds = Math.floor(milliseconds / 1000);
+  const nanoseconds = Math.min(999_999_999, Math.round((milliseconds - seconds * 1000) * 1e6));
+  view.setBigInt64(0, BigInt(seconds), true);
+  view.setBigInt64(8, BigInt(nanoseconds), true);
+}
+
 class BoundLibc implements Libc {
   readonly runtime: RuntimeName;
   readonly constants: PlatformConstants;
@@ -64,6 +95,11 @@ class BoundLibc implements Libc {
   readonly posixFallocate?: Libc["posixFallocate"];
   readonly posixFadvise?: Libc["posixFadvise"];
   readonly memfdCreate?: Libc["memfdCreate"];
+  // Assigned once, by #bindFutex in the constructor.
+  futexWait?: Libc["futexWait"];
+  futexWake?: Libc["futexWake"];
+  futexWaitAsync?: Libc["futexWaitAsync"];
+  gettid?: Libc["gettid"];
   #native: NativeCalls;
   #statBuffer: Uint8Array;
   #pageSize: number | undefined;
@@ -98,6 +134,40 @@ class BoundLibc implements Libc {
     if (memfdCreate) {
       this.memfdCreate = (name, flags) => this.#int(memfdCreate.call(native, cString(name), flags));
     }
+    this.#bindFutex(native, constants);
+  }
+
+  /** The futex calls, where the platform has a futex and the shim a `syscall`. */
+  #bindFutex(native: NativeCalls, constants: PlatformConstants): void {
+    const futex = constants.futex;
+    const syscall = native.syscall;
+    if (!futex || !syscall) return;
+    let timespec: DataView | undefined;
+    let timespecAddress = 0n;
+    this.futexWait = (addr, expected, timeoutMs) => {
+      let timeout = 0n; // NULL: no timeout
+      if (timeoutMs !== Infinity) {
+        if (!timespec) {
+          // One page of this thread's own memory holds the relative timeout:
+          // the kernel reads a pointer, and an address is all every shim passes.
+          const { PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS } = constants;
+          const page = native.mmap(0n, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+          if (page === MAP_FAILED) return this.#int(-1);
+          timespecAddress = page;
+          timespec = new DataView(native.arrayBuffer(page, 16));
+        }
+        writeTimespec(timespec, timeoutMs);
+        timeout = timespecAddress;
+      }
+      return this.#int(syscall.call(native, futex.SYS_futex, addr, futex.FUTEX_WAIT, expected | 0, timeout, 0n, 0));
+    };
+    this.futexWake = (addr, count) =>
+      this.#int(syscall.call(native, futex.SYS_futex, addr, futex.FUTEX_WAKE, count, 0n, 0n, 0));
+    const waitAsync = native.futexWaitAsync;
+    if (waitAsync) {
+      this.futexWaitAsync = (addr, expected, timeoutMs) => waitAsync.call(native, addr, expected | 0, timeoutMs);
+    }
+    this.gettid = () => syscall.call(native, futex.SYS_gettid, 0n, 0, 0, 0n, 0n, 0);
   }
 
   /** Records errno when `result` says the call failed; nothing runs in between. */
@@ -182,6 +252,9 @@ class BoundLibc implements Libc {
   }
   checkPathAccess(path: string, access: "read" | "write"): void {
     this.#native.checkPathAccess(path, access);
+  }
+  kill(pid: number, signal: number): number {
+    return this.#int(this.#native.kill(pid, signal));
   }
 
   /** A libc without the function: report ENOSYS like the kernel would. */

@@ -10,6 +10,7 @@
 
 import type { PlatformConstants } from "./constants.ts";
 import type { NativeCalls } from "./native.ts";
+import { waiterPool } from "./waiter_pool.ts";
 
 // The slice of node:ffi this file uses, declared here because @types/node may
 // not describe the experimental module yet.
@@ -61,6 +62,8 @@ const SYMBOLS = {
   unlink: { arguments: ["buffer"], return: "int32" },
   // long sysconf(int name)
   sysconf: { arguments: ["int32"], return: "int64" },
+  // int kill(pid_t pid, int sig)
+  kill: { arguments: ["int32", "int32"], return: "int32" },
 } satisfies Record<string, NodeSignature>;
 
 /** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
@@ -77,6 +80,9 @@ const OPTIONAL_SYMBOLS = {
   shm_unlink: { arguments: ["buffer"], return: "int32" },
   // int memfd_create(const char *name, unsigned int flags)
   memfd_create: { arguments: ["buffer", "uint32"], return: "int32" },
+  // long syscall(long number, ...), bound with the futex shape: see NativeCalls.syscall
+  // for why fixed arguments are exact on Linux x64/arm64 (and wrong on Apple arm64).
+  syscall: { arguments: ["int64", "uint64", "int32", "int32", "uint64", "uint64", "int32"], return: "int64" },
 } satisfies Record<string, NodeSignature>;
 
 /** Returns node:ffi, or `undefined` on a Node without it (before 26, or disabled). */
@@ -108,15 +114,21 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = lib[constants.errnoFunction]!() as bigint;
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink, flock, pread } = lib;
+  const { ftruncate, fsync, sysconf, unlink, flock, pread, kill } = lib;
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create"), fadvise = optional("posix_fadvise");
+  const syscall = constants.futex ? optional("syscall") : undefined;
   const big = BigInt;
 
   return {
     runtime: "node",
+    kill: (pid, signal) => kill(pid, signal) as number,
+    syscall: syscall &&
+      ((number, addr, op, value, timeout, addr2, value3) =>
+        Number(syscall(big(number), addr, op, value, timeout, addr2, value3) as bigint)),
+    futexWaitAsync: syscall && waiterPool("node", path, constants),
     maxArrayBufferLength: Number.MAX_SAFE_INTEGER,
     mmap: (addr, length, prot, flags, fd, offset) =>
       mmap(addr, big(length), prot, flags, fd, big(offset)) as bigint,

@@ -21,6 +21,7 @@ import { Durability } from "./durability.ts";
 import { GrowableSharedMemory } from "./growable_shared_memory.ts";
 import { MappedRegion } from "./mapped_region.ts";
 import type { Mapping } from "../mapping.ts";
+import { RegionWaits, type WaitResult } from "../shm/wait_notify.ts";
 import { probeAdvice } from "./advice_probe.ts";
 import { readableFrom, type StreamRange, writableTo } from "./streams.ts";
 import { TypedAccess, type ValueSlot } from "./typed_access.ts";
@@ -100,6 +101,7 @@ export class MappedFile extends TypedAccess implements Disposable {
   /** A writable view was handed out: its writes are invisible to us, so every sync must msync. */
   #writableViewsOut = false;
   #scratch = new DataView(new ArrayBuffer(8));
+  readonly #waits: RegionWaits;
   static {
     adoptMapping = (libc, path, options, region, identity) => {
       const handle = new MappedFile(libc, null, options, region, true);
@@ -143,6 +145,38 @@ export class MappedFile extends TypedAccess implements Disposable {
     if (options.sync === "periodic" && options.mode === "readwrite") {
       this.#timer = unrefInterval(() => this.#periodicSync(), options.syncInterval);
     }
+    const handle = this;
+    const wordAt = (byteOffset: number) => this.#region.ensure(byteOffset, byteOffset + 4);
+    this.#waits = new RegionWaits(libc, {
+      get description() {
+        return handle.path ? `MappedFile "${handle.path}"` : "MappedFile";
+      },
+      get size() {
+        return handle.#region.size;
+      },
+      get closed() {
+        return handle.#closed;
+      },
+      assertWaitable: () => {
+        if (!this.#shared) {
+          throw new TypeError(
+            "Wait and notify need a shared mapping: copy-on-write and private anonymous memory belong to this process alone",
+          );
+        }
+        if (this.#region.windowed) {
+          throw new TypeError("Wait and notify need the whole file mapped: this MappedFile maps through a window");
+        }
+      },
+      addressOf: (byteOffset) => {
+        const { mapping, start } = wordAt(byteOffset);
+        return mapping.addressOf(byteOffset - start);
+      },
+      wordView: (byteOffset) => {
+        const { mapping, start } = wordAt(byteOffset);
+        const bytes = mapping.view(byteOffset - start, byteOffset - start + 4);
+        return new Int32Array(bytes.buffer, bytes.byteOffset, 1);
+      },
+    });
   }
 
   /**
@@ -731,6 +765,64 @@ export class MappedFile extends TypedAccess implements Disposable {
   }
 
   /**
+   * Blocks the calling thread while the 32-bit word at `byteOffset` holds
+   * `expected`, until a thread or process notifies it or `timeoutMs` passes
+   * (see `SharedMemory.wait`). Needs a shared mapping (a readwrite or readonly
+   * file, or `anonymous(size, { shared: true })`) mapped whole, not windowed.
+   *
+   * @example
+   * ```ts
+   * import { MappedFile } from "@memmapfs/memmapfs";
+   * using memory = MappedFile.anonymous(4096, { shared: true });
+   * console.log(memory.wait(0, 0, 5)); // "timed-out"
+   * ```
+   *
+   * @throws {TypeError} On a copy-on-write, private or windowed mapping.
+   * @throws {RangeError} For an offset not a multiple of 4 inside the file, or a bad value or timeout.
+   * @throws {ClosedError} After close.
+   */
+  wait(byteOffset: number, expected: number, timeoutMs?: number): WaitResult {
+    return this.#waits.wait(byteOffset, expected, timeoutMs);
+  }
+
+  /**
+   * {@linkcode MappedFile.wait} without blocking the event loop (see
+   * `SharedMemory.waitAsync`); a pending wait keeps the process alive until it settles.
+   *
+   * @example
+   * ```ts
+   * import { MappedFile } from "@memmapfs/memmapfs";
+   * using memory = MappedFile.anonymous(4096, { shared: true });
+   * const woken = memory.waitAsync(8, 0);
+   * memory.setInt32(8, 1, true);
+   * console.log(memory.notify(8) >= 0, await woken); // true "ok"
+   * ```
+   *
+   * @throws {TypeError} At once (not through the promise, as `Atomics.waitAsync`), as {@linkcode MappedFile.wait} does.
+   */
+  waitAsync(byteOffset: number, expected: number, timeoutMs?: number): Promise<WaitResult> {
+    return this.#waits.waitAsync(byteOffset, expected, timeoutMs);
+  }
+
+  /**
+   * Wakes up to `count` waiters (all by default) on the word at `byteOffset`,
+   * in this and other processes; returns how many the kernel woke.
+   *
+   * @example
+   * ```ts
+   * import { MappedFile } from "@memmapfs/memmapfs";
+   * using memory = MappedFile.anonymous(4096, { shared: true });
+   * console.log(memory.notify(0, 1)); // 0
+   * ```
+   *
+   * @throws {TypeError} On a copy-on-write, private or windowed mapping.
+   * @throws {RangeError} For an offset not a multiple of 4 inside the file, or a bad count.
+   */
+  notify(byteOffset: number, count: number = Infinity): number {
+    return this.#waits.notify(byteOffset, count);
+  }
+
+  /**
    * Flushes (unless sync is "never"), unmaps and closes. Views handed out are
    * detached. A second call does nothing.
    *
@@ -738,6 +830,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    */
   close(): void {
     if (this.#closed) return;
+    this.#waits.closeAll();
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     let failure: unknown;

@@ -18,6 +18,7 @@ import { isFilePath, parseShmName, randomShmName, type ShmName } from "./shm_nam
 import { assertSameFile, checkDescriptor, forbidCloning, reopenInProcess, type SharedRegion } from "../sharing.ts";
 
 export type { SharedRegion } from "../sharing.ts";
+import { RegionWaits, type WaitResult } from "./wait_notify.ts";
 
 /**
  * Options of {@linkcode SharedMemory.create}.
@@ -74,6 +75,13 @@ export interface SharedMemoryOpenOptions {
   trustAnyOwner?: boolean;
 }
 
+/**
+ * The address of byte `byteOffset` of an open region, for memmapfs's own
+ * hot paths (SharedRing's futex words) that validated the offset once. Not
+ * exported from mod.ts.
+ */
+export let regionAddress: (region: SharedMemory, byteOffset: number) => bigint;
+
 /** A random name collides with odds of 2^-64; retrying a few times costs nothing. */
 const RANDOM_NAME_ATTEMPTS = 4;
 
@@ -100,6 +108,7 @@ export class SharedMemory implements Disposable {
   readonly #file: FileDescriptor;
   readonly #mapping: Mapping | null;
   readonly #shmName: ShmName | null;
+  readonly #waits: RegionWaits;
   #closed = false;
   #syncFailure: MmapError | undefined;
   /** The file's size changed since the last fsync. */
@@ -114,6 +123,12 @@ export class SharedMemory implements Disposable {
   readonly size: number;
   /** Whether the region was opened read-only. */
   readonly readonly: boolean;
+  static {
+    regionAddress = (region, byteOffset) => {
+      region.#assertOpen();
+      return region.#mapping!.addressOf(byteOffset);
+    };
+  }
 
   private constructor(
     libc: Libc,
@@ -135,6 +150,19 @@ export class SharedMemory implements Disposable {
     this.#directoryDirty = !shmName && file.created;
     this.#mapping = mapRegion(libc, file, size, readonly);
     forbidCloning(this, "SharedMemory");
+    const region = this;
+    this.#waits = new RegionWaits(libc, {
+      description: `SharedMemory "${this.name ?? this.path}"`,
+      size,
+      get closed() {
+        return region.#closed;
+      },
+      addressOf: (byteOffset) => this.#mapping!.addressOf(byteOffset),
+      wordView: (byteOffset) => {
+        const bytes = this.#mapping!.view(byteOffset, byteOffset + 4);
+        return new Int32Array(bytes.buffer, bytes.byteOffset, 1);
+      },
+    });
   }
 
   /**
@@ -417,6 +445,78 @@ export class SharedMemory implements Disposable {
   }
 
   /**
+   * Blocks the calling thread while the 32-bit word at `byteOffset` holds
+   * `expected`, until another thread or process calls
+   * {@linkcode SharedMemory.notify} on it or `timeoutMs` passes — the
+   * `Atomics.wait` of memory shared between processes (Linux futex, shared).
+   * `"ok"` may also mean the word changed while the thread slept: re-check it.
+   * Works on a read-only region until a stray write makes its page a private copy.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using region = SharedMemory.create({ size: 64 });
+   * console.log(region.wait(0, 0, 10)); // "timed-out": nobody notified
+   * console.log(region.wait(0, 7));     // "not-equal": the word holds 0
+   * region.unlink();
+   * ```
+   *
+   * @throws {RangeError} When `byteOffset` is not a multiple of 4 inside the region,
+   * `expected` is not a 32-bit integer or `timeoutMs` is negative.
+   * @throws {ClosedError} After close.
+   * @throws {UnsupportedRuntimeError} On a platform without a back-end (not Linux).
+   */
+  wait(byteOffset: number, expected: number, timeoutMs?: number): WaitResult {
+    return this.#waits.wait(byteOffset, expected, timeoutMs);
+  }
+
+  /**
+   * {@linkcode SharedMemory.wait} without blocking the event loop: the wait
+   * runs on another thread (Deno's blocking pool; a waiter worker thread on
+   * Node and Bun). Unlike `Atomics.waitAsync` on V8, a pending wait keeps the
+   * process alive until it settles (as a pending socket read does: a process
+   * waiting for another must not exit); `close()` rejects it with `ClosedError`.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using region = SharedMemory.create({ size: 64 });
+   * const woken = region.waitAsync(0, 0, 5_000);
+   * setTimeout(() => {
+   *   Atomics.store(new Int32Array(region.bytes.buffer, 0, 1), 0, 1);
+   *   region.notify(0);
+   * }, 10);
+   * console.log(await woken); // "ok"
+   * region.unlink();
+   * ```
+   *
+   * @throws {RangeError} At once (not through the promise, as `Atomics.waitAsync`), as {@linkcode SharedMemory.wait} does.
+   * @throws {ClosedError} At once after close; a pending wait's promise rejects with it at close.
+   */
+  waitAsync(byteOffset: number, expected: number, timeoutMs?: number): Promise<WaitResult> {
+    return this.#waits.waitAsync(byteOffset, expected, timeoutMs);
+  }
+
+  /**
+   * Wakes up to `count` threads (all by default), in any process, waiting on
+   * the word at `byteOffset`, and returns how many the kernel woke.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@memmapfs/memmapfs";
+   * using region = SharedMemory.create({ size: 64 });
+   * console.log(region.notify(0)); // 0: nobody waits
+   * region.unlink();
+   * ```
+   *
+   * @throws {RangeError} When `byteOffset` is not a multiple of 4 inside the region.
+   * @throws {ClosedError} After close.
+   */
+  notify(byteOffset: number, count: number = Infinity): number {
+    return this.#waits.notify(byteOffset, count);
+  }
+
+  /**
    * Unmaps and closes; views handed out are detached (they read as empty).
    * The object or file stays for other processes until
    * {@linkcode SharedMemory.unlink}. A second close does nothing. Does not
@@ -436,6 +536,7 @@ export class SharedMemory implements Disposable {
    */
   close(): void {
     if (this.#closed) return;
+    this.#waits.closeAll();
     this.#closed = true;
     const error = this.#mapping?.release() ?? undefined;
     const closeError = this.#file.close();
