@@ -43,7 +43,11 @@ export interface ShmOpenRequest {
 export function openShmObject(libc: Libc, shmName: ShmName, request: ShmOpenRequest): FileDescriptor {
   const c = libc.constants;
   // glibc adds O_NOFOLLOW and O_CLOEXEC itself; darwin does not, so say it.
-  const base = (request.readonly ? c.O_RDONLY : c.O_RDWR) | c.O_CLOEXEC;
+  // Where objects are files anyone may plant (/dev/shm), O_NONBLOCK keeps a
+  // FIFO from hanging the open; the type check below then refuses it. darwin's
+  // shm_open takes no other flags, and its objects are never FIFOs.
+  const nonblocking = c.shmDirectory === null ? 0 : c.O_NONBLOCK | c.O_NOCTTY;
+  const base = (request.readonly ? c.O_RDONLY : c.O_RDWR) | c.O_CLOEXEC | nonblocking;
   let fd: number;
   let created = false;
   if (request.create) {
