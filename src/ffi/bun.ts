@@ -57,6 +57,8 @@ const SYMBOLS = {
   unlink: { args: ["ptr"], returns: "i32" },
   // long sysconf(int name)
   sysconf: { args: ["i32"], returns: "i64" },
+  // uid_t geteuid(void)
+  geteuid: { args: [], returns: "u32" },
 } satisfies Record<string, BunSymbol>;
 
 /** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
@@ -98,7 +100,7 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = Number(lib[constants.errnoFunction]!() as bigint);
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink } = lib;
+  const { ftruncate, fsync, sysconf, unlink, geteuid } = lib;
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
@@ -133,8 +135,8 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
     sysconf: (name) => Number(sysconf(name)),
     errno: () => ffi.read.i32(errnoAddress, 0),
     arrayBuffer: (addr, length) => ffi.toArrayBuffer(Number(addr), 0, length),
-    // Bun has no permission model for the file system.
-    checkPathAccess() {},
+    geteuid: () => geteuid() as number,
+    // Bun has no permission model for the file system: no pathPermissions.
   };
 }
 

@@ -32,7 +32,9 @@ interface DenoApi {
   };
   permissions: {
     querySync(descriptor: { name: "read" | "write"; path: string }): { state: string };
+    requestSync(descriptor: { name: "read" | "write"; path: string }): { state: string };
   };
+  cwd(): string;
 }
 
 /** The libc symbols with their C prototypes; optional ones may be absent (Darwin). */
@@ -75,6 +77,8 @@ const SYMBOLS = {
   memfd_create: { parameters: ["buffer", "u32"], result: "i32", optional: true },
   // long sysconf(int name)
   sysconf: { parameters: ["i32"], result: "i64" },
+  // uid_t geteuid(void)
+  geteuid: { parameters: [], result: "u32" },
 } satisfies Record<string, DenoSymbol>;
 
 /** Binds libc through `Deno.dlopen`; throws when FFI is not permitted. */
@@ -111,7 +115,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const munlock = call("munlock"), mincore = call("mincore"), open = call("open");
   const close = call("close"), fstat = call(constants.fstatSymbol), stat = call(constants.statSymbol);
   const ftruncate = call("ftruncate"), fsync = call("fsync"), sysconf = call("sysconf");
-  const unlink = call("unlink");
+  const unlink = call("unlink"), geteuid = call("geteuid");
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create");
@@ -147,13 +151,24 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     errno: () => errnoView.getInt32(),
     arrayBuffer: (addr, length) =>
       deno.UnsafePointerView.getArrayBuffer(deno.UnsafePointer.create(addr), length),
-    checkPathAccess(path, access) {
-      // FFI bypasses Deno's permission model, so ask it before opening.
-      if (deno.permissions.querySync({ name: access, path }).state === "granted") return;
-      throw new MmapError(
-        `Deno denies ${access} access to "${path}": run with --allow-${access}`,
-        { code: "EACCES", errno: 13, syscall: "open", path },
-      );
+    // Through libc, not Deno.uid(), which needs --allow-sys.
+    geteuid: () => geteuid() as number,
+    pathPermissions: {
+      // Deno.cwd() needs no permission; the path it returns is what Deno resolves against.
+      cwd: () => deno.cwd(),
+      check(path, access, syscall) {
+        // FFI bypasses Deno's permission model, so ask it first; where Deno's
+        // own API would prompt (a terminal, no --no-prompt), request the same.
+        const descriptor = { name: access, path };
+        const { state } = deno.permissions.querySync(descriptor);
+        if (state === "granted") return;
+        if (state === "prompt" && deno.permissions.requestSync(descriptor).state === "granted") return;
+        throw new MmapError(
+          `EACCES: Deno denies ${access} access to "${path}": run with --allow-${access}=${path} ` +
+            "(or a directory holding it)",
+          { code: "EACCES", errno: 13, syscall, path },
+        );
+      },
     },
   };
 }

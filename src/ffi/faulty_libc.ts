@@ -156,7 +156,10 @@ export class FaultyLibc implements Libc {
   arrayBuffer(addr: bigint, length: number): ArrayBuffer {
     return this.#inner.arrayBuffer(addr, length);
   }
-  checkPathAccess(path: string, access: "read" | "write"): void {
-    this.#inner.checkPathAccess(path, access);
+  geteuid(): number {
+    return this.#inner.geteuid();
+  }
+  checkPathAccess(path: string, access: "read" | "write", syscall?: string): string {
+    return this.#inner.checkPathAccess(path, access, syscall);
   }
 }

@@ -92,9 +92,19 @@ export interface Libc {
    * its lifetime and must detach it before the memory goes away.
    */
   arrayBuffer(addr: bigint, length: number): ArrayBuffer;
+  /** `uid_t geteuid(void)`: the user new files belong to; needs no runtime permission. */
+  geteuid(): number;
   /**
-   * Throws when the runtime's own permission model denies `access` to `path`
-   * (FFI bypasses it, so the library asks first). A no-op without such a model.
+   * Asks the runtime's own permission model for `access` to `path` (FFI
+   * bypasses it, so the library asks first) and returns the path to use: the
+   * very string that was checked, so the check and the system call are about
+   * the same file. Where a per-path model exists (Deno; Node run with
+   * `--permission`) that is `path` made absolute and normalised as text, the
+   * way the runtime's own file APIs check it. Where none exists (Bun; Node
+   * without `--permission`) nothing is checked and `path` comes back as it
+   * is, so the kernel reads it as the runtime's own fs would.
+   *
+   * @throws {MmapError} EACCES, naming the flag that would allow it, with `syscall`.
    */
-  checkPathAccess(path: string, access: "read" | "write"): void;
+  checkPathAccess(path: string, access: "read" | "write", syscall?: string): string;
 }

@@ -11,6 +11,7 @@
 import type { PlatformConstants } from "./constants.ts";
 import { MAP_FAILED } from "./constants.ts";
 import type { FileStat, Libc, RuntimeName } from "./libc.ts";
+import { normalizedAbsolutePath } from "./checked_path.ts";
 import { cString, parseStat } from "./marshal.ts";
 
 /** libc's functions as bound by one runtime's FFI. */
@@ -42,7 +43,20 @@ export interface NativeCalls {
   /** The calling thread's errno. */
   errno(): number;
   arrayBuffer(addr: bigint, length: number): ArrayBuffer;
-  checkPathAccess(path: string, access: "read" | "write"): void;
+  geteuid(): number;
+  /** The runtime's per-path permission model; absent where none limits file access. */
+  readonly pathPermissions?: PathPermissions;
+}
+
+/** A runtime's per-path file permission model, as a shim exposes it. */
+export interface PathPermissions {
+  /** The directory a relative path is resolved against, as the runtime resolves it. */
+  cwd(): string;
+  /**
+   * Throws MmapError EACCES unless the model grants `access` to `path`, which
+   * is already absolute and normalised.
+   */
+  check(path: string, access: "read" | "write", syscall: string): void;
 }
 
 /** Wraps a runtime's {@linkcode NativeCalls} into the core's {@linkcode Libc}. */
@@ -160,8 +174,15 @@ class BoundLibc implements Libc {
   arrayBuffer(addr: bigint, length: number): ArrayBuffer {
     return this.#native.arrayBuffer(addr, length);
   }
-  checkPathAccess(path: string, access: "read" | "write"): void {
-    this.#native.checkPathAccess(path, access);
+  geteuid(): number {
+    return this.#native.geteuid();
+  }
+  checkPathAccess(path: string, access: "read" | "write", syscall = "open"): string {
+    const permissions = this.#native.pathPermissions;
+    if (!permissions) return path;
+    const checked = normalizedAbsolutePath(path, permissions.cwd());
+    permissions.check(checked, access, syscall);
+    return checked;
   }
 
   /** A libc without the function: report ENOSYS like the kernel would. */

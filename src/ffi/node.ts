@@ -9,7 +9,8 @@
  */
 
 import type { PlatformConstants } from "./constants.ts";
-import type { NativeCalls } from "./native.ts";
+import { MmapError } from "../errors.ts";
+import type { NativeCalls, PathPermissions } from "./native.ts";
 
 // The slice of node:ffi this file uses, declared here because @types/node may
 // not describe the experimental module yet.
@@ -57,6 +58,8 @@ const SYMBOLS = {
   unlink: { arguments: ["buffer"], return: "int32" },
   // long sysconf(int name)
   sysconf: { arguments: ["int32"], return: "int64" },
+  // uid_t geteuid(void)
+  geteuid: { arguments: [], return: "uint32" },
 } satisfies Record<string, NodeSignature>;
 
 /** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
@@ -102,7 +105,7 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = lib[constants.errnoFunction]!() as bigint;
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink } = lib;
+  const { ftruncate, fsync, sysconf, unlink, geteuid } = lib;
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
@@ -139,8 +142,36 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
     sysconf: (name) => Number(sysconf(name)),
     errno: () => ffi.getInt32(errnoAddress),
     arrayBuffer: (addr, length) => ffi.toArrayBuffer(addr, length, false),
-    // Node's permission model gates node:ffi itself (--allow-ffi), not paths.
-    checkPathAccess() {},
+    geteuid: () => geteuid() as number,
+    pathPermissions: nodePathPermissions(),
+  };
+}
+
+/** The slice of `process` this file uses; `permission` exists only under `node --permission`. */
+interface NodeProcess {
+  cwd(): string;
+  permission?: { has(scope: "fs.read" | "fs.write", reference: string): boolean };
+}
+
+/**
+ * Node's permission model when the process runs with `--permission` (fixed
+ * for the process's life), else `undefined`: without it Node limits no path.
+ * FFI bypasses the model, so memmapfs asks it the way node:fs does.
+ */
+function nodePathPermissions(): PathPermissions | undefined {
+  const node = process as unknown as NodeProcess;
+  const permission = node.permission;
+  if (!permission) return undefined;
+  return {
+    cwd: () => node.cwd(),
+    check(path, access, syscall) {
+      if (permission.has(`fs.${access}`, path)) return;
+      throw new MmapError(
+        `EACCES: Node's permission model denies ${access} access to "${path}": ` +
+          `run with --allow-fs-${access}=${path} (or a directory holding it)`,
+        { code: "EACCES", errno: 13, syscall, path },
+      );
+    },
   };
 }
 

@@ -121,9 +121,11 @@ export class BlockFile implements Disposable {
       file.sync();
       return blocks;
     } catch (error) {
-      // exclusive: this call made the file, so it takes it away again.
+      // exclusive: this call made the file, so it takes it away again — by
+      // the path it was created at, which the permission model checked.
+      const created = file.path!;
       closeQuietly(file);
-      activeLibc().unlink(filePath);
+      activeLibc().unlink(created);
       throw error;
     }
   }
@@ -399,7 +401,9 @@ export class BlockFile implements Disposable {
     }
     if (this.path === null || this.#removed) return;
     const libc = activeLibc();
-    if (libc.unlink(this.path) !== 0) throw errnoError(libc.errno, libc.constants.errnoNames, "unlink", this.path);
+    // FFI bypasses the runtime's permission model: ask it, and remove exactly what it allowed.
+    const path = libc.checkPathAccess(this.path, "write", "unlink");
+    if (libc.unlink(path) !== 0) throw errnoError(libc.errno, libc.constants.errnoNames, "unlink", path);
     this.#removed = true;
   }
 

@@ -69,9 +69,10 @@ export class FileDescriptor {
   }
 
   /**
-   * Opens `path` with `O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY`,
+   * Opens `requested` with `O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY`,
    * creating it (mode 0600 unless told otherwise) when asked. Refuses
-   * anything but a regular file.
+   * anything but a regular file. The descriptor's `path` is the path opened:
+   * the one the runtime's permission model checked (see `Libc.checkPathAccess`).
    *
    * `O_NONBLOCK` is what keeps a FIFO someone planted from hanging the open
    * (a reader waits for a writer otherwise); the type check then refuses it
@@ -84,9 +85,11 @@ export class FileDescriptor {
    * @throws {MmapError} With the errno of the failing call (ENXIO for a
    * socket), EISDIR for a directory, ENODEV for a FIFO or device.
    */
-  static open(libc: Libc, path: string, request: OpenRequest): FileDescriptor {
+  static open(libc: Libc, requested: string, request: OpenRequest): FileDescriptor {
     const c = libc.constants;
-    libc.checkPathAccess(path, "read");
+    // Open exactly the string the runtime's permission model checked (absolute
+    // and normalised under Deno or node --permission), never the raw text.
+    const path = libc.checkPathAccess(requested, "read");
     if (request.write) libc.checkPathAccess(path, "write");
     const base = (request.write ? c.O_RDWR : c.O_RDONLY) | c.O_CLOEXEC | c.O_NOFOLLOW | c.O_NONBLOCK | c.O_NOCTTY;
     let created = false;

@@ -426,7 +426,12 @@ export class MemMapFS implements Disposable {
   }
 }
 
-/** The identity of `target` now, through the libc in use (tests swap it to count calls). */
+/**
+ * The identity of `target` now, through the libc in use (tests swap it to count
+ * calls). A hit is a read too: the permission model is asked again, so a grant
+ * revoked since the file was cached (Deno.permissions.revokeSync) is honoured.
+ */
 function currentIdentity(target: string): FileIdentity | undefined {
-  return fileIdentity(activeLibc(), target);
+  const libc = activeLibc();
+  return fileIdentity(libc, libc.checkPathAccess(target, "read"));
 }
