@@ -14,7 +14,7 @@ import type { NativeCalls } from "./native.ts";
 
 // The slice of Deno's FFI types this file needs, declared here so the shim also
 // type-checks under tsc, which does not know the `Deno` namespace.
-type DenoType = "i32" | "u32" | "i64" | "usize" | "buffer";
+type DenoType = "i32" | "u32" | "i64" | "isize" | "usize" | "buffer";
 interface DenoSymbol {
   parameters: DenoType[];
   result: DenoType;
@@ -31,7 +31,7 @@ interface DenoApi {
     getArrayBuffer(pointer: unknown, length: number): ArrayBuffer;
   };
   permissions: {
-    querySync(descriptor: { name: "read" | "write"; path: string }): { state: string };
+    querySync(descriptor: { name: string; path?: string }): { state: string };
     requestSync(descriptor: { name: "read" | "write"; path: string }): { state: string };
   };
   cwd(): string;
@@ -79,6 +79,8 @@ const SYMBOLS = {
   sysconf: { parameters: ["i32"], result: "i64" },
   // uid_t geteuid(void)
   geteuid: { parameters: [], result: "u32" },
+  // ssize_t readlink(const char *pathname, char *buf, size_t bufsiz)
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
 } satisfies Record<string, DenoSymbol>;
 
 /** Binds libc through `Deno.dlopen`; throws when FFI is not permitted. */
@@ -115,7 +117,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const munlock = call("munlock"), mincore = call("mincore"), open = call("open");
   const close = call("close"), fstat = call(constants.fstatSymbol), stat = call(constants.statSymbol);
   const ftruncate = call("ftruncate"), fsync = call("fsync"), sysconf = call("sysconf");
-  const unlink = call("unlink"), geteuid = call("geteuid");
+  const unlink = call("unlink"), geteuid = call("geteuid"), readlink = call("readlink");
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create");
@@ -153,6 +155,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
       deno.UnsafePointerView.getArrayBuffer(deno.UnsafePointer.create(addr), length),
     // Through libc, not Deno.uid(), which needs --allow-sys.
     geteuid: () => geteuid() as number,
+    readlink: (path, buffer) => Number(readlink(path, buffer, BigInt(buffer.length))),
     pathPermissions: {
       // Deno.cwd() needs no permission; the path it returns is what Deno resolves against.
       cwd: () => deno.cwd(),
@@ -161,16 +164,48 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
         // own API would prompt (a terminal, no --no-prompt), request the same.
         const descriptor = { name: access, path };
         const { state } = deno.permissions.querySync(descriptor);
-        if (state === "granted") return;
-        if (state === "prompt" && deno.permissions.requestSync(descriptor).state === "granted") return;
-        throw new MmapError(
-          `EACCES: Deno denies ${access} access to "${path}": run with --allow-${access}=${path} ` +
-            "(or a directory holding it)",
-          { code: "EACCES", errno: 13, syscall, path },
-        );
+        if (state !== "granted" && !(state === "prompt" && deno.permissions.requestSync(descriptor).state === "granted")) {
+          throw new MmapError(
+            `EACCES: Deno denies ${access} access to "${path}": run with --allow-${access}=${path} ` +
+              "(or a directory holding it)",
+            { code: "EACCES", errno: 13, syscall, path },
+          );
+        }
+        // The text already names a special file: refuse before opening it.
+        checkSpecialFile(deno, constants, path, syscall);
       },
+      // Deno judges special files by their real path, wherever a link led.
+      checkRealPath: (realPath, syscall) => checkSpecialFile(deno, constants, realPath, syscall),
     },
   };
+}
+
+/** Files under these directories need more than a read or write grant (Deno's `check_special_file`). */
+const SPECIAL_DIRECTORIES: Record<"linux" | "other", readonly string[]> = {
+  linux: ["/dev", "/proc", "/sys"],
+  other: ["/dev"],
+};
+/** Devices Deno lets anyone with the read or write grant open. */
+const HARMLESS_DEVICES = new Set(["/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"]);
+/** Every permission kind: granted all together, they are what Deno counts as --allow-all. */
+const ALL_PERMISSIONS = ["read", "write", "net", "env", "sys", "run", "ffi", "import"];
+
+/**
+ * Deno's rule for special files, which it applies to the resolved path of
+ * every open: under /dev, /proc or /sys (only /dev off Linux) a file needs
+ * --allow-all, and a process's `environ` needs --allow-env.
+ */
+function checkSpecialFile(deno: DenoApi, constants: PlatformConstants, path: string, syscall: string): void {
+  if (HARMLESS_DEVICES.has(path)) return;
+  const directories = SPECIAL_DIRECTORIES[constants.name.startsWith("linux") ? "linux" : "other"];
+  if (!directories.some((directory) => path === directory || path.startsWith(`${directory}/`))) return;
+  const needed = constants.name.startsWith("linux") && path.endsWith("/environ") ? ["env"] : ALL_PERMISSIONS;
+  if (needed.every((name) => deno.permissions.querySync({ name }).state === "granted")) return;
+  const flag = needed.length === 1 ? "--allow-env" : "--allow-all";
+  throw new MmapError(
+    `EACCES: Deno requires ${flag} for "${path}", as its own file APIs do for files under ${directories.join(", ")}`,
+    { code: "EACCES", errno: 13, syscall, path },
+  );
 }
 
 function openFirst(

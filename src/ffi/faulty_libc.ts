@@ -159,6 +159,12 @@ export class FaultyLibc implements Libc {
   geteuid(): number {
     return this.#inner.geteuid();
   }
+  readlink(path: string): string | null {
+    return this.#inner.readlink(path);
+  }
+  checkOpenedFile(fd: number, syscall?: string): void {
+    this.#inner.checkOpenedFile(fd, syscall);
+  }
   checkPathAccess(path: string, access: "read" | "write", syscall?: string): string {
     return this.#inner.checkPathAccess(path, access, syscall);
   }

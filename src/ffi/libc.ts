@@ -94,6 +94,17 @@ export interface Libc {
   arrayBuffer(addr: bigint, length: number): ArrayBuffer;
   /** `uid_t geteuid(void)`: the user new files belong to; needs no runtime permission. */
   geteuid(): number;
+  /** `ssize_t readlink(const char *path, char *buf, size_t size)`; `null` on failure. */
+  readlink(path: string): string | null;
+  /**
+   * Throws when the runtime's permission model refuses the file descriptor
+   * `fd` actually refers to, judged by its real path: the rules that look
+   * past the text (Deno's for /dev, /proc and /sys, which need --allow-all
+   * whatever link led there). A no-op where the model has none.
+   *
+   * @throws {MmapError} EACCES, naming the flag that would allow it.
+   */
+  checkOpenedFile(fd: number, syscall?: string): void;
   /**
    * Asks the runtime's own permission model for `access` to `path` (FFI
    * bypasses it, so the library asks first) and returns the path to use: the

@@ -13,6 +13,7 @@ import { MAP_FAILED } from "./constants.ts";
 import type { FileStat, Libc, RuntimeName } from "./libc.ts";
 import { normalizedAbsolutePath } from "./checked_path.ts";
 import { cString, parseStat } from "./marshal.ts";
+import { MmapError } from "../errors.ts";
 
 /** libc's functions as bound by one runtime's FFI. */
 export interface NativeCalls {
@@ -44,6 +45,8 @@ export interface NativeCalls {
   errno(): number;
   arrayBuffer(addr: bigint, length: number): ArrayBuffer;
   geteuid(): number;
+  /** `readlink` into `buffer`; returns the byte count or -1. */
+  readlink(path: Uint8Array, buffer: Uint8Array): number;
   /** The runtime's per-path permission model; absent where none limits file access. */
   readonly pathPermissions?: PathPermissions;
 }
@@ -57,6 +60,13 @@ export interface PathPermissions {
    * is already absolute and normalised.
    */
   check(path: string, access: "read" | "write", syscall: string): void;
+  /**
+   * Throws MmapError EACCES when the model refuses the file at `realPath`,
+   * the fully resolved path of a descriptor just opened, whatever text led
+   * there (Deno: /dev, /proc and /sys need --allow-all). Absent where the
+   * model judges only the text.
+   */
+  checkRealPath?(realPath: string, syscall: string): void;
 }
 
 /** Wraps a runtime's {@linkcode NativeCalls} into the core's {@linkcode Libc}. */
@@ -74,6 +84,8 @@ class BoundLibc implements Libc {
   readonly memfdCreate?: Libc["memfdCreate"];
   #native: NativeCalls;
   #statBuffer: Uint8Array;
+  /** PATH_MAX bytes: what readlink of a descriptor's link can return. */
+  #linkBuffer = new Uint8Array(4096);
   #pageSize: number | undefined;
 
   constructor(native: NativeCalls, constants: PlatformConstants) {
@@ -176,6 +188,27 @@ class BoundLibc implements Libc {
   }
   geteuid(): number {
     return this.#native.geteuid();
+  }
+  readlink(path: string): string | null {
+    const buffer = this.#linkBuffer;
+    const length = this.#int(this.#native.readlink(cString(path), buffer));
+    // A full buffer may be a cut-off path: report it as too long rather than guess.
+    if (length === -1 || length === buffer.length) return null;
+    return new TextDecoder().decode(buffer.subarray(0, length));
+  }
+  checkOpenedFile(fd: number, syscall = "open"): void {
+    const checkRealPath = this.#native.pathPermissions?.checkRealPath;
+    if (!checkRealPath) return;
+    // Linux names a descriptor's file in /proc/self/fd; darwin has no such
+    // link (F_GETPATH is a variadic fcntl): there only the text is judged.
+    if (!this.constants.name.startsWith("linux")) return;
+    const real = this.readlink(`/proc/self/fd/${fd}`);
+    if (real === null) {
+      throw new MmapError(`EACCES: cannot tell which file descriptor ${fd} is, so cannot check it`, {
+        code: "EACCES", errno: 13, syscall, path: `/proc/self/fd/${fd}`,
+      });
+    }
+    checkRealPath(real.replace(/ \(deleted\)$/, ""), syscall);
   }
   checkPathAccess(path: string, access: "read" | "write", syscall = "open"): string {
     const permissions = this.#native.pathPermissions;

@@ -60,6 +60,8 @@ const SYMBOLS = {
   sysconf: { arguments: ["int32"], return: "int64" },
   // uid_t geteuid(void)
   geteuid: { arguments: [], return: "uint32" },
+  // ssize_t readlink(const char *pathname, char *buf, size_t bufsiz)
+  readlink: { arguments: ["buffer", "buffer", "uint64"], return: "int64" },
 } satisfies Record<string, NodeSignature>;
 
 /** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
@@ -105,7 +107,7 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = lib[constants.errnoFunction]!() as bigint;
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink, geteuid } = lib;
+  const { ftruncate, fsync, sysconf, unlink, geteuid, readlink } = lib;
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
@@ -143,6 +145,7 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
     errno: () => ffi.getInt32(errnoAddress),
     arrayBuffer: (addr, length) => ffi.toArrayBuffer(addr, length, false),
     geteuid: () => geteuid() as number,
+    readlink: (path, buffer) => Number(readlink(path, buffer, big(buffer.length))),
     pathPermissions: nodePathPermissions(),
   };
 }

@@ -104,6 +104,9 @@ export class FileDescriptor {
     if (fd < 0) throw openError(libc, path);
     const descriptor = new FileDescriptor(libc, fd, path, created);
     try {
+      // The rules that judge the real file, not the text (Deno's for /dev,
+      // /proc, /sys), on the descriptor itself: no link swapped in between.
+      libc.checkOpenedFile(fd);
       descriptor.#assertRegularFile();
       if (request.truncate) {
         descriptor.setSize(0);
