@@ -177,3 +177,90 @@ describe("permissions agree with the runtime's own file API (oracle)", { skip: p
     agreeWithRuntime([], withoutModel);
   });
 });
+
+/** Runs `program` in a child of this runtime with `flags` and returns its trimmed output lines. */
+function outputOf(program: string, flags: readonly string[]): string[] {
+  const file = path.join(repository, "tests", `.child_perm_${tag}_${Math.random().toString(36).slice(2)}.ts`);
+  fs.writeFileSync(file, program);
+  try {
+    const args = runtime === "deno" ? ["run", ...flags, file] : [...flags, file];
+    const result = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 });
+    assert.equal(result.status, 0, `${result.stderr}\n${result.stdout}`);
+    return result.stdout.trim().split("\n");
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+describe("which flags Deno needs", { skip: runtime !== "deno" || process.platform !== "linux" }, () => {
+  it("SharedMemory.open of a file needs --allow-read and --allow-write of it, not --allow-sys", () => {
+    const file = path.join(top, "region.bin");
+    fs.writeFileSync(file, "region", { mode: 0o600 });
+    const lines = outputOf(`
+      import { SharedMemory } from "../mod.ts";
+      for (const readonly of [false, true]) {
+        try {
+          using region = SharedMemory.open(${JSON.stringify(file)}, { readonly });
+          console.log("opened", new TextDecoder().decode(region.bytes));
+        } catch (error) {
+          console.log(error.name, error.code, error.message);
+        }
+      }
+    `, ["--allow-ffi", `--allow-read=${file}`, `--allow-write=${file}`]);
+    assert.deepEqual(lines, ["opened region", "opened region"]);
+  });
+
+  it("a named SharedMemory needs --allow-all, as Deno's own API needs for /dev/shm", () => {
+    const name = `psm_flags_${tag}`;
+    const program = `
+      import { SharedMemory } from "../mod.ts";
+      let oracle;
+      try {
+        Deno.openSync("/dev/shm/${name}", { read: true, write: true, create: true }).close();
+        Deno.removeSync("/dev/shm/${name}");
+        oracle = "allowed";
+      } catch (error) {
+        oracle = error.name;
+      }
+      try {
+        const region = SharedMemory.create({ name: "${name}", size: 64 });
+        region.close();
+        SharedMemory.open("${name}", { readonly: true }).close();
+        region.unlink();
+        console.log(oracle, "memmapfs allowed");
+      } catch (error) {
+        console.log(oracle, error.name, error.code, /--allow-all/.test(error.message));
+      }
+    `;
+    try {
+      assert.deepEqual(outputOf(program, ["--allow-all"]), ["allowed memmapfs allowed"]);
+      // Every grant but one (import) is not --allow-all, for Deno and for memmapfs.
+      const allButImport = ["--allow-ffi", "--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-sys", "--allow-run"];
+      assert.deepEqual(outputOf(program, allButImport), ["NotCapable MmapError EACCES true"]);
+      assert.ok(!fs.existsSync(`/dev/shm/${name}`), "the refused create made nothing");
+    } finally {
+      fs.rmSync(`/dev/shm/${name}`, { force: true });
+    }
+  });
+
+  it("a grant revoked after a file was cached is honoured by the next open (a cache hit)", () => {
+    const file = path.join(top, "cached.txt");
+    fs.writeFileSync(file, "cached");
+    const lines = outputOf(`
+      import { MemMapFS } from "../mod.ts";
+      const memfs = new MemMapFS();
+      memfs.open(${JSON.stringify(file)}).close();
+      Deno.permissions.revokeSync({ name: "read", path: ${JSON.stringify(file)} });
+      for (const read of [() => Deno.readFileSync(${JSON.stringify(file)}), () => memfs.open(${JSON.stringify(file)})]) {
+        try {
+          read();
+          console.log("read");
+        } catch (error) {
+          console.log(error.name, error.code);
+        }
+      }
+      console.log(JSON.stringify(memfs.cacheStats().files));
+    `, ["--allow-ffi", `--allow-read=${file}`]);
+    assert.deepEqual(lines, ["NotCapable undefined", "MmapError EACCES", "1"]);
+  });
+});
