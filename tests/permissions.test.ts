@@ -264,3 +264,41 @@ describe("which flags Deno needs", { skip: runtime !== "deno" || process.platfor
     assert.deepEqual(lines, ["NotCapable undefined", "MmapError EACCES", "1"]);
   });
 });
+
+describe("Node's permission model", { skip: runtime !== "node" || process.platform !== "linux" }, () => {
+  it("a grant dropped after a file was cached is honoured by the next open (a cache hit)", () => {
+    const file = path.join(top, "cached-node.txt");
+    fs.writeFileSync(file, "cached");
+    const lines = outputOf(`
+      import * as fs from "node:fs";
+      import { MemMapFS } from "../mod.ts";
+      const memfs = new MemMapFS();
+      memfs.open(${JSON.stringify(file)}).close();
+      process.permission.drop("fs.read", ${JSON.stringify(file)});
+      for (const read of [() => fs.readFileSync(${JSON.stringify(file)}), () => memfs.open(${JSON.stringify(file)})]) {
+        try {
+          read();
+          console.log("read");
+        } catch (error) {
+          console.log(error.name, error.code);
+        }
+      }
+    `, ["--permission", "--allow-ffi", "--no-warnings", `--allow-fs-read=${repository}`, `--allow-fs-read=${file}`]);
+    assert.deepEqual(lines, ["Error ERR_ACCESS_DENIED", "MmapError EACCES"]);
+  });
+});
+
+describe("the checked path", () => {
+  it("normalizes paths as node:path's resolve does (the string the model checks and memmapfs opens)", async () => {
+    const { normalizedAbsolutePath } = await import("../src/ffi/checked_path.ts");
+    const parts = ["a", "b", ".", "..", "", "...", ".x", "x."];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 5000; i++) {
+      const length = next() % 7;
+      const text = (next() % 2 ? "/" : "") + Array.from({ length }, () => parts[next() % parts.length]).join("/") + (next() % 4 ? "" : "/");
+      if (text === "") continue;
+      assert.equal(normalizedAbsolutePath(text, () => "/cwd/here"), path.posix.resolve("/cwd/here", text), JSON.stringify(text));
+    }
+  });
+});

@@ -9,8 +9,11 @@
  * @module
  */
 
+/** A path with an empty, `.` or `..` part, or a trailing slash (other than the root itself). */
+const NEEDS_WORK = /\/\/|(^|\/)\.\.?(\/|$)|.\/$/;
+
 /**
- * `path` made absolute against `cwd`, with its dot parts resolved as text
+ * `path` made absolute against `cwd` (asked for only when `path` is relative), with its dot parts resolved as text
  * (like node:path's `resolve`); `..` at the root stays at the root.
  *
  * @example
@@ -20,7 +23,10 @@
  * console.log(normalizedAbsolutePath("a/./b//c/../d/", "/srv"));         // "/srv/a/b/d"
  * ```
  */
-export function normalizedAbsolutePath(path: string, cwd: string): string {
+export function normalizedAbsolutePath(path: string, cwd: string | (() => string)): string {
+  // Most paths are already absolute and clean; they cost one test, and no cwd.
+  if (path.startsWith("/") && !NEEDS_WORK.test(path)) return path;
+  if (typeof cwd === "function") cwd = path.startsWith("/") ? "/" : cwd();
   const parts: string[] = [];
   for (const part of `${path.startsWith("/") ? "" : `${cwd}/`}${path}`.split("/")) {
     if (part === "" || part === ".") continue;

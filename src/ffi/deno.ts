@@ -9,7 +9,7 @@
  */
 
 import type { PlatformConstants } from "./constants.ts";
-import { MmapError } from "../errors.ts";
+import { denoPathPermissions, type DenoPermissionsApi } from "./deno_permissions.ts";
 import type { NativeCalls } from "./native.ts";
 
 // The slice of Deno's FFI types this file needs, declared here so the shim also
@@ -21,7 +21,7 @@ interface DenoSymbol {
   optional?: boolean;
 }
 type DenoFunction = (...args: unknown[]) => unknown;
-interface DenoApi {
+interface DenoApi extends DenoPermissionsApi {
   dlopen(path: string, symbols: Record<string, DenoSymbol>): {
     symbols: Record<string, DenoFunction | null>;
   };
@@ -30,11 +30,6 @@ interface DenoApi {
     new (pointer: unknown): { getInt32(offset?: number): number };
     getArrayBuffer(pointer: unknown, length: number): ArrayBuffer;
   };
-  permissions: {
-    querySync(descriptor: { name: string; path?: string }): { state: string };
-    requestSync(descriptor: { name: "read" | "write"; path: string }): { state: string };
-  };
-  cwd(): string;
 }
 
 /** The libc symbols with their C prototypes; optional ones may be absent (Darwin). */
@@ -156,56 +151,8 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     // Through libc, not Deno.uid(), which needs --allow-sys.
     geteuid: () => geteuid() as number,
     readlink: (path, buffer) => Number(readlink(path, buffer, BigInt(buffer.length))),
-    pathPermissions: {
-      // Deno.cwd() needs no permission; the path it returns is what Deno resolves against.
-      cwd: () => deno.cwd(),
-      check(path, access, syscall) {
-        // FFI bypasses Deno's permission model, so ask it first; where Deno's
-        // own API would prompt (a terminal, no --no-prompt), request the same.
-        const descriptor = { name: access, path };
-        const { state } = deno.permissions.querySync(descriptor);
-        if (state !== "granted" && !(state === "prompt" && deno.permissions.requestSync(descriptor).state === "granted")) {
-          throw new MmapError(
-            `EACCES: Deno denies ${access} access to "${path}": run with --allow-${access}=${path} ` +
-              "(or a directory holding it)",
-            { code: "EACCES", errno: 13, syscall, path },
-          );
-        }
-        // The text already names a special file: refuse before opening it.
-        checkSpecialFile(deno, constants, path, syscall);
-      },
-      // Deno judges special files by their real path, wherever a link led.
-      checkRealPath: (realPath, syscall) => checkSpecialFile(deno, constants, realPath, syscall),
-    },
+    pathPermissions: denoPathPermissions(deno, constants),
   };
-}
-
-/** Files under these directories need more than a read or write grant (Deno's `check_special_file`). */
-const SPECIAL_DIRECTORIES: Record<"linux" | "other", readonly string[]> = {
-  linux: ["/dev", "/proc", "/sys"],
-  other: ["/dev"],
-};
-/** Devices Deno lets anyone with the read or write grant open. */
-const HARMLESS_DEVICES = new Set(["/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"]);
-/** Every permission kind: granted all together, they are what Deno counts as --allow-all. */
-const ALL_PERMISSIONS = ["read", "write", "net", "env", "sys", "run", "ffi", "import"];
-
-/**
- * Deno's rule for special files, which it applies to the resolved path of
- * every open: under /dev, /proc or /sys (only /dev off Linux) a file needs
- * --allow-all, and a process's `environ` needs --allow-env.
- */
-function checkSpecialFile(deno: DenoApi, constants: PlatformConstants, path: string, syscall: string): void {
-  if (HARMLESS_DEVICES.has(path)) return;
-  const directories = SPECIAL_DIRECTORIES[constants.name.startsWith("linux") ? "linux" : "other"];
-  if (!directories.some((directory) => path === directory || path.startsWith(`${directory}/`))) return;
-  const needed = constants.name.startsWith("linux") && path.endsWith("/environ") ? ["env"] : ALL_PERMISSIONS;
-  if (needed.every((name) => deno.permissions.querySync({ name }).state === "granted")) return;
-  const flag = needed.length === 1 ? "--allow-env" : "--allow-all";
-  throw new MmapError(
-    `EACCES: Deno requires ${flag} for "${path}", as its own file APIs do for files under ${directories.join(", ")}`,
-    { code: "EACCES", errno: 13, syscall, path },
-  );
 }
 
 function openFirst(

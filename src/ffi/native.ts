@@ -55,6 +55,8 @@ export interface NativeCalls {
 export interface PathPermissions {
   /** The directory a relative path is resolved against, as the runtime resolves it. */
   cwd(): string;
+  /** Grows whenever the runtime revokes a permission: remembered grants are then forgotten. */
+  readonly revocations: number;
   /**
    * Throws MmapError EACCES unless the model grants `access` to `path`, which
    * is already absolute and normalised.
@@ -68,6 +70,9 @@ export interface PathPermissions {
    */
   checkRealPath?(realPath: string, syscall: string): void;
 }
+
+/** Remembered grants per access, past which the memory starts over. */
+const MAX_REMEMBERED_GRANTS = 4096;
 
 /** Wraps a runtime's {@linkcode NativeCalls} into the core's {@linkcode Libc}. */
 export function bindLibc(native: NativeCalls, constants: PlatformConstants): Libc {
@@ -84,6 +89,9 @@ class BoundLibc implements Libc {
   readonly memfdCreate?: Libc["memfdCreate"];
   #native: NativeCalls;
   #statBuffer: Uint8Array;
+  /** Paths the permission model granted, by access, with the path checked; see checkPathAccess. */
+  #grants = { read: new Map<string, string>(), write: new Map<string, string>() };
+  #grantsAsOf = 0;
   /** PATH_MAX bytes: what readlink of a descriptor's link can return. */
   #linkBuffer = new Uint8Array(4096);
   #pageSize: number | undefined;
@@ -213,8 +221,23 @@ class BoundLibc implements Libc {
   checkPathAccess(path: string, access: "read" | "write", syscall = "open"): string {
     const permissions = this.#native.pathPermissions;
     if (!permissions) return path;
-    const checked = normalizedAbsolutePath(path, permissions.cwd());
+    // A warm MemMapFS.open costs a few µs and asks this on every hit: remember
+    // grants of absolute paths (a relative one depends on the working
+    // directory) until the runtime revokes anything.
+    if (this.#grantsAsOf !== permissions.revocations) {
+      this.#grants.read.clear();
+      this.#grants.write.clear();
+      this.#grantsAsOf = permissions.revocations;
+    }
+    const grants = this.#grants[access];
+    const known = grants.get(path);
+    if (known !== undefined) return known;
+    const checked = normalizedAbsolutePath(path, () => permissions.cwd());
     permissions.check(checked, access, syscall);
+    if (path.startsWith("/")) {
+      if (grants.size >= MAX_REMEMBERED_GRANTS) grants.clear();
+      grants.set(path, checked);
+    }
     return checked;
   }
 

@@ -10,6 +10,7 @@
 
 import type { PlatformConstants } from "./constants.ts";
 import { MmapError } from "../errors.ts";
+import { RevocationCounter } from "./revocation_counter.ts";
 import type { NativeCalls, PathPermissions } from "./native.ts";
 
 // The slice of node:ffi this file uses, declared here because @types/node may
@@ -153,7 +154,7 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
 /** The slice of `process` this file uses; `permission` exists only under `node --permission`. */
 interface NodeProcess {
   cwd(): string;
-  permission?: { has(scope: "fs.read" | "fs.write", reference: string): boolean };
+  permission?: { has(scope: "fs.read" | "fs.write", reference: string): boolean; drop(...args: never[]): unknown };
 }
 
 /**
@@ -165,8 +166,13 @@ function nodePathPermissions(): PathPermissions | undefined {
   const node = process as unknown as NodeProcess;
   const permission = node.permission;
   if (!permission) return undefined;
+  const counter = new RevocationCounter();
+  counter.watch(permission, "drop");
   return {
     cwd: () => node.cwd(),
+    get revocations() {
+      return counter.count;
+    },
     check(path, access, syscall) {
       if (permission.has(`fs.${access}`, path)) return;
       throw new MmapError(
