@@ -210,6 +210,23 @@ describe("which flags Deno needs", { skip: runtime !== "deno" || process.platfor
     assert.deepEqual(lines, ["opened region", "opened region"]);
   });
 
+  it("MemMapFS.writeFile over an existing file needs --allow-read and --allow-write of its directory, not --allow-sys", () => {
+    const directory = path.join(top, "writes");
+    fs.mkdirSync(directory, { recursive: true });
+    fs.writeFileSync(path.join(directory, "old.txt"), "old");
+    const lines = outputOf(`
+      import { MemMapFS } from "../mod.ts";
+      const memfs = new MemMapFS({ root: ${JSON.stringify(directory)} });
+      try {
+        memfs.writeFile("old.txt", "new");
+        console.log(new TextDecoder().decode(memfs.readFile("old.txt")));
+      } catch (error) {
+        console.log(error.name, error.code, error.message);
+      }
+    `, ["--allow-ffi", `--allow-read=${directory}`, `--allow-write=${directory}`]);
+    assert.deepEqual(lines, ["new"]);
+  });
+
   it("a named SharedMemory needs --allow-all, as Deno's own API needs for /dev/shm", () => {
     const name = `psm_flags_${tag}`;
     const program = `
