@@ -283,6 +283,19 @@ describe("which flags Deno needs", { skip: runtime !== "deno" || process.platfor
 });
 
 describe("Node's permission model", { skip: runtime !== "node" || process.platform !== "linux" }, () => {
+  it("without --allow-ffi the first call is an UnsupportedRuntimeError that names it", () => {
+    const lines = outputOf(`
+      import { MappedFile } from "../mod.ts";
+      try {
+        MappedFile.open(${JSON.stringify(path.join(repository, "mod.ts"))});
+        console.log("opened");
+      } catch (error) {
+        console.log(error.name, /--allow-ffi/.test(error.message));
+      }
+    `, ["--permission", "--no-warnings", `--allow-fs-read=${repository}`]);
+    assert.deepEqual(lines, ["UnsupportedRuntimeError true"]);
+  });
+
   it("a grant dropped after a file was cached is honoured by the next open (a cache hit)", () => {
     const file = path.join(top, "cached-node.txt");
     fs.writeFileSync(file, "cached");
