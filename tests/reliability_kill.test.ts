@@ -142,7 +142,7 @@ function damaged(bytes: Uint8Array, count: number, salt: number): string[] {
   return problems;
 }
 
-it(`every acknowledged record survives ${ROUNDS} SIGKILLs (MappedFile and file-backed SharedMemory; ${where})`, async () => {
+it(`every acknowledged record survives ${ROUNDS} SIGKILLs (MappedFile and file-backed SharedMemory; ${where})`, { timeout: 300_000 }, async () => {
   const seed = chooseSeed();
   const random = seededRandom(seed);
   const base = "mountPoint" in device ? device.mountPoint : directory;

@@ -60,15 +60,27 @@ export function denoPathPermissions(deno: DenoPermissionsApi, constants: Platfor
   }
   const counter = revocations;
   const linux = constants.name.startsWith("linux");
+  // Whether every permission is granted (--allow-all), asked again only after
+  // a revocation: only that can make it false. A prompt answered yes could
+  // make it true meanwhile; a stale false only means checks that pass.
+  let allGrantedAsOf = -1;
+  let allGrantedNow = false;
+  const allGranted = (): boolean => {
+    if (allGrantedAsOf !== counter.count) {
+      allGrantedNow = ALL_PERMISSIONS.every((name) => deno.permissions.querySync({ name }).state === "granted");
+      allGrantedAsOf = counter.count;
+    }
+    return allGrantedNow;
+  };
   const special = SPECIAL_DIRECTORIES[linux ? "linux" : "other"];
 
   /** Deno's rule for special files: --allow-all, or --allow-env for a process's `environ`. */
   function checkSpecialFile(path: string, syscall: string): void {
     if (HARMLESS_DEVICES.has(path)) return;
     if (!special.some((directory) => path === directory || path.startsWith(`${directory}/`))) return;
-    const needed = linux && path.endsWith("/environ") ? ["env"] : ALL_PERMISSIONS;
-    if (needed.every((name) => deno.permissions.querySync({ name }).state === "granted")) return;
-    const flag = needed.length === 1 ? "--allow-env" : "--allow-all";
+    const environ = linux && path.endsWith("/environ");
+    if (environ ? deno.permissions.querySync({ name: "env" }).state === "granted" : allGranted()) return;
+    const flag = environ ? "--allow-env" : "--allow-all";
     throw new MmapError(
       `EACCES: Deno requires ${flag} for "${path}", as its own file APIs do for files under ${special.join(", ")}`,
       { code: "EACCES", errno: 13, syscall, path },
@@ -97,5 +109,7 @@ export function denoPathPermissions(deno: DenoPermissionsApi, constants: Platfor
     },
     // Deno judges special files by their real path, wherever a link led.
     checkRealPath: checkSpecialFile,
+    // Under --allow-all Deno's own APIs check nothing and open the path as given.
+    allowsAll: allGranted,
   };
 }

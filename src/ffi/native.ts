@@ -69,7 +69,15 @@ export interface PathPermissions {
    * model judges only the text.
    */
   checkRealPath?(realPath: string, syscall: string): void;
+  /**
+   * True when the model grants everything and checks nothing (Deno under
+   * --allow-all, whose own APIs then open the path as given): memmapfs does
+   * the same.
+   */
+  allowsAll?(): boolean;
 }
+
+const utf8 = new TextDecoder();
 
 /** Remembered grants per access, past which the memory starts over. */
 const MAX_REMEMBERED_GRANTS = 4096;
@@ -90,7 +98,8 @@ class BoundLibc implements Libc {
   #native: NativeCalls;
   #statBuffer: Uint8Array;
   /** Paths the permission model granted, by access, with the path checked; see checkPathAccess. */
-  #grants = { read: new Map<string, string>(), write: new Map<string, string>() };
+  #readGrants = new Map<string, string>();
+  #writeGrants = new Map<string, string>();
   #grantsAsOf = 0;
   /** PATH_MAX bytes: what readlink of a descriptor's link can return. */
   #linkBuffer = new Uint8Array(4096);
@@ -202,11 +211,11 @@ class BoundLibc implements Libc {
     const length = this.#int(this.#native.readlink(cString(path), buffer));
     // A full buffer may be a cut-off path: report it as too long rather than guess.
     if (length === -1 || length === buffer.length) return null;
-    return new TextDecoder().decode(buffer.subarray(0, length));
+    return utf8.decode(buffer.subarray(0, length));
   }
   checkOpenedFile(fd: number, syscall = "open"): void {
-    const checkRealPath = this.#native.pathPermissions?.checkRealPath;
-    if (!checkRealPath) return;
+    const permissions = this.#native.pathPermissions;
+    if (!permissions?.checkRealPath || permissions.allowsAll?.()) return;
     // Linux names a descriptor's file in /proc/self/fd; darwin has no such
     // link (F_GETPATH is a variadic fcntl): there only the text is judged.
     if (!this.constants.name.startsWith("linux")) return;
@@ -216,30 +225,36 @@ class BoundLibc implements Libc {
         code: "EACCES", errno: 13, syscall, path: `/proc/self/fd/${fd}`,
       });
     }
-    checkRealPath(real.replace(/ \(deleted\)$/, ""), syscall);
+    permissions.checkRealPath(real.replace(/ \(deleted\)$/, ""), syscall);
   }
   checkPathAccess(path: string, access: "read" | "write", syscall = "open"): string {
     const permissions = this.#native.pathPermissions;
-    if (!permissions) return path;
-    // A warm MemMapFS.open costs a few µs and asks this on every hit: remember
-    // grants of absolute paths (a relative one depends on the working
-    // directory) until the runtime revokes anything.
+    if (!permissions || permissions.allowsAll?.()) return path;
+    // A warm MemMapFS.open costs a few µs and asks this on every hit: grants
+    // of absolute paths are remembered until the runtime revokes anything.
+    // (Kept small: the slow path is a method of its own.)
+    const known = (access === "read" ? this.#readGrants : this.#writeGrants).get(path);
+    if (known !== undefined && this.#grantsAsOf === permissions.revocations) return known;
+    return this.#askPermissions(permissions, path, access, syscall);
+  }
+
+  #askPermissions(permissions: PathPermissions, path: string, access: "read" | "write", syscall: string): string {
     if (this.#grantsAsOf !== permissions.revocations) {
-      this.#grants.read.clear();
-      this.#grants.write.clear();
+      this.#readGrants.clear();
+      this.#writeGrants.clear();
       this.#grantsAsOf = permissions.revocations;
     }
-    const grants = this.#grants[access];
-    const known = grants.get(path);
-    if (known !== undefined) return known;
     const checked = normalizedAbsolutePath(path, () => permissions.cwd());
     permissions.check(checked, access, syscall);
+    // A relative path's meaning depends on the working directory: not remembered.
     if (path.startsWith("/")) {
+      const grants = access === "read" ? this.#readGrants : this.#writeGrants;
       if (grants.size >= MAX_REMEMBERED_GRANTS) grants.clear();
       grants.set(path, checked);
     }
     return checked;
   }
+
 
   /** A libc without the function: report ENOSYS like the kernel would. */
   #unbound(): number {
