@@ -255,7 +255,6 @@ class BoundLibc implements Libc {
     return checked;
   }
 
-
   /** A libc without the function: report ENOSYS like the kernel would. */
   #unbound(): number {
     const entry = Object.entries(this.constants.errnoNames).find(([, name]) => name === "ENOSYS");
