@@ -10,7 +10,7 @@
 // Each runtime's suite runs its own runtime: Deno with path-scoped grants and
 // with the issue's global `--allow-read --deny-read`, Node with `--permission`
 // and without, Bun (no permission model) plainly.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -24,14 +24,21 @@ const tag = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
 let top: string;
 let root: string;
 
-before(() => {
+/**
+ * Runs `work` with a fresh temporary directory in `top` (and `root` below
+ * it), removed afterwards with everything the fixture made in /dev/shm.
+ * (Cleanup is not left to a top-level `after`: Deno's node:test skips it here.)
+ */
+function inFreshDirectory<T>(work: () => T): T {
   top = makeDirectory("memmapfs-perm-");
   root = path.join(top, "tree");
-});
-after(() => {
-  removeFixture(root, tag);
-  removeDirectory(top);
-});
+  try {
+    return work();
+  } finally {
+    removeFixture(root, tag);
+    removeDirectory(top);
+  }
+}
 
 /** Runs `program` in a child of this runtime with `flags`, in the fixture, and parses its lines. */
 function runChild(program: string, flags: readonly string[], expected: number): Outcome[] {
@@ -131,7 +138,7 @@ const withoutModel = (op: string, p: string) => op.startsWith("MemMapFS") ? chec
 const shm = (who: string) => `/dev/shm/psm_${who}_${tag}`;
 
 describe("permissions agree with the runtime's own file API (oracle)", { skip: process.platform !== "linux" }, () => {
-  it("Deno with path-scoped grants and denials", { skip: runtime !== "deno" }, () => {
+  it("Deno with path-scoped grants and denials", { skip: runtime !== "deno" }, () => inFreshDirectory(() => {
     const readable = [`${root}/allowed`, shm("ok"), shm("ro"), shm("ok_new"), shm("ro_new"), shm("ok_victim"), shm("ro_victim")];
     const writable = [`${root}/allowed/w`, shm("ok"), shm("ok_new"), shm("ok_victim")];
     agreeWithRuntime([
@@ -141,23 +148,23 @@ describe("permissions agree with the runtime's own file API (oracle)", { skip: p
       `--allow-write=${writable.join(",")}`,
       `--deny-write=${root}/allowed/w/ro.txt`,
     ], asGiven);
-  });
+  }));
 
-  it("Deno with --allow-read and --deny-read (the /var/run/../etc/hostname case)", { skip: runtime !== "deno" }, () => {
+  it("Deno with --allow-read and --deny-read (the /var/run/../etc/hostname case)", { skip: runtime !== "deno" }, () => inFreshDirectory(() => {
     agreeWithRuntime([
       "--allow-ffi",
       "--allow-read",
       `--deny-read=/etc/hostname,${root}/outside,${root}/allowed/secret.txt,${shm("deny")},${shm("deny_new")},${shm("deny_victim")}`,
       `--allow-write=${root}/allowed/w,${shm("ok")},${shm("ok_new")},${shm("ok_victim")}`,
     ], asGiven);
-  });
+  }));
 
   // Node checks the path made absolute and normalised as text, then opens the
   // path as given: `allowed/up/../o.txt` is checked as allowed/o.txt and
   // reads outside/o.txt. memmapfs opens what was checked. So the oracle is
   // node:fs on the normalised spelling, which Node's model judges exactly as
   // it judges the path as given.
-  it("Node with --permission", { skip: runtime !== "node" }, () => {
+  it("Node with --permission", { skip: runtime !== "node" }, () => inFreshDirectory(() => {
     const readable = [repository, `${root}/allowed`, shm("ok"), shm("ro"), shm("ok_new"), shm("ro_new"), shm("ok_victim"), shm("ro_victim")];
     const writable = [`${root}/allowed/w`, shm("ok"), shm("ok_new"), shm("ok_victim")];
     agreeWithRuntime([
@@ -165,17 +172,17 @@ describe("permissions agree with the runtime's own file API (oracle)", { skip: p
       ...readable.map((p) => `--allow-fs-read=${p}`),
       ...writable.map((p) => `--allow-fs-write=${p}`),
     ], (_op, p) => checkedPath(p));
-  });
+  }));
 
-  it("Node without --permission opens what node:fs opens", { skip: runtime !== "node" }, () => {
+  it("Node without --permission opens what node:fs opens", { skip: runtime !== "node" }, () => inFreshDirectory(() => {
     // No model: nothing to check, the path is opened as given. MemMapFS
     // resolves its paths as text itself, so its reads show the text's file.
     agreeWithRuntime(["--no-warnings"], withoutModel);
-  });
+  }));
 
-  it("Bun (no permission model) opens what Bun's own fs opens", { skip: runtime !== "bun" }, () => {
+  it("Bun (no permission model) opens what Bun's own fs opens", { skip: runtime !== "bun" }, () => inFreshDirectory(() => {
     agreeWithRuntime([], withoutModel);
-  });
+  }));
 });
 
 /** Runs `program` in a child of this runtime with `flags` and returns its trimmed output lines. */
@@ -193,7 +200,7 @@ function outputOf(program: string, flags: readonly string[]): string[] {
 }
 
 describe("which flags Deno needs", { skip: runtime !== "deno" || process.platform !== "linux" }, () => {
-  it("SharedMemory.open of a file needs --allow-read and --allow-write of it, not --allow-sys", () => {
+  it("SharedMemory.open of a file needs --allow-read and --allow-write of it, not --allow-sys", () => inFreshDirectory(() => {
     const file = path.join(top, "region.bin");
     fs.writeFileSync(file, "region", { mode: 0o600 });
     const lines = outputOf(`
@@ -208,9 +215,9 @@ describe("which flags Deno needs", { skip: runtime !== "deno" || process.platfor
       }
     `, ["--allow-ffi", `--allow-read=${file}`, `--allow-write=${file}`]);
     assert.deepEqual(lines, ["opened region", "opened region"]);
-  });
+  }));
 
-  it("MemMapFS.writeFile over an existing file needs --allow-read and --allow-write of its directory, not --allow-sys", () => {
+  it("MemMapFS.writeFile over an existing file needs --allow-read and --allow-write of its directory, not --allow-sys", () => inFreshDirectory(() => {
     const directory = path.join(top, "writes");
     fs.mkdirSync(directory, { recursive: true });
     fs.writeFileSync(path.join(directory, "old.txt"), "old");
@@ -225,7 +232,7 @@ describe("which flags Deno needs", { skip: runtime !== "deno" || process.platfor
       }
     `, ["--allow-ffi", `--allow-read=${directory}`, `--allow-write=${directory}`]);
     assert.deepEqual(lines, ["new"]);
-  });
+  }));
 
   it("a named SharedMemory needs --allow-all, as Deno's own API needs for /dev/shm", () => {
     const name = `psm_flags_${tag}`;
@@ -260,7 +267,7 @@ describe("which flags Deno needs", { skip: runtime !== "deno" || process.platfor
     }
   });
 
-  it("a grant revoked after a file was cached is honoured by the next open (a cache hit)", () => {
+  it("a grant revoked after a file was cached is honoured by the next open (a cache hit)", () => inFreshDirectory(() => {
     const file = path.join(top, "cached.txt");
     fs.writeFileSync(file, "cached");
     const lines = outputOf(`
@@ -279,7 +286,7 @@ describe("which flags Deno needs", { skip: runtime !== "deno" || process.platfor
       console.log(JSON.stringify(memfs.cacheStats().files));
     `, ["--allow-ffi", `--allow-read=${file}`]);
     assert.deepEqual(lines, ["NotCapable undefined", "MmapError EACCES", "1"]);
-  });
+  }));
 });
 
 describe("Node's permission model", { skip: runtime !== "node" || process.platform !== "linux" }, () => {
@@ -296,7 +303,7 @@ describe("Node's permission model", { skip: runtime !== "node" || process.platfo
     assert.deepEqual(lines, ["UnsupportedRuntimeError true"]);
   });
 
-  it("a grant dropped after a file was cached is honoured by the next open (a cache hit)", () => {
+  it("a grant dropped after a file was cached is honoured by the next open (a cache hit)", () => inFreshDirectory(() => {
     const file = path.join(top, "cached-node.txt");
     fs.writeFileSync(file, "cached");
     const lines = outputOf(`
@@ -315,7 +322,7 @@ describe("Node's permission model", { skip: runtime !== "node" || process.platfo
       }
     `, ["--permission", "--allow-ffi", "--no-warnings", `--allow-fs-read=${repository}`, `--allow-fs-read=${file}`]);
     assert.deepEqual(lines, ["Error ERR_ACCESS_DENIED", "MmapError EACCES"]);
-  });
+  }));
 });
 
 describe("the checked path", () => {
