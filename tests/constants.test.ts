@@ -22,7 +22,7 @@ names = ["MAP_SHARED", "MAP_PRIVATE", "MAP_ANONYMOUS", "MAP_POPULATE", "PROT_REA
          "MADV_FREE", "MADV_REMOVE", "MADV_DONTFORK", "MADV_DOFORK", "MADV_MERGEABLE",
          "MADV_UNMERGEABLE", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE"]
 flags = ["O_RDONLY", "O_WRONLY", "O_RDWR", "O_CREAT", "O_EXCL", "O_TRUNC", "O_APPEND",
-         "O_NOFOLLOW", "O_DIRECTORY", "O_CLOEXEC"]
+         "O_NOFOLLOW", "O_DIRECTORY", "O_CLOEXEC", "O_NONBLOCK", "O_NOCTTY"]
 print(json.dumps({
   "mmap": {n: getattr(mmap, n) for n in names if hasattr(mmap, n)},
   "os": {n: getattr(os, n) for n in flags},

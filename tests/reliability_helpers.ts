@@ -78,6 +78,12 @@ export interface ProcessFootprint {
   mappings: number;
   /** Of those, pages of a V8 heap ({@linkcode isEngineHeapPage}). */
   engineHeapPages: number;
+  /**
+   * The size of those pages together. Neighbouring pages merge into one line
+   * and split again as the engine frees some, so their count can rise while
+   * the memory they cover shrinks: a leak shows in the size.
+   */
+  engineHeapKiB: number;
   rssKiB: number;
 }
 
@@ -104,7 +110,12 @@ export function footprint(): ProcessFootprint {
   // readdir holds a descriptor of /proc/self/fd while it reads; it is the same
   // number every time, so two snapshots still compare equal.
   const descriptors = fs.readdirSync("/proc/self/fd").sort();
-  return { descriptors, mappings: lines.length, engineHeapPages: lines.filter(isEngineHeapPage).length, rssKiB };
+  const heap = lines.filter(isEngineHeapPage);
+  const engineHeapKiB = heap.reduce((sum, line) => {
+    const [start, end] = line.split(" ")[0].split("-").map((hex) => BigInt(`0x${hex}`));
+    return sum + Number((end - start) / 1024n);
+  }, 0);
+  return { descriptors, mappings: lines.length, engineHeapPages: heap.length, engineHeapKiB, rssKiB };
 }
 
 /**

@@ -111,8 +111,9 @@ async function soak(loop: (cycles: number) => void, cycles: number, chunk: numbe
 }
 
 // Warm-up: the same loops in the same chunks, long enough for JIT tiers and
-// the heap to reach their steady size (measured: by 20,000–30,000 cycles).
-await soak(openReadClose, 30_000, ${OPEN_CHUNK});
+// the heap to reach their steady size (measured: by 20,000–30,000 cycles
+// before, and 30,000 fell short once in four runs once opens checked more).
+await soak(openReadClose, 50_000, ${OPEN_CHUNK});
 await soak(createUnlinkClose, 3_000, ${SHM_CHUNK});
 names.length = 0;
 
@@ -141,6 +142,7 @@ interface Footprint {
   descriptors: string[];
   mappings: number;
   engineHeapPages: number;
+  engineHeapKiB: number;
   rssKiB: number;
 }
 
@@ -188,8 +190,10 @@ it(`${OPEN_CYCLES.toLocaleString("en")} open/read/close and ${SHM_CYCLES.toLocal
     const grew = ours(after) - ours(before);
     assert.ok(grew <= RUNTIME_THREAD_ALLOWANCE,
       `${phase}: ${grew} more mappings than before, JS heap pages aside (at most ${RUNTIME_THREAD_ALLOWANCE}, a runtime thread's stack)${detail}`);
-    assert.ok(after.engineHeapPages - before.engineHeapPages <= HEAP_PAGE_ALLOWANCE,
-      `${phase}: the engine kept ${after.engineHeapPages - before.engineHeapPages} more heap pages (at most ${HEAP_PAGE_ALLOWANCE})${detail}`);
+    // Measured in bytes: a page count rises when one merged line splits into several.
+    const heapGrewKiB = after.engineHeapKiB - before.engineHeapKiB;
+    assert.ok(heapGrewKiB <= HEAP_PAGE_ALLOWANCE * 256,
+      `${phase}: the engine kept ${heapGrewKiB} KiB more heap pages (at most ${HEAP_PAGE_ALLOWANCE} pages of 256 KiB)${detail}`);
   }
   assert.ok(afterOpen.rssKiB - start.rssKiB <= RSS_TOLERANCE_KIB,
     `open/read/close: RSS grew ${mib(afterOpen.rssKiB - start.rssKiB)} MiB (at most ${mib(RSS_TOLERANCE_KIB)})`);

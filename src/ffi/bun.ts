@@ -64,6 +64,10 @@ const SYMBOLS = {
   sysconf: { args: ["i32"], returns: "i64" },
   // int kill(pid_t pid, int sig)
   kill: { args: ["i32", "i32"], returns: "i32" },
+  // uid_t geteuid(void)
+  geteuid: { args: [], returns: "u32" },
+  // ssize_t readlink(const char *pathname, char *buf, size_t bufsiz)
+  readlink: { args: ["ptr", "ptr", "u64"], returns: "i64" },
 } satisfies Record<string, BunSymbol>;
 
 /** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
@@ -110,7 +114,7 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = Number(lib[constants.errnoFunction]!() as bigint);
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink, flock, pread, kill } = lib;
+  const { ftruncate, fsync, sysconf, unlink, flock, pread, kill, geteuid, readlink } = lib;
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
@@ -154,8 +158,9 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
     sysconf: (name) => Number(sysconf(name)),
     errno: () => ffi.read.i32(errnoAddress, 0),
     arrayBuffer: (addr, length) => ffi.toArrayBuffer(Number(addr), 0, length),
-    // Bun has no permission model for the file system.
-    checkPathAccess() {},
+    geteuid: () => geteuid() as number,
+    readlink: (path, buffer) => Number(readlink(path, buffer, buffer.length)),
+    // Bun has no permission model for the file system: no pathPermissions.
   };
 }
 

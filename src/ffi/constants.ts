@@ -49,6 +49,12 @@ export interface PlatformConstants {
   /** The exported name of the matching `stat`. */
   readonly statSymbol: string;
   readonly stat: StatLayout;
+  /**
+   * The directory where `shm_open` keeps its objects as files (glibc and musl
+   * both use `/dev/shm`), or `null` where they live outside the file system
+   * (darwin). A name is checked against the permission model as this path.
+   */
+  readonly shmDirectory: string | null;
   /** Page size to report when no libc can be loaded (the real one comes from sysconf). */
   readonly defaultPageSize: number;
   readonly SC_PAGESIZE: number;
@@ -83,6 +89,10 @@ export interface PlatformConstants {
   readonly O_NOFOLLOW: number;
   readonly O_DIRECTORY: number;
   readonly O_CLOEXEC: number;
+  /** Open without waiting: a FIFO with no writer or a device opens at once, to be refused. */
+  readonly O_NONBLOCK: number;
+  /** Opening a terminal never makes it this process's controlling terminal. */
+  readonly O_NOCTTY: number;
   readonly S_IFMT: number;
   readonly S_IFREG: number;
   readonly S_IFDIR: number;
@@ -90,6 +100,11 @@ export interface PlatformConstants {
   readonly LOCK_EX: number;
   readonly LOCK_NB: number;
   readonly LOCK_UN: number;
+  readonly S_IFIFO: number;
+  readonly S_IFCHR: number;
+  readonly S_IFBLK: number;
+  readonly S_IFSOCK: number;
+  readonly S_IFLNK: number;
   /** `madvise` advice numbers; an advice the platform lacks is absent. */
   readonly advice: Readonly<Partial<Record<AdviceName, number>>>;
   /** errno number → name. */
@@ -156,6 +171,7 @@ const LINUX_ADVICE: Partial<Record<AdviceName, number>> = {
 
 const LINUX_COMMON = {
   libcPaths: ["libc.so.6", "libc.so"],
+  shmDirectory: "/dev/shm",
   errnoFunction: "__errno_location",
   fstatSymbol: "fstat",
   statSymbol: "stat",
@@ -171,10 +187,11 @@ const LINUX_COMMON = {
   MFD_CLOEXEC: 0x1, MFD_NOEXEC_SEAL: 0x8,
   MS_ASYNC: 1, MS_INVALIDATE: 2, MS_SYNC: 4,
   O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CREAT: 0o100, O_EXCL: 0o200, O_TRUNC: 0o1000,
-  O_APPEND: 0o2000, O_CLOEXEC: 0o2000000,
+  O_APPEND: 0o2000, O_CLOEXEC: 0o2000000, O_NONBLOCK: 0o4000, O_NOCTTY: 0o400,
   S_IFMT: 0o170000, S_IFREG: 0o100000, S_IFDIR: 0o040000,
   // sys/file.h (glibc) and asm-generic/fcntl.h.
   LOCK_EX: 2, LOCK_NB: 4, LOCK_UN: 8,
+  S_IFIFO: 0o010000, S_IFCHR: 0o020000, S_IFBLK: 0o060000, S_IFSOCK: 0o140000, S_IFLNK: 0o120000,
   advice: LINUX_ADVICE,
   errnoNames: LINUX_ERRNO,
 } as const;
@@ -227,6 +244,7 @@ const DARWIN_COMMON = {
   libcDirectories: [],
   AT_PAGESZ: 0,
   POSIX_FADV_DONTNEED: 0,
+  shmDirectory: null,
   errnoFunction: "__error",
   SC_PAGESIZE: 29,
   PROT_NONE: 0, PROT_READ: 1, PROT_WRITE: 2,
@@ -239,9 +257,11 @@ const DARWIN_COMMON = {
   MS_ASYNC: 0x1, MS_INVALIDATE: 0x2, MS_SYNC: 0x10,
   O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CREAT: 0x200, O_EXCL: 0x800, O_TRUNC: 0x400,
   O_APPEND: 0x8, O_NOFOLLOW: 0x100, O_DIRECTORY: 0x100000, O_CLOEXEC: 0x1000000,
+  O_NONBLOCK: 0x4, O_NOCTTY: 0x20000,
   S_IFMT: 0o170000, S_IFREG: 0o100000, S_IFDIR: 0o040000,
   // sys/fcntl.h on Darwin: the same numbers as Linux.
   LOCK_EX: 2, LOCK_NB: 4, LOCK_UN: 8,
+  S_IFIFO: 0o010000, S_IFCHR: 0o020000, S_IFBLK: 0o060000, S_IFSOCK: 0o140000, S_IFLNK: 0o120000,
   advice: {
     normal: 0, random: 1, sequential: 2, willneed: 3, dontneed: 4, free: 5, pageout: 10,
   },

@@ -10,6 +10,7 @@
 
 import type { PlatformConstants } from "./constants.ts";
 import { MmapError } from "../errors.ts";
+import { denoPathPermissions, type DenoPermissionsApi } from "./deno_permissions.ts";
 import { type NativeCalls, writeTimespec } from "./native.ts";
 
 // The slice of Deno's FFI types this file needs, declared here so the shim also
@@ -25,7 +26,7 @@ interface DenoSymbol {
   nonblocking?: boolean;
 }
 type DenoFunction = (...args: unknown[]) => unknown;
-interface DenoApi {
+interface DenoApi extends DenoPermissionsApi {
   dlopen(path: string, symbols: Record<string, DenoSymbol>): {
     symbols: Record<string, DenoFunction | null>;
   };
@@ -33,10 +34,6 @@ interface DenoApi {
   UnsafePointerView: {
     new (pointer: unknown): { getInt32(offset?: number): number };
     getArrayBuffer(pointer: unknown, length: number): ArrayBuffer;
-  };
-  permissions: {
-    querySync(descriptor: { name: "read" | "write" | "ffi"; path?: string }): { state: string };
-    requestSync?(descriptor: { name: "ffi" }): { state: string };
   };
 }
 
@@ -99,6 +96,10 @@ const SYMBOLS = {
     optional: true,
     nonblocking: true,
   },
+  // uid_t geteuid(void)
+  geteuid: { parameters: [], result: "u32" },
+  // ssize_t readlink(const char *pathname, char *buf, size_t bufsiz)
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
 } satisfies Record<string, DenoSymbol>;
 
 /** Binds libc through `Deno.dlopen`; throws when FFI is not permitted. */
@@ -140,6 +141,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const close = call("close"), fstat = call(constants.fstatSymbol), stat = call(constants.statSymbol);
   const ftruncate = call("ftruncate"), fsync = call("fsync"), sysconf = call("sysconf");
   const unlink = call("unlink"), flock = call("flock"), pread = call("pread");
+  const geteuid = call("geteuid"), readlink = call("readlink");
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create"), fadvise = optional("posix_fadvise");
@@ -188,14 +190,10 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     errno: () => errnoView.getInt32(),
     arrayBuffer: (addr, length) =>
       deno.UnsafePointerView.getArrayBuffer(deno.UnsafePointer.create(addr), length),
-    checkPathAccess(path, access) {
-      // FFI bypasses Deno's permission model, so ask it before opening.
-      if (deno.permissions.querySync({ name: access, path }).state === "granted") return;
-      throw new MmapError(
-        `Deno denies ${access} access to "${path}": run with --allow-${access}`,
-        { code: "EACCES", errno: 13, syscall: "open", path },
-      );
-    },
+    // Through libc, not Deno.uid(), which needs --allow-sys.
+    geteuid: () => geteuid() as number,
+    readlink: (path, buffer) => Number(readlink(path, buffer, BigInt(buffer.length))),
+    pathPermissions: denoPathPermissions(deno, constants),
   };
 }
 

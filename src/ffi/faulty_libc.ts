@@ -177,8 +177,17 @@ export class FaultyLibc implements Libc {
   arrayBuffer(addr: bigint, length: number): ArrayBuffer {
     return this.#inner.arrayBuffer(addr, length);
   }
-  checkPathAccess(path: string, access: "read" | "write"): void {
-    this.#inner.checkPathAccess(path, access);
+  geteuid(): number {
+    return this.#inner.geteuid();
+  }
+  readlink(path: string): string | null {
+    return this.#inner.readlink(path);
+  }
+  checkOpenedFile(fd: number, syscall?: string): void {
+    this.#inner.checkOpenedFile(fd, syscall);
+  }
+  checkPathAccess(path: string, access: "read" | "write", syscall?: string): string {
+    return this.#inner.checkPathAccess(path, access, syscall);
   }
   kill(pid: number, signal: number): number {
     return this.#inner.kill(pid, signal);

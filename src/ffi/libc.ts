@@ -105,11 +105,32 @@ export interface Libc {
    * its lifetime and must detach it before the memory goes away.
    */
   arrayBuffer(addr: bigint, length: number): ArrayBuffer;
+  /** `uid_t geteuid(void)`: the user new files belong to; needs no runtime permission. */
+  geteuid(): number;
+  /** `ssize_t readlink(const char *path, char *buf, size_t size)`; `null` on failure. */
+  readlink(path: string): string | null;
   /**
-   * Throws when the runtime's own permission model denies `access` to `path`
-   * (FFI bypasses it, so the library asks first). A no-op without such a model.
+   * Throws when the runtime's permission model refuses the file descriptor
+   * `fd` actually refers to, judged by its real path: the rules that look
+   * past the text (Deno's for /dev, /proc and /sys, which need --allow-all
+   * whatever link led there). A no-op where the model has none.
+   *
+   * @throws {MmapError} EACCES, naming the flag that would allow it.
    */
-  checkPathAccess(path: string, access: "read" | "write"): void;
+  checkOpenedFile(fd: number, syscall?: string): void;
+  /**
+   * Asks the runtime's own permission model for `access` to `path` (FFI
+   * bypasses it, so the library asks first) and returns the path to use: the
+   * very string that was checked, so the check and the system call are about
+   * the same file. Where a per-path model exists (Deno; Node run with
+   * `--permission`) that is `path` made absolute and normalised as text, the
+   * way the runtime's own file APIs check it. Where none exists (Bun; Node
+   * without `--permission`) nothing is checked and `path` comes back as it
+   * is, so the kernel reads it as the runtime's own fs would.
+   *
+   * @throws {MmapError} EACCES, naming the flag that would allow it, with `syscall`.
+   */
+  checkPathAccess(path: string, access: "read" | "write", syscall?: string): string;
   /**
    * `syscall(SYS_futex, addr, FUTEX_WAIT, expected, timeout)`, shared (no
    * `FUTEX_PRIVATE_FLAG`): blocks the calling thread while the 32-bit word at

@@ -65,7 +65,16 @@ function loadRuntimeLibc(): Libc {
         : `memmapfs needs node:ffi, which Node ${version} does not have: use Node 26 or later with --experimental-ffi`,
     );
   }
-  return bindLibc(nodeNativeCalls(ffi, constants), constants);
+  try {
+    return bindLibc(nodeNativeCalls(ffi, constants), constants);
+  } catch (cause) {
+    if ((cause as { code?: unknown })?.code !== "ERR_ACCESS_DENIED") throw cause;
+    throw new UnsupportedRuntimeError(
+      "memmapfs could not load libc through node:ffi: under node --permission, run with --allow-ffi " +
+        "(and --allow-fs-read/--allow-fs-write for the files you map)",
+      { cause },
+    );
+  }
 }
 
 let runtimeLibc: Libc | undefined;

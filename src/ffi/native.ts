@@ -11,7 +11,9 @@
 import type { PlatformConstants } from "./constants.ts";
 import { MAP_FAILED } from "./constants.ts";
 import type { FileStat, Libc, RuntimeName } from "./libc.ts";
+import { normalizedAbsolutePath } from "./checked_path.ts";
 import { cString, parseStat } from "./marshal.ts";
+import { MmapError } from "../errors.ts";
 
 /** libc's functions as bound by one runtime's FFI. */
 export interface NativeCalls {
@@ -70,8 +72,43 @@ export interface NativeCalls {
   /** The calling thread's errno. */
   errno(): number;
   arrayBuffer(addr: bigint, length: number): ArrayBuffer;
-  checkPathAccess(path: string, access: "read" | "write"): void;
+  geteuid(): number;
+  /** `readlink` into `buffer`; returns the byte count or -1. */
+  readlink(path: Uint8Array, buffer: Uint8Array): number;
+  /** The runtime's per-path permission model; absent where none limits file access. */
+  readonly pathPermissions?: PathPermissions;
 }
+
+/** A runtime's per-path file permission model, as a shim exposes it. */
+export interface PathPermissions {
+  /** The directory a relative path is resolved against, as the runtime resolves it. */
+  cwd(): string;
+  /** Grows whenever the runtime revokes a permission: remembered grants are then forgotten. */
+  readonly revocations: number;
+  /**
+   * Throws MmapError EACCES unless the model grants `access` to `path`, which
+   * is already absolute and normalised.
+   */
+  check(path: string, access: "read" | "write", syscall: string): void;
+  /**
+   * Throws MmapError EACCES when the model refuses the file at `realPath`,
+   * the fully resolved path of a descriptor just opened, whatever text led
+   * there (Deno: /dev, /proc and /sys need --allow-all). Absent where the
+   * model judges only the text.
+   */
+  checkRealPath?(realPath: string, syscall: string): void;
+  /**
+   * True when the model grants everything and checks nothing (Deno under
+   * --allow-all, whose own APIs then open the path as given): memmapfs does
+   * the same.
+   */
+  allowsAll?(): boolean;
+}
+
+const utf8 = new TextDecoder();
+
+/** Remembered grants per access, past which the memory starts over. */
+const MAX_REMEMBERED_GRANTS = 4096;
 
 /** Wraps a runtime's {@linkcode NativeCalls} into the core's {@linkcode Libc}. */
 export function bindLibc(native: NativeCalls, constants: PlatformConstants): Libc {
@@ -102,6 +139,12 @@ class BoundLibc implements Libc {
   gettid?: Libc["gettid"];
   #native: NativeCalls;
   #statBuffer: Uint8Array;
+  /** Paths the permission model granted, by access, with the path checked; see checkPathAccess. */
+  #readGrants = new Map<string, string>();
+  #writeGrants = new Map<string, string>();
+  #grantsAsOf = 0;
+  /** PATH_MAX bytes: what readlink of a descriptor's link can return. */
+  #linkBuffer = new Uint8Array(4096);
   #pageSize: number | undefined;
 
   constructor(native: NativeCalls, constants: PlatformConstants) {
@@ -250,8 +293,56 @@ class BoundLibc implements Libc {
   arrayBuffer(addr: bigint, length: number): ArrayBuffer {
     return this.#native.arrayBuffer(addr, length);
   }
-  checkPathAccess(path: string, access: "read" | "write"): void {
-    this.#native.checkPathAccess(path, access);
+  geteuid(): number {
+    return this.#native.geteuid();
+  }
+  readlink(path: string): string | null {
+    const buffer = this.#linkBuffer;
+    const length = this.#int(this.#native.readlink(cString(path), buffer));
+    // A full buffer may be a cut-off path: report it as too long rather than guess.
+    if (length === -1 || length === buffer.length) return null;
+    return utf8.decode(buffer.subarray(0, length));
+  }
+  checkOpenedFile(fd: number, syscall = "open"): void {
+    const permissions = this.#native.pathPermissions;
+    if (!permissions?.checkRealPath || permissions.allowsAll?.()) return;
+    // Linux names a descriptor's file in /proc/self/fd; darwin has no such
+    // link (F_GETPATH is a variadic fcntl): there only the text is judged.
+    if (!this.constants.name.startsWith("linux")) return;
+    const real = this.readlink(`/proc/self/fd/${fd}`);
+    if (real === null) {
+      throw new MmapError(`EACCES: cannot tell which file descriptor ${fd} is, so cannot check it`, {
+        code: "EACCES", errno: 13, syscall, path: `/proc/self/fd/${fd}`,
+      });
+    }
+    permissions.checkRealPath(real.replace(/ \(deleted\)$/, ""), syscall);
+  }
+  checkPathAccess(path: string, access: "read" | "write", syscall = "open"): string {
+    const permissions = this.#native.pathPermissions;
+    if (!permissions || permissions.allowsAll?.()) return path;
+    // A warm MemMapFS.open costs a few µs and asks this on every hit: grants
+    // of absolute paths are remembered until the runtime revokes anything.
+    // (Kept small: the slow path is a method of its own.)
+    const known = (access === "read" ? this.#readGrants : this.#writeGrants).get(path);
+    if (known !== undefined && this.#grantsAsOf === permissions.revocations) return known;
+    return this.#askPermissions(permissions, path, access, syscall);
+  }
+
+  #askPermissions(permissions: PathPermissions, path: string, access: "read" | "write", syscall: string): string {
+    if (this.#grantsAsOf !== permissions.revocations) {
+      this.#readGrants.clear();
+      this.#writeGrants.clear();
+      this.#grantsAsOf = permissions.revocations;
+    }
+    const checked = normalizedAbsolutePath(path, () => permissions.cwd());
+    permissions.check(checked, access, syscall);
+    // A relative path's meaning depends on the working directory: not remembered.
+    if (path.startsWith("/")) {
+      const grants = access === "read" ? this.#readGrants : this.#writeGrants;
+      if (grants.size >= MAX_REMEMBERED_GRANTS) grants.clear();
+      grants.set(path, checked);
+    }
+    return checked;
   }
   kill(pid: number, signal: number): number {
     return this.#int(this.#native.kill(pid, signal));

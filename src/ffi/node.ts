@@ -9,7 +9,9 @@
  */
 
 import type { PlatformConstants } from "./constants.ts";
-import type { NativeCalls } from "./native.ts";
+import { MmapError } from "../errors.ts";
+import { RevocationCounter } from "./revocation_counter.ts";
+import type { NativeCalls, PathPermissions } from "./native.ts";
 import { waiterPool } from "./waiter_pool.ts";
 
 // The slice of node:ffi this file uses, declared here because @types/node may
@@ -64,6 +66,10 @@ const SYMBOLS = {
   sysconf: { arguments: ["int32"], return: "int64" },
   // int kill(pid_t pid, int sig)
   kill: { arguments: ["int32", "int32"], return: "int32" },
+  // uid_t geteuid(void)
+  geteuid: { arguments: [], return: "uint32" },
+  // ssize_t readlink(const char *pathname, char *buf, size_t bufsiz)
+  readlink: { arguments: ["buffer", "buffer", "uint64"], return: "int64" },
 } satisfies Record<string, NodeSignature>;
 
 /** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
@@ -114,7 +120,7 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = lib[constants.errnoFunction]!() as bigint;
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink, flock, pread, kill } = lib;
+  const { ftruncate, fsync, sysconf, unlink, flock, pread, kill, geteuid, readlink } = lib;
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
@@ -161,8 +167,42 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
     sysconf: (name) => Number(sysconf(name)),
     errno: () => ffi.getInt32(errnoAddress),
     arrayBuffer: (addr, length) => ffi.toArrayBuffer(addr, length, false),
-    // Node's permission model gates node:ffi itself (--allow-ffi), not paths.
-    checkPathAccess() {},
+    geteuid: () => geteuid() as number,
+    readlink: (path, buffer) => Number(readlink(path, buffer, big(buffer.length))),
+    pathPermissions: nodePathPermissions(),
+  };
+}
+
+/** The slice of `process` this file uses; `permission` exists only under `node --permission`. */
+interface NodeProcess {
+  cwd(): string;
+  permission?: { has(scope: "fs.read" | "fs.write", reference: string): boolean; drop(...args: never[]): unknown };
+}
+
+/**
+ * Node's permission model when the process runs with `--permission` (fixed
+ * for the process's life), else `undefined`: without it Node limits no path.
+ * FFI bypasses the model, so memmapfs asks it the way node:fs does.
+ */
+function nodePathPermissions(): PathPermissions | undefined {
+  const node = process as unknown as NodeProcess;
+  const permission = node.permission;
+  if (!permission) return undefined;
+  const counter = new RevocationCounter();
+  counter.watch(permission, "drop");
+  return {
+    cwd: () => node.cwd(),
+    get revocations() {
+      return counter.count;
+    },
+    check(path, access, syscall) {
+      if (permission.has(`fs.${access}`, path)) return;
+      throw new MmapError(
+        `EACCES: Node's permission model denies ${access} access to "${path}": ` +
+          `run with --allow-fs-${access}=${path} (or a directory holding it)`,
+        { code: "EACCES", errno: 13, syscall, path },
+      );
+    },
   };
 }
 

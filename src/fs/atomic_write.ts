@@ -103,8 +103,11 @@ function statOrNull(file: string, link: boolean): import("node:fs").Stats | null
 
 /** Gives the new file the old one's owner; only root (or the owner, for the group) may. */
 function keepOwner(fd: number, existing: import("node:fs").Stats): void {
-  const { fs, process } = nodeBuiltins();
-  if (existing.uid === process.geteuid?.() && existing.gid === process.getegid?.()) return;
+  const { fs } = nodeBuiltins();
+  // The new file's own owner, not the process's ids: that needs no --allow-sys
+  // on Deno, and a set-group-ID directory gives new files its group.
+  const made = fs.fstatSync(fd);
+  if (existing.uid === made.uid && existing.gid === made.gid) return;
   try {
     fs.fchownSync(fd, existing.uid, existing.gid);
   } catch { /* not permitted: the replacement belongs to this process's user */ }

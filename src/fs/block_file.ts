@@ -133,9 +133,10 @@ export class BlockFile implements Disposable {
       file.sync();
       return blocks;
     } catch (error) {
-      // exclusive: this call made the file, so it takes it away again — but
-      // only while the path still names that file, never what replaced it.
-      removeIfSame(libc, filePath, descriptor);
+      // exclusive: this call made the file, so it takes it away again — at
+      // the path it was created at (the one the permission model checked),
+      // and only while that path still names the file it made.
+      removeIfSame(libc, file.path!, descriptor);
       closeQuietly(file);
       throw error;
     }
@@ -414,7 +415,9 @@ export class BlockFile implements Disposable {
     }
     if (this.path === null || this.#removed) return;
     const libc = activeLibc();
-    if (libc.unlink(this.path) !== 0) throw errnoError(libc.errno, libc.constants.errnoNames, "unlink", this.path);
+    // FFI bypasses the runtime's permission model: ask it, and remove exactly what it allowed.
+    const path = libc.checkPathAccess(this.path, "write", "unlink");
+    if (libc.unlink(path) !== 0) throw errnoError(libc.errno, libc.constants.errnoNames, "unlink", path);
     this.#removed = true;
   }
 

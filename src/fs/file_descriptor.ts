@@ -69,16 +69,29 @@ export class FileDescriptor {
   }
 
   /**
-   * Opens `path` with `O_CLOEXEC | O_NOFOLLOW`, creating it (mode 0600 unless
-   * told otherwise) when asked. Refuses anything but a regular file.
+   * Opens `requested` with `O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY`,
+   * creating it (mode 0600 unless told otherwise) when asked. Refuses
+   * anything but a regular file. The descriptor's `path` is the path opened:
+   * the one the runtime's permission model checked (see `Libc.checkPathAccess`).
    *
-   * @throws {MmapError} With the errno of the failing call, or EISDIR/ENODEV.
+   * `O_NONBLOCK` is what keeps a FIFO someone planted from hanging the open
+   * (a reader waits for a writer otherwise); the type check then refuses it
+   * before anything reads. The flag stays set: on a regular file it changes
+   * nothing memmapfs does (mmap, fstat, ftruncate, fsync ignore it), so no
+   * fcntl (variadic, awkward on darwin-arm64) is needed to clear it. The one
+   * visible difference: a file under another process's lease (`F_SETLEASE`)
+   * fails with EWOULDBLOCK instead of waiting for the lease to be broken.
+   *
+   * @throws {MmapError} With the errno of the failing call (ENXIO for a
+   * socket), EISDIR for a directory, ENODEV for a FIFO or device.
    */
-  static open(libc: Libc, path: string, request: OpenRequest): FileDescriptor {
+  static open(libc: Libc, requested: string, request: OpenRequest): FileDescriptor {
     const c = libc.constants;
-    libc.checkPathAccess(path, "read");
+    // Open exactly the string the runtime's permission model checked (absolute
+    // and normalised under Deno or node --permission), never the raw text.
+    const path = libc.checkPathAccess(requested, "read");
     if (request.write) libc.checkPathAccess(path, "write");
-    const base = (request.write ? c.O_RDWR : c.O_RDONLY) | c.O_CLOEXEC | c.O_NOFOLLOW;
+    const base = (request.write ? c.O_RDWR : c.O_RDONLY) | c.O_CLOEXEC | c.O_NOFOLLOW | c.O_NONBLOCK | c.O_NOCTTY;
     let created = false;
     let fd = request.exclusive ? -1 : libc.open(path, base, 0);
     if (fd < 0 && request.create && (request.exclusive || libc.errno === enoent(libc))) {
@@ -91,6 +104,9 @@ export class FileDescriptor {
     if (fd < 0) throw openError(libc, path);
     const descriptor = new FileDescriptor(libc, fd, path, created);
     try {
+      // The rules that judge the real file, not the text (Deno's for /dev,
+      // /proc, /sys), on the descriptor itself: no link swapped in between.
+      libc.checkOpenedFile(fd);
       descriptor.#assertRegularFile();
       if (request.truncate) {
         descriptor.setSize(0);
@@ -109,7 +125,9 @@ export class FileDescriptor {
     const type = this.openedStat.mode & c.S_IFMT;
     if (type === c.S_IFREG) return;
     const errno = type === c.S_IFDIR ? "EISDIR" : "ENODEV";
-    throw errnoError(errnoNumber(this.#libc, errno), c.errnoNames, "open", this.path);
+    const error = errnoError(errnoNumber(this.#libc, errno), c.errnoNames, "open", this.path);
+    if (type !== c.S_IFDIR) error.message += `: it is ${fileTypeName(this.#libc, type)}, and memmapfs maps only regular files`;
+    throw error;
   }
 
   /**
@@ -216,6 +234,16 @@ function openError(libc: Libc, path: string): MmapError {
   error.message += ": memmapfs opens with O_NOFOLLOW and does not follow a symbolic link " +
     "as the last part of a path; pass the resolved path (realpath) instead";
   return error;
+}
+
+/** A file type (`st_mode & S_IFMT`) in words, for an error message. */
+function fileTypeName(libc: Libc, type: number): string {
+  const c = libc.constants;
+  const names: [number, string][] = [
+    [c.S_IFIFO, "a FIFO"], [c.S_IFCHR, "a character device"], [c.S_IFBLK, "a block device"],
+    [c.S_IFSOCK, "a socket"], [c.S_IFLNK, "a symbolic link"],
+  ];
+  return names.find(([bits]) => bits === type)?.[1] ?? `a file of type 0o${type.toString(8)}`;
 }
 
 /** The platform's number for an errno name. */

@@ -28,7 +28,14 @@ export function fsCall<T>(syscall: string, path: string, call: () => T): T {
   try {
     return call();
   } catch (error) {
-    const failure = error as { code?: unknown; errno?: unknown; syscall?: unknown; message?: string };
+    const failure = error as { code?: unknown; errno?: unknown; syscall?: unknown; message?: string; name?: unknown };
+    if (failure?.code === "ERR_ACCESS_DENIED" || failure?.name === "NotCapable" || failure?.name === "PermissionDenied") {
+      // The runtime's permission model refused (Node's code, Deno's error
+      // names): EACCES, as memmapfs's own check of the model says.
+      throw new MmapError(`EACCES: the runtime's permission model denies ${syscall} of "${path}": ${failure.message}`, {
+        code: "EACCES", errno: errnoOf({ code: "EACCES" })!, syscall, path,
+      });
+    }
     const errno = errnoOf(failure);
     if (errno === undefined) throw error;
     throw new MmapError(`${failure.code}: ${syscall} failed for "${path}"`, {

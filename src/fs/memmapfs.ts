@@ -25,6 +25,7 @@ import {
   sharesCachedMapping,
 } from "./mapping_cache.ts";
 import { OpenHandles } from "./open_handles.ts";
+import { readRegularFile } from "./plain_read.ts";
 
 export type { CacheLimits, CacheStats } from "./mapping_cache.ts";
 export type { DirEntry, FileInfo } from "./fs_info.ts";
@@ -189,8 +190,7 @@ export class MemMapFS implements Disposable {
       const entry = cache.lookup(target, currentIdentity) ?? (cache.warm(target) ? this.#loadToRead(cache, target) : undefined);
       if (entry) return copyOfEntry(entry);
     }
-    const { fs } = nodeBuiltins();
-    const buffer = fsCall("open", target, () => fs.readFileSync(target));
+    const buffer = readRegularFile(target);
     // Small Buffers share a pooled ArrayBuffer with other data: copy those out.
     if (buffer.byteOffset !== 0 || buffer.byteLength !== buffer.buffer.byteLength) return new Uint8Array(buffer);
     return new Uint8Array(buffer.buffer, 0, buffer.byteLength);
@@ -426,7 +426,12 @@ export class MemMapFS implements Disposable {
   }
 }
 
-/** The identity of `target` now, through the libc in use (tests swap it to count calls). */
+/**
+ * The identity of `target` now, through the libc in use (tests swap it to count
+ * calls). A hit is a read too: the permission model is asked again, so a grant
+ * revoked since the file was cached (Deno.permissions.revokeSync) is honoured.
+ */
 function currentIdentity(target: string): FileIdentity | undefined {
-  return fileIdentity(activeLibc(), target);
+  const libc = activeLibc();
+  return fileIdentity(libc, libc.checkPathAccess(target, "read"));
 }

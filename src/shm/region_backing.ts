@@ -10,8 +10,7 @@ import { errnoError, MmapError } from "../errors.ts";
 import type { Libc } from "../ffi/libc.ts";
 import { errnoNumber, FileDescriptor } from "../fs/file_descriptor.ts";
 import { Mapping } from "../mapping.ts";
-import { nodeBuiltins } from "../node_builtins.ts";
-import type { ShmName } from "./shm_name.ts";
+import { type ShmName, shmPermissionPath } from "./shm_name.ts";
 
 /** How to open a shared-memory object. */
 export interface ShmOpenRequest {
@@ -42,8 +41,17 @@ export interface ShmOpenRequest {
  */
 export function openShmObject(libc: Libc, shmName: ShmName, request: ShmOpenRequest): FileDescriptor {
   const c = libc.constants;
+  // FFI bypasses the runtime's permission model: an object is checked as the
+  // file it is (/dev/shm/<name>), for reading and, unless read-only, writing.
+  const asPath = shmPermissionPath(c.shmDirectory, shmName);
+  libc.checkPathAccess(asPath, "read", "shm_open");
+  if (!request.readonly) libc.checkPathAccess(asPath, "write", "shm_open");
   // glibc adds O_NOFOLLOW and O_CLOEXEC itself; darwin does not, so say it.
-  const base = (request.readonly ? c.O_RDONLY : c.O_RDWR) | c.O_CLOEXEC;
+  // Where objects are files anyone may plant (/dev/shm), O_NONBLOCK keeps a
+  // FIFO from hanging the open; the type check below then refuses it. darwin's
+  // shm_open takes no other flags, and its objects are never FIFOs.
+  const nonblocking = c.shmDirectory === null ? 0 : c.O_NONBLOCK | c.O_NOCTTY;
+  const base = (request.readonly ? c.O_RDONLY : c.O_RDWR) | c.O_CLOEXEC | nonblocking;
   let fd: number;
   let created = false;
   if (request.create) {
@@ -70,7 +78,7 @@ export function openShmObject(libc: Libc, shmName: ShmName, request: ShmOpenRequ
  * import { FileDescriptor } from "../fs/file_descriptor.ts";
  * const file = FileDescriptor.open(libc(), "/etc/hostname", { write: false });
  * try {
- *   assertTrusted(file); // throws EACCES: root owns it (unless this runs as root)
+ *   assertTrusted(libc(), file); // throws EACCES: root owns it (unless this runs as root)
  * } finally {
  *   file.close();
  * }
@@ -78,12 +86,11 @@ export function openShmObject(libc: Libc, shmName: ShmName, request: ShmOpenRequ
  *
  * @throws {MmapError} EACCES, naming the `trustAnyOwner` option that allows it.
  */
-export function assertTrusted(file: FileDescriptor): void {
+export function assertTrusted(libc: Libc, file: FileDescriptor): void {
   const { uid, mode } = file.openedStat;
-  const me = currentUid();
-  const reason = me === undefined
-    ? "this runtime cannot tell which user it runs as"
-    : uid !== me
+  // geteuid through libc: the runtimes' own uid calls need --allow-sys on Deno.
+  const me = libc.geteuid();
+  const reason = uid !== me
     ? `it belongs to user ${uid}, not to this process's user ${me}`
     : (mode & 0o022) !== 0
     ? `group or others may write it (mode ${(mode & 0o777).toString(8).padStart(4, "0")})`
@@ -93,14 +100,6 @@ export function assertTrusted(file: FileDescriptor): void {
     `EACCES: refusing to open "${file.path}": ${reason}; pass { trustAnyOwner: true } to open it anyway`,
     { code: "EACCES", errno: 13, syscall: "open", path: file.path },
   );
-}
-
-function currentUid(): number | undefined {
-  try {
-    return nodeBuiltins().process.getuid?.();
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Mapping } from "../mapping.ts";
 import { assertByteCount, assertOptionalBoolean, assertPermissions, optionsObject, toPath } from "../validate.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { assertTrusted, mapRegion, openShmObject } from "./region_backing.ts";
-import { isFilePath, parseShmName, randomShmName, type ShmName } from "./shm_name.ts";
+import { isFilePath, parseShmName, randomShmName, type ShmName, shmPermissionPath } from "./shm_name.ts";
 import { assertSameFile, checkDescriptor, forbidCloning, reopenInProcess, type SharedRegion } from "../sharing.ts";
 
 export type { SharedRegion } from "../sharing.ts";
@@ -220,7 +220,7 @@ export class SharedMemory implements Disposable {
   /** Grows a new (or smaller existing) object to `size` and maps it; undoes creation on failure. */
   static #sized(libc: Libc, file: FileDescriptor, shmName: ShmName | null, size: number, trust: boolean): SharedMemory {
     try {
-      if (!file.created && !trust) assertTrusted(file);
+      if (!file.created && !trust) assertTrusted(libc, file);
       const existing = file.openedStat.size;
       // Never truncate: other processes may map the object, and pages past a
       // new end of file would be SIGBUS for them. Grow only.
@@ -272,7 +272,7 @@ export class SharedMemory implements Disposable {
       ? openShmObject(libc, shmName, { create: false, exclusive: false, readonly, permissions: 0 })
       : FileDescriptor.open(libc, path!, { write: !readonly });
     try {
-      if (!options.trustAnyOwner) assertTrusted(file);
+      if (!options.trustAnyOwner) assertTrusted(libc, file);
       // A /proc file says it is empty and is not: refuse rather than map nothing.
       file.assertMappableSize();
       return new SharedMemory(libc, file, shmName, file.openedStat.size, readonly, false);
@@ -561,14 +561,15 @@ export class SharedMemory implements Disposable {
   unlink(): void {
     const libc = this.#libc;
     if (this.#shmName) {
+      // Removing /dev/shm/<name> is a write there, as Deno.removeSync or fs.unlinkSync would need.
+      libc.checkPathAccess(shmPermissionPath(libc.constants.shmDirectory, this.#shmName), "write", "shm_unlink");
       if (libc.shmUnlink(this.#shmName.posixName) !== 0) {
         throw errnoError(libc.errno, libc.constants.errnoNames, "shm_unlink", this.#shmName.name);
       }
       return;
     }
-    const path = this.path!;
-    // FFI bypasses Deno's permission model: ask it before removing a file.
-    libc.checkPathAccess(path, "write");
+    // FFI bypasses the runtime's permission model: ask it, and remove exactly what it allowed.
+    const path = libc.checkPathAccess(this.path!, "write", "unlink");
     if (libc.unlink(path) !== 0) throw errnoError(libc.errno, libc.constants.errnoNames, "unlink", path);
   }
 

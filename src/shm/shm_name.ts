@@ -89,3 +89,18 @@ export function randomShmName(): ShmName {
 export function isFilePath(nameOrPath: string): boolean {
   return nameOrPath.indexOf("/", 1) !== -1;
 }
+
+/**
+ * The path a shared-memory object is checked as against the runtime's
+ * permission model: its file in `/dev/shm` where shm_open keeps objects as
+ * files (Linux), and `/` where they live outside the file system (darwin),
+ * so a name then needs access to everything, as no narrower grant names it.
+ *
+ * @example
+ * ```ts
+ * console.log(shmPermissionPath("/dev/shm", parseShmName("psm_ab12"))); // "/dev/shm/psm_ab12"
+ * ```
+ */
+export function shmPermissionPath(shmDirectory: string | null, shmName: ShmName): string {
+  return shmDirectory === null ? "/" : `${shmDirectory}/${shmName.name}`;
+}
