@@ -69,9 +69,34 @@ export interface PlatformConstants {
   readonly O_NOFOLLOW: number;
   readonly O_DIRECTORY: number;
   readonly O_CLOEXEC: number;
+  /** Open without waiting (a FIFO must never hang an open). */
+  readonly O_NONBLOCK: number;
+  /** Linux `O_PATH`: a descriptor that only names a file; 0 where the platform has none. */
+  readonly O_PATH: number;
   readonly S_IFMT: number;
   readonly S_IFREG: number;
   readonly S_IFDIR: number;
+  readonly S_IFLNK: number;
+  /** The `*at` calls' "relative to the working directory" descriptor. */
+  readonly AT_FDCWD: number;
+  readonly AT_SYMLINK_NOFOLLOW: number;
+  readonly AT_REMOVEDIR: number;
+  /** `openat2` system call number; 0 where the platform has none (Darwin). */
+  readonly SYS_openat2: number;
+  /** `struct open_how.resolve` flags of `openat2`. */
+  readonly RESOLVE_BENEATH: number;
+  readonly RESOLVE_NO_MAGICLINKS: number;
+  /** Exported names of `fstatat`, `fdopendir` and `readdir` matching the 64-bit-inode layouts. */
+  readonly fstatatSymbol: string;
+  readonly fdopendirSymbol: string;
+  readonly readdirSymbol: string;
+  /** Byte offsets in `struct dirent`: record length (u16), type (u8), name (NUL-terminated). */
+  readonly dirent: { readonly reclen: number; readonly type: number; readonly name: number };
+  /** `d_type` values. */
+  readonly DT_UNKNOWN: number;
+  readonly DT_DIR: number;
+  readonly DT_REG: number;
+  readonly DT_LNK: number;
   /** `madvise` advice numbers; an advice the platform lacks is absent. */
   readonly advice: Readonly<Partial<Record<AdviceName, number>>>;
   /** errno number → name. */
@@ -115,8 +140,15 @@ const LINUX_COMMON = {
   MREMAP_MAYMOVE: 1,
   MS_ASYNC: 1, MS_INVALIDATE: 2, MS_SYNC: 4,
   O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CREAT: 0o100, O_EXCL: 0o200, O_TRUNC: 0o1000,
-  O_APPEND: 0o2000, O_CLOEXEC: 0o2000000,
-  S_IFMT: 0o170000, S_IFREG: 0o100000, S_IFDIR: 0o040000,
+  O_APPEND: 0o2000, O_CLOEXEC: 0o2000000, O_NONBLOCK: 0o4000, O_PATH: 0o10000000,
+  S_IFMT: 0o170000, S_IFREG: 0o100000, S_IFDIR: 0o040000, S_IFLNK: 0o120000,
+  // linux/fcntl.h; linux/openat2.h; asm-generic/unistd.h (openat2 has one number on every arch).
+  AT_FDCWD: -100, AT_SYMLINK_NOFOLLOW: 0x100, AT_REMOVEDIR: 0x200,
+  SYS_openat2: 437, RESOLVE_BENEATH: 0x08, RESOLVE_NO_MAGICLINKS: 0x02,
+  fstatatSymbol: "fstatat", fdopendirSymbol: "fdopendir", readdirSymbol: "readdir",
+  // struct dirent (glibc, 64-bit): d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+  dirent: { reclen: 16, type: 18, name: 19 },
+  DT_UNKNOWN: 0, DT_DIR: 4, DT_REG: 8, DT_LNK: 10,
   advice: LINUX_ADVICE,
   errnoNames: LINUX_ERRNO,
 } as const;
@@ -169,7 +201,14 @@ const DARWIN_COMMON = {
   MS_ASYNC: 0x1, MS_INVALIDATE: 0x2, MS_SYNC: 0x10,
   O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CREAT: 0x200, O_EXCL: 0x800, O_TRUNC: 0x400,
   O_APPEND: 0x8, O_NOFOLLOW: 0x100, O_DIRECTORY: 0x100000, O_CLOEXEC: 0x1000000,
-  S_IFMT: 0o170000, S_IFREG: 0o100000, S_IFDIR: 0o040000,
+  O_NONBLOCK: 0x4, O_PATH: 0,
+  S_IFMT: 0o170000, S_IFREG: 0o100000, S_IFDIR: 0o040000, S_IFLNK: 0o120000,
+  // sys/fcntl.h; Darwin has no openat2: confined paths take the openat walk.
+  AT_FDCWD: -2, AT_SYMLINK_NOFOLLOW: 0x20, AT_REMOVEDIR: 0x80,
+  SYS_openat2: 0, RESOLVE_BENEATH: 0, RESOLVE_NO_MAGICLINKS: 0,
+  // sys/dirent.h with 64-bit inodes: d_ino (8), d_seekoff (8), d_reclen (2), d_namlen (2), d_type (1), d_name.
+  dirent: { reclen: 16, type: 20, name: 21 },
+  DT_UNKNOWN: 0, DT_DIR: 4, DT_REG: 8, DT_LNK: 10,
   advice: {
     normal: 0, random: 1, sequential: 2, willneed: 3, dontneed: 4, free: 5, pageout: 10,
   },
@@ -188,6 +227,9 @@ const DARWIN_X64: PlatformConstants = {
   // On x86-64 the 64-bit-inode stat is exported under its $INODE64 alias.
   fstatSymbol: "fstat$INODE64",
   statSymbol: "stat$INODE64",
+  fstatatSymbol: "fstatat$INODE64",
+  fdopendirSymbol: "fdopendir$INODE64",
+  readdirSymbol: "readdir$INODE64",
   defaultPageSize: 4096,
 };
 
@@ -196,6 +238,9 @@ const DARWIN_ARM64: PlatformConstants = {
   name: "darwin-arm64",
   fstatSymbol: "fstat",
   statSymbol: "stat",
+  fstatatSymbol: "fstatat",
+  fdopendirSymbol: "fdopendir",
+  readdirSymbol: "readdir",
   defaultPageSize: 16384,
 };
 
