@@ -22,7 +22,10 @@ export interface StatLayout {
   readonly ino: number;
   readonly mode: { readonly offset: number; readonly bytes: 2 | 4 };
   readonly uid: number;
+  readonly gid: number;
   readonly fileSize: number;
+  /** `st_atim` / `st_atimespec`: seconds at this offset, nanoseconds 8 bytes later. */
+  readonly atime: number;
   /** `st_mtim` / `st_mtimespec`: seconds at this offset, nanoseconds 8 bytes later. */
   readonly mtime: number;
 }
@@ -162,7 +165,7 @@ const LINUX_X64: PlatformConstants = {
   // x86-64 struct stat: dev, ino, nlink (8 each), mode, uid, gid, pad, rdev, size...
   stat: {
     size: 144, dev: { offset: 0, bytes: 8 }, ino: 8, mode: { offset: 24, bytes: 4 },
-    uid: 28, fileSize: 48, mtime: 88,
+    uid: 28, gid: 32, fileSize: 48, atime: 72, mtime: 88,
   },
 };
 
@@ -175,7 +178,7 @@ const LINUX_ARM64: PlatformConstants = {
   // asm-generic struct stat: dev, ino (8), mode, nlink, uid, gid (4), rdev, pad, size...
   stat: {
     size: 128, dev: { offset: 0, bytes: 8 }, ino: 8, mode: { offset: 16, bytes: 4 },
-    uid: 24, fileSize: 48, mtime: 88,
+    uid: 24, gid: 28, fileSize: 48, atime: 72, mtime: 88,
   },
   // Kernels for arm64 are built with 4 KiB, 16 KiB or 64 KiB pages; sysconf tells.
   defaultPageSize: 4096,
@@ -217,7 +220,7 @@ const DARWIN_COMMON = {
   // rdev (4 each), pad, atime, mtime, ctime, birthtime (16 each), size...
   stat: {
     size: 144, dev: { offset: 0, bytes: 4 }, ino: 8, mode: { offset: 4, bytes: 2 },
-    uid: 16, fileSize: 96, mtime: 48,
+    uid: 16, gid: 20, fileSize: 96, atime: 32, mtime: 48,
   },
 } as const;
 

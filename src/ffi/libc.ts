@@ -20,8 +20,11 @@ export interface FileStat {
   readonly size: number;
   readonly mode: number;
   readonly uid: number;
+  readonly gid: number;
   readonly dev: bigint;
   readonly ino: bigint;
+  /** Access time in nanoseconds since the epoch. */
+  readonly atimeNs: bigint;
   /** Modification time in nanoseconds since the epoch. */
   readonly mtimeNs: bigint;
 }

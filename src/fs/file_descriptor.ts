@@ -22,6 +22,28 @@ export interface OpenRequest {
   readonly permissions?: number;
 }
 
+/**
+ * Opens a file some other way than by its path (beneath a directory
+ * descriptor), and undoes or makes durable its creation the same way.
+ *
+ * @example
+ * ```ts ignore
+ * const opener: Opener = {
+ *   open: (flags, mode) => root.open("a.txt", flags, mode, "/srv/a.txt"),
+ *   remove: () => root.at("a.txt", (dirFd, name) => libc.unlinkat(dirFd, name, 0), "/srv/a.txt"),
+ *   syncDirectory: () => syncParentOf("a.txt"),
+ * };
+ * ```
+ */
+export interface Opener {
+  /** Opens with `flags` (and `mode` when creating): the descriptor, or minus the errno. */
+  open(flags: number, mode: number): number;
+  /** Removes the file this opener created (a failed open undoes itself). */
+  remove(): void;
+  /** fsync of the directory holding the file, after creating it. */
+  syncDirectory(): void;
+}
+
 /** An open descriptor of a regular file. */
 export class FileDescriptor {
   readonly #libc: Libc;
@@ -36,6 +58,8 @@ export class FileDescriptor {
   openedStat!: FileStat;
   /** How to remove what this descriptor names; unlink(path) unless adopted. */
   #remove: (() => void) | undefined;
+  /** How to fsync the directory holding the file; by its path unless opened by an Opener. */
+  #syncDirectory: (() => void) | undefined;
 
   private constructor(libc: Libc, fd: number, path: string, created: boolean) {
     this.#libc = libc;
@@ -72,24 +96,46 @@ export class FileDescriptor {
    * Opens `path` with `O_CLOEXEC | O_NOFOLLOW`, creating it (mode 0600 unless
    * told otherwise) when asked. Refuses anything but a regular file.
    *
+   * With `opener`, the file is opened by it instead (a MemMapFS resolving
+   * beneath its directory): it gets the flags without `O_NOFOLLOW`, with
+   * `O_NONBLOCK` so a FIFO cannot hang the open, and returns the descriptor or
+   * minus the errno; `path` then only names the file in errors.
+   *
    * @throws {MmapError} With the errno of the failing call, or EISDIR/ENODEV.
    */
-  static open(libc: Libc, path: string, request: OpenRequest): FileDescriptor {
+  static open(libc: Libc, path: string, request: OpenRequest, opener?: Opener): FileDescriptor {
     const c = libc.constants;
     libc.checkPathAccess(path, "read");
     if (request.write) libc.checkPathAccess(path, "write");
-    const base = (request.write ? c.O_RDWR : c.O_RDONLY) | c.O_CLOEXEC | c.O_NOFOLLOW;
+    const access = (request.write ? c.O_RDWR : c.O_RDONLY) | c.O_CLOEXEC;
+    const base = opener ? access | c.O_NONBLOCK : access | c.O_NOFOLLOW;
+    let openErrno = 0;
+    const open = (flags: number, mode: number): number => {
+      if (!opener) {
+        const fd = libc.open(path, flags, mode);
+        if (fd < 0) openErrno = libc.errno;
+        return fd;
+      }
+      const fd = opener.open(flags, mode);
+      if (fd >= 0) return fd;
+      openErrno = -fd;
+      return -1;
+    };
     let created = false;
-    let fd = request.exclusive ? -1 : libc.open(path, base, 0);
-    if (fd < 0 && request.create && (request.exclusive || libc.errno === enoent(libc))) {
+    let fd = request.exclusive ? -1 : open(base, 0);
+    if (fd < 0 && request.create && (request.exclusive || openErrno === enoent(libc))) {
       // O_EXCL tells us whether this call made the file, so a failure later
       // can remove exactly what it created and nothing else.
-      fd = libc.open(path, base | c.O_CREAT | c.O_EXCL, request.permissions ?? 0o600);
+      fd = open(base | c.O_CREAT | c.O_EXCL, request.permissions ?? 0o600);
       created = fd >= 0;
-      if (fd < 0 && !request.exclusive && libc.errno === eexist(libc)) fd = libc.open(path, base, 0);
+      if (fd < 0 && !request.exclusive && openErrno === eexist(libc)) fd = open(base, 0);
     }
-    if (fd < 0) throw openError(libc, path);
+    if (fd < 0) throw openError(libc, openErrno, path);
     const descriptor = new FileDescriptor(libc, fd, path, created);
+    if (opener) {
+      descriptor.#remove = () => opener.remove();
+      descriptor.#syncDirectory = () => opener.syncDirectory();
+    }
     try {
       descriptor.#assertRegularFile();
       if (request.truncate) {
@@ -148,6 +194,7 @@ export class FileDescriptor {
 
   /** fsync of the directory holding this file, so its creation survives a crash. */
   syncDirectory(): void {
+    if (this.#syncDirectory) return this.#syncDirectory();
     const libc = this.#libc;
     const c = libc.constants;
     const slash = this.path.lastIndexOf("/");
@@ -188,8 +235,8 @@ export class FileDescriptor {
   }
 }
 
-function openError(libc: Libc, path: string): MmapError {
-  const error = errnoError(libc.errno, libc.constants.errnoNames, "open", path);
+function openError(libc: Libc, errno: number, path: string): MmapError {
+  const error = errnoError(errno, libc.constants.errnoNames, "open", path);
   if (error.code !== "ELOOP") return error;
   error.message += ": memmapfs opens with O_NOFOLLOW and does not follow a symbolic link " +
     "as the last part of a path; pass the resolved path (realpath) instead";
