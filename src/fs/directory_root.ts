@@ -76,6 +76,8 @@ export class DirectoryRoot {
   /** The absolute path the root was opened by: for messages and permission checks only. */
   readonly path: string;
   readonly confined: boolean;
+  /** The call behind the last minus-errno {@linkcode DirectoryRoot.open} returned, for its error. */
+  failedCall = "openat";
 
   private constructor(libc: () => Libc, fd: number, path: string, confined: boolean) {
     this.#libc = libc;
@@ -154,13 +156,17 @@ export class DirectoryRoot {
   open(relative: string, flags: number, mode: number, path: string): number {
     const libc = this.#libc();
     const c = libc.constants;
+    this.failedCall = "openat";
     if (!this.confined) {
       const fd = libc.openat(c.AT_FDCWD, relative, flags, mode);
       return fd < 0 ? -libc.errno : fd;
     }
     if (this.#hasOpenat2(libc)) {
       const fd = this.#openat2(libc, relative === "" ? "." : relative, flags, mode, path);
-      if (fd !== undefined) return fd;
+      if (fd !== undefined) {
+        this.failedCall = "openat2";
+        return fd;
+      }
     }
     return this.at(relative, (dirFd, name) => {
       const fd = libc.openat(dirFd, name, flags | c.O_NOFOLLOW, mode);
@@ -246,7 +252,8 @@ export class DirectoryRoot {
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
       const fd = libc.openat2!(this.fd, relative, flags, mode, c.RESOLVE_BENEATH | c.RESOLVE_NO_MAGICLINKS);
       if (fd >= 0) return fd;
-      const code = c.errnoNames[libc.errno];
+      const errno = libc.errno;
+      const code = c.errnoNames[errno];
       // A rename elsewhere raced the lookup: the kernel asks to try again.
       if (code === "EAGAIN") continue;
       if (code === "EXDEV") throw escapeError(path, this.path);
@@ -254,7 +261,7 @@ export class DirectoryRoot {
         withoutOpenat2.add(libc);
         return undefined;
       }
-      return -libc.errno;
+      return -errno;
     }
     return -errnoNumber(libc, "EAGAIN");
   }

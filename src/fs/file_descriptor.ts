@@ -38,6 +38,8 @@ export interface OpenRequest {
 export interface Opener {
   /** Opens with `flags` (and `mode` when creating): the descriptor, or minus the errno. */
   open(flags: number, mode: number): number;
+  /** The system call behind the last failure `open` reported, for its error. */
+  failedCall(): string;
   /** Removes the file this opener created (a failed open undoes itself). */
   remove(): void;
   /** fsync of the directory holding the file, after creating it. */
@@ -130,7 +132,7 @@ export class FileDescriptor {
       created = fd >= 0;
       if (fd < 0 && !request.exclusive && openErrno === eexist(libc)) fd = open(base, 0);
     }
-    if (fd < 0) throw openError(libc, openErrno, path);
+    if (fd < 0) throw openError(libc, openErrno, path, opener?.failedCall() ?? "open");
     const descriptor = new FileDescriptor(libc, fd, path, created);
     if (opener) {
       descriptor.#remove = () => opener.remove();
@@ -235,8 +237,8 @@ export class FileDescriptor {
   }
 }
 
-function openError(libc: Libc, errno: number, path: string): MmapError {
-  const error = errnoError(errno, libc.constants.errnoNames, "open", path);
+function openError(libc: Libc, errno: number, path: string, syscall: string): MmapError {
+  const error = errnoError(errno, libc.constants.errnoNames, syscall, path);
   if (error.code !== "ELOOP") return error;
   error.message += ": memmapfs opens with O_NOFOLLOW and does not follow a symbolic link " +
     "as the last part of a path; pass the resolved path (realpath) instead";

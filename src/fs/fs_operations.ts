@@ -36,7 +36,7 @@ export function statAt(libc: Libc, root: DirectoryRoot, place: Place, follow: bo
   const c = libc.constants;
   return root.at(place.relative, (dirFd, name) => {
     const stat = libc.fstatat(dirFd, name, c.AT_SYMLINK_NOFOLLOW);
-    if (!stat) throw failure(libc, follow ? "stat" : "lstat", place.display);
+    if (!stat) throw failure(libc, "fstatat", place.display);
     return follow && typeOf(libc, stat) === c.S_IFLNK ? FOLLOW : stat;
   }, place.display);
 }
@@ -54,11 +54,11 @@ export function statAt(libc: Libc, root: DirectoryRoot, place: Place, follow: bo
 export function readDirAt(libc: Libc, root: DirectoryRoot, place: Place): DirEntry[] {
   const fd = openDirectoryAt(libc, root, place.relative, place.display);
   const c = libc.constants;
-  const entries = listDescriptor(libc, fd, place.display).map(({ name, type }) => {
-    const known = type === c.DT_DIR ? c.S_IFDIR : type === c.DT_REG ? c.S_IFREG : type === c.DT_LNK ? c.S_IFLNK : -1;
-    return { name, type: known };
-  });
   try {
+    const entries = listDescriptor(libc, fd, place.display).map(({ name, type }) => {
+      const known = type === c.DT_DIR ? c.S_IFDIR : type === c.DT_REG ? c.S_IFREG : type === c.DT_LNK ? c.S_IFLNK : -1;
+      return { name, type: known };
+    });
     return entries.map(({ name, type }) => {
       // The file system did not say (DT_UNKNOWN): ask for this entry alone.
       const stat = type === -1 ? libc.fstatat(fd, name, c.AT_SYMLINK_NOFOLLOW) : null;
@@ -78,7 +78,7 @@ function openDirectoryAt(libc: Libc, root: DirectoryRoot, relative: string, disp
     if (fd >= 0) return fd;
     const errno = libc.errno;
     if (isLinkError(libc, errno) && isSymlinkAt(libc, dirFd, name)) return FOLLOW;
-    throw failure(libc, "opendir", display, errno);
+    throw failure(libc, "openat", display, errno);
   }, display);
 }
 
@@ -89,7 +89,7 @@ function openDirectoryAt(libc: Libc, root: DirectoryRoot, relative: string, disp
 function listDescriptor(libc: Libc, fd: number, display: string): DirectoryEntry[] {
   const c = libc.constants;
   const own = libc.openat(fd, ".", c.O_RDONLY | c.O_DIRECTORY | c.O_CLOEXEC, 0);
-  if (own < 0) throw failure(libc, "opendir", display);
+  if (own < 0) throw failure(libc, "openat", display);
   const dir = libc.fdopendir(own);
   if (dir === 0n) {
     const error = failure(libc, "fdopendir", display);
@@ -125,7 +125,7 @@ export function mkdirAt(libc: Libc, root: DirectoryRoot, place: Place, mode: num
   const c = libc.constants;
   if (!recursive) {
     root.at(place.relative, (dirFd, name) => {
-      if (libc.mkdirat(dirFd, name, mode) !== 0) throw failure(libc, "mkdir", place.display);
+      if (libc.mkdirat(dirFd, name, mode) !== 0) throw failure(libc, "mkdirat", place.display);
     }, place.display);
     return;
   }
@@ -136,11 +136,12 @@ export function mkdirAt(libc: Libc, root: DirectoryRoot, place: Place, mode: num
     root.at(lead + parts.slice(0, i).join("/"), (dirFd, name) => {
       if (libc.mkdirat(dirFd, name, mode) === 0) return;
       const errno = libc.errno;
-      if (c.errnoNames[errno] !== "EEXIST") throw failure(libc, "mkdir", place.display, errno);
+      if (c.errnoNames[errno] !== "EEXIST") throw failure(libc, "mkdirat", place.display, errno);
       const stat = libc.fstatat(dirFd, name, c.AT_SYMLINK_NOFOLLOW);
       if (stat && typeOf(libc, stat) === c.S_IFDIR) return;
       if (stat && typeOf(libc, stat) === c.S_IFLNK) return FOLLOW;
-      throw failure(libc, "mkdir", place.display, last ? errno : errnoOf(libc, "ENOTDIR"));
+      if (!stat && c.errnoNames[libc.errno] !== "ENOENT") throw failure(libc, "fstatat", place.display);
+      throw failure(libc, "mkdirat", place.display, last ? errno : errnoOf(libc, "ENOTDIR"));
     }, place.display);
   }
 }
@@ -170,9 +171,9 @@ function removeEntry(libc: Libc, dirFd: number, name: string, display: string): 
   // Linux answers EISDIR for a directory, POSIX (and Darwin) EPERM.
   if (c.errnoNames[first] === "EISDIR" || c.errnoNames[first] === "EPERM") {
     if (libc.unlinkat(dirFd, name, c.AT_REMOVEDIR) === 0) return undefined;
-    if (c.errnoNames[libc.errno] !== "ENOTDIR") return failure(libc, "rmdir", display);
+    if (c.errnoNames[libc.errno] !== "ENOTDIR") return failure(libc, "unlinkat", display);
   }
-  return failure(libc, "unlink", display, first);
+  return failure(libc, "unlinkat", display, first);
 }
 
 /**
@@ -199,7 +200,7 @@ function removeTree(libc: Libc, dirFd: number, name: string, display: string): v
   const fd = libc.openat(dirFd, name, c.O_RDONLY | c.O_DIRECTORY | c.O_NOFOLLOW | c.O_CLOEXEC | c.O_NONBLOCK, 0);
   if (fd < 0) {
     if (c.errnoNames[libc.errno] === "ENOENT") return;
-    throw failure(libc, "open", display);
+    throw failure(libc, "openat", display);
   }
   try {
     for (const entry of listDescriptor(libc, fd, display)) removeTree(libc, fd, entry.name, `${display}/${entry.name}`);
@@ -209,7 +210,7 @@ function removeTree(libc: Libc, dirFd: number, name: string, display: string): v
   // A file system's own root ("." of the held descriptor) is emptied, not removed.
   if (name === ".") return;
   if (libc.unlinkat(dirFd, name, c.AT_REMOVEDIR) !== 0 && c.errnoNames[libc.errno] !== "ENOENT") {
-    throw failure(libc, "rmdir", display);
+    throw failure(libc, "unlinkat", display);
   }
 }
 
@@ -227,7 +228,7 @@ function removeTree(libc: Libc, dirFd: number, name: string, display: string): v
 export function renameAt(libc: Libc, root: DirectoryRoot, from: Place, to: Place): void {
   root.at(from.relative, (fromDir, fromName) =>
     root.at(to.relative, (toDir, toName) => {
-      if (libc.renameat(fromDir, fromName, toDir, toName) !== 0) throw failure(libc, "rename", from.display);
+      if (libc.renameat(fromDir, fromName, toDir, toName) !== 0) throw failure(libc, "renameat", from.display);
     }, to.display), from.display);
 }
 
@@ -244,18 +245,18 @@ export function renameAt(libc: Libc, root: DirectoryRoot, from: Place, to: Place
 export function chmodAt(libc: Libc, root: DirectoryRoot, place: Place, mode: number): void {
   const c = libc.constants;
   root.at(place.relative, (dirFd, name) => {
-    if (notFollowed(libc, dirFd, name, "chmod", place.display)) return FOLLOW;
+    if (notFollowed(libc, dirFd, name, place.display)) return FOLLOW;
     if (libc.fchmodat(dirFd, name, mode, c.AT_SYMLINK_NOFOLLOW) === 0) return;
     const errno = libc.errno;
     const code = c.errnoNames[errno];
-    if (code !== "EOPNOTSUPP" && code !== "ENOTSUP") throw failure(libc, "chmod", place.display, errno);
+    if (code !== "EOPNOTSUPP" && code !== "ENOTSUP") throw failure(libc, "fchmodat", place.display, errno);
     // Linux refuses to chmod a link, and an old libc any file, without following:
     // become a link meanwhile → follow it; else change it through its own descriptor.
     const fd = libc.openat(dirFd, name, c.O_RDONLY | c.O_NOFOLLOW | c.O_CLOEXEC | c.O_NONBLOCK, 0);
     if (fd < 0) {
       const openErrno = libc.errno;
       if (isLinkError(libc, openErrno) && isSymlinkAt(libc, dirFd, name)) return FOLLOW;
-      throw failure(libc, "chmod", place.display, openErrno);
+      throw failure(libc, "openat", place.display, openErrno);
     }
     const result = libc.fchmod(fd, mode);
     const error = result === 0 ? undefined : failure(libc, "fchmod", place.display);
@@ -277,9 +278,9 @@ export function chmodAt(libc: Libc, root: DirectoryRoot, place: Place, mode: num
 export function chownAt(libc: Libc, root: DirectoryRoot, place: Place, uid: number, gid: number): void {
   const c = libc.constants;
   root.at(place.relative, (dirFd, name) => {
-    if (notFollowed(libc, dirFd, name, "chown", place.display)) return FOLLOW;
+    if (notFollowed(libc, dirFd, name, place.display)) return FOLLOW;
     // Not following: if the name became a link meanwhile, the link itself changes, inside.
-    if (libc.fchownat(dirFd, name, uid, gid, c.AT_SYMLINK_NOFOLLOW) !== 0) throw failure(libc, "chown", place.display);
+    if (libc.fchownat(dirFd, name, uid, gid, c.AT_SYMLINK_NOFOLLOW) !== 0) throw failure(libc, "fchownat", place.display);
   }, place.display);
 }
 
@@ -296,17 +297,17 @@ export function chownAt(libc: Libc, root: DirectoryRoot, place: Place, uid: numb
 export function utimesAt(libc: Libc, root: DirectoryRoot, place: Place, atimeNs: bigint, mtimeNs: bigint): void {
   const c = libc.constants;
   root.at(place.relative, (dirFd, name) => {
-    if (notFollowed(libc, dirFd, name, "utime", place.display)) return FOLLOW;
+    if (notFollowed(libc, dirFd, name, place.display)) return FOLLOW;
     if (libc.utimensat(dirFd, name, atimeNs, mtimeNs, c.AT_SYMLINK_NOFOLLOW) !== 0) {
-      throw failure(libc, "utime", place.display);
+      throw failure(libc, "utimensat", place.display);
     }
   }, place.display);
 }
 
 /** True when `name` is a symbolic link still to follow; throws when it is missing. */
-function notFollowed(libc: Libc, dirFd: number, name: string, syscall: string, display: string): boolean {
+function notFollowed(libc: Libc, dirFd: number, name: string, display: string): boolean {
   const stat = libc.fstatat(dirFd, name, libc.constants.AT_SYMLINK_NOFOLLOW);
-  if (!stat) throw failure(libc, syscall, display);
+  if (!stat) throw failure(libc, "fstatat", display);
   return typeOf(libc, stat) === libc.constants.S_IFLNK;
 }
 
@@ -326,7 +327,7 @@ function notFollowed(libc: Libc, dirFd: number, name: string, syscall: string, d
 export function readFileAt(libc: Libc, root: DirectoryRoot, place: Place): Uint8Array {
   const c = libc.constants;
   const fd = root.open(place.relative, c.O_RDONLY | c.O_CLOEXEC | c.O_NONBLOCK, 0, place.display);
-  if (fd < 0) throw failure(libc, "open", place.display, -fd);
+  if (fd < 0) throw failure(libc, root.failedCall, place.display, -fd);
   try {
     const stat = libc.fstat(fd);
     if (!stat) throw failure(libc, "fstat", place.display);
@@ -381,7 +382,7 @@ export function writeFileAt(libc: Libc, root: DirectoryRoot, place: Place, bytes
   const c = libc.constants;
   root.at(place.relative, (dirFd, name) => {
     const existing = libc.fstatat(dirFd, name, c.AT_SYMLINK_NOFOLLOW);
-    if (!existing && c.errnoNames[libc.errno] !== "ENOENT") throw failure(libc, "stat", place.display);
+    if (!existing && c.errnoNames[libc.errno] !== "ENOENT") throw failure(libc, "fstatat", place.display);
     if (existing && typeOf(libc, existing) === c.S_IFLNK) return FOLLOW;
     if (existing && typeOf(libc, existing) === c.S_IFDIR) {
       throw failure(libc, "open", place.display, errnoOf(libc, "EISDIR"));
@@ -391,7 +392,7 @@ export function writeFileAt(libc: Libc, root: DirectoryRoot, place: Place, bytes
     const temporary = `${name.slice(0, slash + 1)}.${name.slice(slash + 1).slice(0, 50)}.${crypto.randomUUID()}.tmp`;
     // Created private; the final mode is set on the descriptor before any byte is written.
     const fd = libc.openat(dirFd, temporary, c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW | c.O_CLOEXEC, 0o600);
-    if (fd < 0) throw failure(libc, "open", place.display);
+    if (fd < 0) throw failure(libc, "openat", place.display);
     let open = true;
     try {
       if (libc.fchmod(fd, existing ? existing.mode & 0o7777 : permissions) !== 0) throw failure(libc, "fchmod", place.display);
@@ -404,7 +405,7 @@ export function writeFileAt(libc: Libc, root: DirectoryRoot, place: Place, bytes
       if (libc.fsync(fd) !== 0) throw failure(libc, "fsync", place.display);
       open = false;
       if (libc.close(fd) !== 0) throw failure(libc, "close", place.display);
-      if (libc.renameat(dirFd, temporary, dirFd, name) !== 0) throw failure(libc, "rename", place.display);
+      if (libc.renameat(dirFd, temporary, dirFd, name) !== 0) throw failure(libc, "renameat", place.display);
     } catch (error) {
       if (open) libc.close(fd);
       libc.unlinkat(dirFd, temporary, 0);
@@ -430,7 +431,7 @@ export function syncDirectoryOf(libc: Libc, dirFd: number, name: string, display
   const slash = name.lastIndexOf("/");
   const directory = slash < 0 ? "." : slash === 0 ? "/" : name.slice(0, slash);
   const fd = libc.openat(dirFd, directory, c.O_RDONLY | c.O_DIRECTORY | c.O_CLOEXEC, 0);
-  if (fd < 0) throw failure(libc, "open", display);
+  if (fd < 0) throw failure(libc, "openat", display);
   let error = libc.fsync(fd) === 0 ? undefined : failure(libc, "fsync", display);
   // A close error after fsync is reported too: we cannot tell what it lost.
   if (libc.close(fd) !== 0) error ??= failure(libc, "close", display);

@@ -91,6 +91,8 @@ export class MemMapFS implements Disposable {
   #paths: FsPaths;
   #root: DirectoryRoot;
   #shared: SharedState;
+  /** File systems `sub()` made from this one: closed with it. */
+  readonly #subs: WeakRef<MemMapFS>[] = [];
 
   /**
    * Makes a file system over the real one. With `root`, opens that directory
@@ -267,8 +269,10 @@ export class MemMapFS implements Disposable {
       statAt(activeLibc(), this.#root, place, true);
       return true;
     } catch (error) {
-      if (isEscape(error)) throw error;
-      return false;
+      // Missing, or a parent that is not a directory, or a link loop: not there.
+      // Anything else (an escape, EIO, ENOMEM) is an answer we do not have.
+      if (["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG"].includes((error as { code?: string }).code ?? "")) return false;
+      throw error;
     }
   }
 
@@ -343,7 +347,7 @@ export class MemMapFS implements Disposable {
     const libc = activeLibc();
     const c = libc.constants;
     const fd = this.#root.open(place.relative, c.O_WRONLY | c.O_CLOEXEC | c.O_NONBLOCK, 0, place.display);
-    if (fd < 0) throw errnoError(-fd, c.errnoNames, "open", place.display);
+    if (fd < 0) throw errnoError(-fd, c.errnoNames, this.#root.failedCall, place.display);
     try {
       // Everything below is about this descriptor: the file checked is the file cut.
       const stat = libc.fstat(fd);
@@ -398,7 +402,7 @@ export class MemMapFS implements Disposable {
     const libc = activeLibc();
     const c = libc.constants;
     const stat = statAt(libc, this.#root, place, true);
-    if ((stat.mode & c.S_IFMT) !== c.S_IFDIR) throw errnoError(errnoNumberOf(libc, "ENOTDIR"), c.errnoNames, "chdir", place.display);
+    if ((stat.mode & c.S_IFMT) !== c.S_IFDIR) throw errnoError(errnoNumberOf(libc, "ENOTDIR"), c.errnoNames, "fstatat", place.display);
     this.#paths.chdir(place);
   }
 
@@ -439,6 +443,7 @@ export class MemMapFS implements Disposable {
     child.#paths = new FsPaths(place.display, place.display);
     child.#shared = this.#shared;
     forgottenRoots.register(child, root, child);
+    this.#subs.push(new WeakRef(child));
     return child;
   }
 
@@ -453,11 +458,13 @@ export class MemMapFS implements Disposable {
 
   /**
    * Lets go of every cached mapping and, for a confined file system, of its
-   * directory: later calls on it throw ClosedError. Files handed out stay open
+   * directory, and closes the file systems `sub()` made from it: later calls
+   * on a closed confined one throw ClosedError. Files handed out stay open
    * until closed.
    */
   close(): void {
     this.#shared.cache?.clear();
+    for (const sub of this.#subs.splice(0)) sub.deref()?.close();
     if (this.#root.confined) {
       forgottenRoots.unregister(this);
       this.#root.close();
@@ -532,6 +539,7 @@ export class MemMapFS implements Disposable {
     const root = this.#root;
     return {
       open: (flags, mode) => root.open(place.relative, flags, mode, place.display),
+      failedCall: () => root.failedCall,
       remove: () => {
         try {
           removeAt(activeLibc(), root, place);
@@ -552,10 +560,6 @@ function toNanoseconds(time: Date | number): bigint {
   if (time instanceof Date) return BigInt(time.getTime()) * 1_000_000n;
   const whole = Math.floor(time);
   return BigInt(whole) * 1_000_000_000n + BigInt(Math.round((time - whole) * 1e9));
-}
-
-function isEscape(error: unknown): boolean {
-  return (error as { code?: unknown }).code === "EACCES" && /leads outside/.test((error as Error).message);
 }
 
 function errnoNumberOf(libc: Libc, name: string): number {
