@@ -54,6 +54,8 @@ export type AtOperation<T> = (dirFd: number, name: string) => T | typeof FOLLOW;
 const MAX_LINKS = 40;
 /** Times an `openat2` that raced a rename (EAGAIN) is retried. */
 const MAX_RETRIES = 64;
+/** Times an open that looked like a link, then was not, is tried again. */
+const MAX_RACE_RETRIES = 3;
 
 /** Which libcs were found to lack a working openat2 (old kernel, seccomp). */
 const withoutOpenat2 = new WeakSet<Libc>();
@@ -136,11 +138,9 @@ export class DirectoryRoot {
     const c = libc.constants;
     const flags = c.O_RDONLY | c.O_DIRECTORY | c.O_CLOEXEC | c.O_NONBLOCK;
     const fd = this.at(relative, (dirFd, name) => {
-      const opened = libc.openat(dirFd, name, flags | c.O_NOFOLLOW, 0);
-      if (opened >= 0) return opened;
-      const errno = libc.errno;
-      if (isLinkError(libc, errno) && this.#isLink(dirFd, name)) return FOLLOW;
-      throw errnoError(errno, c.errnoNames, "openat", path);
+      const opened = openNotFollowing(libc, dirFd, name, flags, 0);
+      if (opened === FOLLOW || opened >= 0) return opened;
+      throw errnoError(-opened, c.errnoNames, "openat", path);
     }, path);
     return new DirectoryRoot(this.#libc, fd, path, true);
   }
@@ -168,13 +168,7 @@ export class DirectoryRoot {
         return fd;
       }
     }
-    return this.at(relative, (dirFd, name) => {
-      const fd = libc.openat(dirFd, name, flags | c.O_NOFOLLOW, mode);
-      if (fd >= 0) return fd;
-      const errno = libc.errno;
-      if (isLinkError(libc, errno) && this.#isLink(dirFd, name)) return FOLLOW;
-      return -errno;
-    }, path);
+    return this.at(relative, (dirFd, name) => openNotFollowing(libc, dirFd, name, flags, mode), path);
   }
 
   /**
@@ -257,6 +251,9 @@ export class DirectoryRoot {
       // A rename elsewhere raced the lookup: the kernel asks to try again.
       if (code === "EAGAIN") continue;
       if (code === "EXDEV") throw escapeError(path, this.path);
+      // The kernel's own link limits (nesting, 40 in all) are not ours to report:
+      // the walk resolves this path and says EACCES, ELOOP or where it leads.
+      if (code === "ELOOP") return undefined;
       if (code === "ENOSYS" || code === "EPERM" && !this.#openat2Works(libc)) {
         withoutOpenat2.add(libc);
         return undefined;
@@ -298,7 +295,7 @@ export class DirectoryRoot {
       fd = this.fd;
     };
     try {
-      for (let links = 0; queue.length > 0;) {
+      for (let links = 0, retries = 0; queue.length > 0;) {
         const part = queue.shift()!;
         if (part === "..") {
           if (prefix.length === 0) throw escapeError(path, this.path);
@@ -314,8 +311,15 @@ export class DirectoryRoot {
           continue;
         }
         const errno = libc.errno;
-        if (!isLinkError(libc, errno) || !this.#isLink(fd, part)) throw errnoError(errno, c.errnoNames, "openat", path);
+        if (!isLinkError(libc, errno)) throw errnoError(errno, c.errnoNames, "openat", path);
         if (++links > MAX_LINKS) throw errnoError(errnoNumber(libc, "ELOOP"), c.errnoNames, "openat", path);
+        if (!this.#isLink(fd, part)) {
+          // A link a moment ago and not now (swapped back), or really not a directory:
+          // look again, a bounded number of times, before believing the error.
+          if (++retries > MAX_RACE_RETRIES) throw errnoError(errno, c.errnoNames, "openat", path);
+          queue.unshift(part);
+          continue;
+        }
         const target = libc.readlinkat(fd, part);
         if (target === null) {
           // Replaced by something else meanwhile: look at the same name again.
@@ -335,6 +339,28 @@ export class DirectoryRoot {
 
   #isLink(dirFd: number, name: string): boolean {
     return isSymlinkAt(this.#libc(), dirFd, name);
+  }
+}
+
+/**
+ * openat of `name` below `dirFd` with `O_NOFOLLOW`: the descriptor, minus the
+ * errno, or {@linkcode FOLLOW} when `name` is a symbolic link. An answer that
+ * looks like a link's (ELOOP, ENOTDIR) from a name that is no link when looked
+ * at is a swap in progress: the open is tried again a few times.
+ *
+ * @example
+ * ```ts ignore
+ * root.at("a.txt", (dirFd, name) => openNotFollowing(libc, dirFd, name, O_RDONLY, 0), "/srv/a.txt");
+ * ```
+ */
+export function openNotFollowing(libc: Libc, dirFd: number, name: string, flags: number, mode: number): number | typeof FOLLOW {
+  for (let attempt = 0;; attempt++) {
+    const fd = libc.openat(dirFd, name, flags | libc.constants.O_NOFOLLOW, mode);
+    if (fd >= 0) return fd;
+    const errno = libc.errno;
+    if (!isLinkError(libc, errno)) return -errno;
+    if (isSymlinkAt(libc, dirFd, name)) return FOLLOW;
+    if (attempt >= MAX_RACE_RETRIES) return -errno;
   }
 }
 

@@ -13,7 +13,7 @@
 import { errnoError, type MmapError } from "../errors.ts";
 import type { DirectoryEntry, FileStat, Libc } from "../ffi/libc.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
-import { components, type DirectoryRoot, FOLLOW, isLinkError, isSymlinkAt } from "./directory_root.ts";
+import { components, type DirectoryRoot, FOLLOW, openNotFollowing } from "./directory_root.ts";
 import { dirEntry, type DirEntry } from "./fs_info.ts";
 import type { Place } from "./fs_paths.ts";
 
@@ -74,11 +74,9 @@ function openDirectoryAt(libc: Libc, root: DirectoryRoot, relative: string, disp
   const c = libc.constants;
   const flags = c.O_RDONLY | c.O_DIRECTORY | c.O_NOFOLLOW | c.O_CLOEXEC | c.O_NONBLOCK;
   return root.at(relative, (dirFd, name) => {
-    const fd = libc.openat(dirFd, name, flags, 0);
-    if (fd >= 0) return fd;
-    const errno = libc.errno;
-    if (isLinkError(libc, errno) && isSymlinkAt(libc, dirFd, name)) return FOLLOW;
-    throw failure(libc, "openat", display, errno);
+    const fd = openNotFollowing(libc, dirFd, name, flags, 0);
+    if (fd === FOLLOW || fd >= 0) return fd;
+    throw failure(libc, "openat", display, -fd);
   }, display);
 }
 
@@ -252,12 +250,9 @@ export function chmodAt(libc: Libc, root: DirectoryRoot, place: Place, mode: num
     if (code !== "EOPNOTSUPP" && code !== "ENOTSUP") throw failure(libc, "fchmodat", place.display, errno);
     // Linux refuses to chmod a link, and an old libc any file, without following:
     // become a link meanwhile → follow it; else change it through its own descriptor.
-    const fd = libc.openat(dirFd, name, c.O_RDONLY | c.O_NOFOLLOW | c.O_CLOEXEC | c.O_NONBLOCK, 0);
-    if (fd < 0) {
-      const openErrno = libc.errno;
-      if (isLinkError(libc, openErrno) && isSymlinkAt(libc, dirFd, name)) return FOLLOW;
-      throw failure(libc, "openat", place.display, openErrno);
-    }
+    const fd = openNotFollowing(libc, dirFd, name, c.O_RDONLY | c.O_CLOEXEC | c.O_NONBLOCK, 0);
+    if (fd === FOLLOW) return FOLLOW;
+    if (fd < 0) throw failure(libc, "openat", place.display, -fd);
     const result = libc.fchmod(fd, mode);
     const error = result === 0 ? undefined : failure(libc, "fchmod", place.display);
     libc.close(fd);

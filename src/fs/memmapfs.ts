@@ -435,7 +435,10 @@ export class MemMapFS implements Disposable {
     try {
       root = this.#root.confined ? this.#root.openBelow(place.relative, place.display) : DirectoryRoot.open(activeLibc, place.display);
     } catch (error) {
-      if ((error as { code?: unknown }).code === "ENOTDIR") throw new TypeError(`Sub needs a directory, and "${place.display}" is not one`);
+      // A file where a directory should be is a mistake; a name swapped under us mid-open stays an MmapError.
+      if ((error as { code?: unknown }).code === "ENOTDIR" && this.#isNonDirectory(place)) {
+        throw new TypeError(`Sub needs a directory, and "${place.display}" is not one`);
+      }
       throw error;
     }
     const child = new MemMapFS({ ...this.#defaults, cache: false });
@@ -480,6 +483,15 @@ export class MemMapFS implements Disposable {
     const place = this.#paths.locate(path, name);
     if (this.#root.confined && this.#root.closed) throw new ClosedError(`This MemMapFS of "${this.#root.path}" is closed`);
     return place;
+  }
+
+  #isNonDirectory(place: Place): boolean {
+    const libc = activeLibc();
+    try {
+      return (statAt(libc, this.#root, place, true).mode & libc.constants.S_IFMT) !== libc.constants.S_IFDIR;
+    } catch {
+      return false;
+    }
   }
 
   /** Asks the runtime's permission model, which FFI bypasses, about the path as text. */
