@@ -46,16 +46,20 @@ export function makeOutside(top: string): Outside {
   };
 }
 
-/** The attacker binary, built once per process with `cc`; `null` when there is no compiler. */
-let built: string | null | undefined;
+/** The attacker binary, built once per directory with `cc` (Bun runs every file in one process); `null` without a compiler. */
+const built = new Map<string, string | null>();
 export function exchangeLoop(top: string): string | null {
-  if (built !== undefined) return built;
+  if (built.has(top)) return built.get(top)!;
   const source = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "exchange_loop.c");
   const binary = path.join(top, "exchange_loop");
   const result = spawnSync("cc", ["-O2", "-o", binary, source], { encoding: "utf8" });
-  if ((result.error as { code?: string } | undefined)?.code === "ENOENT") return built = null;
+  if ((result.error as { code?: string } | undefined)?.code === "ENOENT") {
+    built.set(top, null);
+    return null;
+  }
   assert.equal(result.status, 0, `cc failed: ${result.stderr}`);
-  return built = binary;
+  built.set(top, binary);
+  return binary;
 }
 
 /**

@@ -174,7 +174,15 @@ for (const resolution of ["openat2", "walk"] as Resolution[]) {
       assert.equal(outside.snapshot(), before, "no probe was written outside");
       const real = fs.lstatSync(path.join(box, "root")).isDirectory() ? "root" : "root-swap";
       assert.equal(fs.readdirSync(path.join(box, real)).filter((name) => name.startsWith("probe-")).length, result.made);
-      assert.deepEqual(newDescriptors(descriptors), [], "every sub's directory descriptor was closed");
+      // Only descriptors of the box count: Bun closes a finished child's pipes lazily.
+      const held = newDescriptors(descriptors).filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(box);
+        } catch {
+          return false;
+        }
+      });
+      assert.deepEqual(held, [], "every sub's directory descriptor was closed");
     });
 
     it("a hard link someone else made into the box reaches the outside file: the documented limit", async (t) => {
