@@ -12,7 +12,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { MemMapFS, MmapError } from "../mod.ts";
 import { exchangeLoop, kernelHasOpenat2, makeOutside, type Resolution, SECRET, whileSwapping, withResolution } from "./confinement_helpers.ts";
-import { makeDirectory, newDescriptors, openDescriptors, removeDirectory } from "./helpers.ts";
+import { makeDirectory, newDescriptors, openDescriptors, removeDirectory, withLibc } from "./helpers.ts";
+import { FaultyLibc, libc } from "../src/ffi/mod.ts";
 
 const top = makeDirectory("memmapfs-confine-");
 after(() => removeDirectory(top));
@@ -206,6 +207,36 @@ for (const resolution of ["openat2", "walk"] as Resolution[]) {
     });
   });
 }
+
+describe("openat2 answers", { skip: kernelHasOpenat2() ? false : "this kernel has no openat2" }, () => {
+  const errno = (name: string) => Number(Object.entries(libc().constants.errnoNames).find(([, n]) => n === name)![0]);
+
+  it("EAGAIN (a rename raced the lookup) is retried; EPERM on every call (a seccomp filter) falls back to the walk", () => {
+    const { box, outside } = world();
+    fs.writeFileSync(path.join(box, "a.txt"), "inside");
+    const racing = new FaultyLibc(libc());
+    racing.fail("openat2", { nth: 1, errno: errno("EAGAIN") });
+    withLibc(racing, () => {
+      const mfs = new MemMapFS({ root: box });
+      assert.equal(text(mfs.readFile("a.txt")), "inside");
+      assert.equal(racing.calls("openat2"), 2, "failed once, retried once");
+      mfs.close();
+    });
+    const filtered = new FaultyLibc(libc());
+    // The first call and the probe that follows it both fail: openat2 is refused, not this path.
+    filtered.fail("openat2", { nth: 1, errno: errno("EPERM") });
+    filtered.fail("openat2", { nth: 2, errno: errno("EPERM") });
+    withLibc(filtered, () => {
+      const mfs = new MemMapFS({ root: box });
+      assert.equal(text(mfs.readFile("a.txt")), "inside");
+      assert.throws(() => mfs.readFile("../outside/secret.txt"), escape);
+      fs.symlinkSync(outside.canary, path.join(box, "out"));
+      assert.throws(() => mfs.readFile("out"), escape);
+      assert.equal(filtered.calls("openat2"), 2, "after the probe, only the walk");
+      mfs.close();
+    });
+  });
+});
 
 describe("openFile flags (issue 13.9)", () => {
   it("\"a+\" reads from the start like node:fs, \"a\" starts at the end; both append writes", () => {
