@@ -142,7 +142,8 @@ function damaged(bytes: Uint8Array, count: number, salt: number): string[] {
   return problems;
 }
 
-it(`every acknowledged record survives ${ROUNDS} SIGKILLs (MappedFile and file-backed SharedMemory; ${where})`, async () => {
+// Bun's default of 5 s per test is shorter than 20 child runtimes take on a loaded machine.
+it(`every acknowledged record survives ${ROUNDS} SIGKILLs (MappedFile and file-backed SharedMemory; ${where})`, { timeout: 120_000 }, async () => {
   const seed = chooseSeed();
   const random = seededRandom(seed);
   const base = "mountPoint" in device ? device.mountPoint : directory;
