@@ -110,14 +110,30 @@ export class FsPaths {
    * @throws {MmapError} EACCES when the text of a confined path leaves its root.
    */
   locate(value: unknown, name = "path"): Place {
-    const { path } = nodeBuiltins();
-    const display = path.resolve(this.#cwd, toPath(value, name));
+    return this.placeOf(this.absolute(value, name));
+  }
+
+  /**
+   * The absolute path `value` names, checked as {@linkcode FsPaths.locate}
+   * checks it, without making a Place (a cache hit needs no more).
+   *
+   * @throws {TypeError} For a bad path.
+   * @throws {MmapError} EACCES when the text of a confined path leaves its root.
+   */
+  absolute(value: unknown, name = "path"): string {
+    const display = nodeBuiltins().path.resolve(this.#cwd, toPath(value, name));
+    const confine = this.#confine;
+    if (confine === null || display === confine) return display;
+    if (!display.startsWith(confine.endsWith("/") ? confine : `${confine}/`)) throw escapeError(String(value), confine);
+    return display;
+  }
+
+  /** The place of an absolute path {@linkcode FsPaths.absolute} returned. */
+  placeOf(display: string): Place {
     const confine = this.#confine;
     if (confine === null) return { relative: display, display };
     if (display === confine) return { relative: "", display };
-    const prefix = confine.endsWith("/") ? confine : `${confine}/`;
-    if (!display.startsWith(prefix)) throw escapeError(String(value), confine);
-    return { relative: display.slice(prefix.length), display };
+    return { relative: display.slice(confine.endsWith("/") ? confine.length : confine.length + 1), display };
   }
 
   /** Moves the working directory to `place` (checked to be a directory by the caller). */

@@ -132,10 +132,12 @@ export class MemMapFS implements Disposable {
   open(path: string | URL, options?: MapOptions): MappedFile {
     const merged = options === undefined ? this.#defaults : { ...this.#defaults, ...optionsObject(options) };
     if (options !== undefined) resolveMapOptions(merged, pageSize);
-    const place = this.#locate(path);
+    // The hit path allocates nothing it can avoid: an absolute path, then one stat.
+    const display = this.#paths.absolute(path);
+    if (this.#root.closed) throw this.#closedError();
     const cache = this.#cache();
     if (cache && sharesCachedMapping(merged)) {
-      const entry = cache.lookup(place.display, () => this.#identity(place)) ?? this.#load(cache, place, merged);
+      const entry = cache.lookup(display, this.#identityOf) ?? this.#load(cache, this.#paths.placeOf(display), merged);
       if (entry) {
         const handle = mappedFileSharing(activeLibc(), entry.file, entry.mapping.share(), {
           populate: merged.populate, hugePages: merged.hugePages,
@@ -145,9 +147,9 @@ export class MemMapFS implements Disposable {
       }
     } else if (merged.mode === "readwrite") {
       // A writer may change the size; drop the entry now rather than at the next stat.
-      cache?.invalidate(place.display);
+      cache?.invalidate(display);
     }
-    return this.#openUncached(place, merged);
+    return this.#openUncached(this.#paths.placeOf(display), merged);
   }
 
   /**
@@ -481,8 +483,12 @@ export class MemMapFS implements Disposable {
 
   #locate(path: unknown, name = "path"): Place {
     const place = this.#paths.locate(path, name);
-    if (this.#root.confined && this.#root.closed) throw new ClosedError(`This MemMapFS of "${this.#root.path}" is closed`);
+    if (this.#root.closed) throw this.#closedError();
     return place;
+  }
+
+  #closedError(): ClosedError {
+    return new ClosedError(`This MemMapFS of "${this.#root.path}" is closed`);
   }
 
   #isNonDirectory(place: Place): boolean {
@@ -509,25 +515,26 @@ export class MemMapFS implements Disposable {
   }
 
   /**
-   * What `place` leads to now, for a cache lookup. Unconfined: one stat of the
-   * path. Confined: fstatat beneath the root, so an entry is only ever handed
-   * to a file system that can reach that very file (same device and inode).
+   * What the absolute path `display` leads to now, for a cache lookup (made
+   * once, so a hit allocates no closure). Unconfined: one stat of the path.
+   * Confined: fstatat beneath the root, so an entry is only ever handed to a
+   * file system that can reach that very file (same device and inode).
    */
-  #identity(place: Place): FileIdentity | undefined {
+  readonly #identityOf = (display: string): FileIdentity | undefined => {
     const libc = activeLibc();
     const c = libc.constants;
     let stat;
-    if (!this.#root.confined) stat = libc.stat(place.display);
+    if (!this.#root.confined) stat = libc.stat(display);
     else {
       try {
-        stat = statAt(libc, this.#root, place, true);
+        stat = statAt(libc, this.#root, this.#paths.placeOf(display), true);
       } catch {
         return undefined;
       }
     }
     if (!stat || (stat.mode & c.S_IFMT) !== c.S_IFREG) return undefined;
     return stat;
-  }
+  };
 
   /** Maps `place` into the cache; `undefined` for an empty or too large file. */
   #load(cache: MappingCache, place: Place, options: MapOptions): CacheEntry | undefined {
