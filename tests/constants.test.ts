@@ -22,7 +22,7 @@ names = ["MAP_SHARED", "MAP_PRIVATE", "MAP_ANONYMOUS", "MAP_POPULATE", "PROT_REA
          "MADV_FREE", "MADV_REMOVE", "MADV_DONTFORK", "MADV_DOFORK", "MADV_MERGEABLE",
          "MADV_UNMERGEABLE", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE"]
 flags = ["O_RDONLY", "O_WRONLY", "O_RDWR", "O_CREAT", "O_EXCL", "O_TRUNC", "O_APPEND",
-         "O_NOFOLLOW", "O_DIRECTORY", "O_CLOEXEC", "O_NONBLOCK", "O_NOCTTY"]
+         "O_NOFOLLOW", "O_DIRECTORY", "O_CLOEXEC", "O_NONBLOCK", "O_NOCTTY", "O_PATH"]
 print(json.dumps({
   "mmap": {n: getattr(mmap, n) for n in names if hasattr(mmap, n)},
   "os": {n: getattr(os, n) for n in flags},
@@ -60,13 +60,49 @@ print(json.dumps({
       assert.equal(BigInt(ours.size), theirs.size);
       assert.equal(BigInt(ours.mode), theirs.mode);
       assert.equal(BigInt(ours.uid), theirs.uid);
+      assert.equal(BigInt(ours.gid), theirs.gid);
       assert.equal(ours.ino, theirs.ino);
       assert.equal(ours.dev, theirs.dev);
       // Deno's node:fs rounds nanoseconds to milliseconds; allow for that.
       const difference = ours.mtimeNs - theirs.mtimeNs;
       assert.ok(difference >= 0n && difference < 1_000_000n, `mtime ${ours.mtimeNs} vs ${theirs.mtimeNs}`);
+      const atime = ours.atimeNs - theirs.atimeNs;
+      assert.ok(atime >= 0n && atime < 1_000_000n, `atime ${ours.atimeNs} vs ${theirs.atimeNs}`);
+      // fstatat fills the same layout, following or not.
+      const at = c.fstatat(c.constants.AT_FDCWD, file, c.constants.AT_SYMLINK_NOFOLLOW)!;
+      assert.deepEqual([at.ino, at.size, at.mode, at.gid], [ours.ino, ours.size, ours.mode, ours.gid]);
     } finally {
       c.close(fd);
+    }
+  });
+
+  it("the *at numbers match this kernel: a dirent, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW and openat2's RESOLVE_BENEATH", () => {
+    const c = libc();
+    const k = c.constants;
+    const directory = fs.mkdtempSync(`${fs.realpathSync("/tmp")}/memmapfs-constants-`);
+    try {
+      fs.mkdirSync(`${directory}/sub`);
+      fs.symlinkSync("/", `${directory}/link`);
+      const link = c.fstatat(k.AT_FDCWD, `${directory}/link`, k.AT_SYMLINK_NOFOLLOW)!;
+      assert.equal(link.mode & k.S_IFMT, k.S_IFLNK);
+      const fd = c.openat(k.AT_FDCWD, directory, k.O_RDONLY | k.O_DIRECTORY | k.O_CLOEXEC, 0);
+      assert.ok(fd >= 0);
+      const dir = c.fdopendir(fd);
+      const seen: Record<string, number> = {};
+      for (let entry = c.readdir(dir); entry !== null && entry !== -1; entry = c.readdir(dir)) seen[entry.name] = entry.type;
+      c.closedir(dir);
+      assert.deepEqual(seen, { ".": k.DT_DIR, "..": k.DT_DIR, sub: k.DT_DIR, link: k.DT_LNK });
+      assert.equal(c.unlinkat(k.AT_FDCWD, `${directory}/sub`, k.AT_REMOVEDIR), 0);
+      if (c.openat2) {
+        const root = c.openat(k.AT_FDCWD, directory, k.O_RDONLY | k.O_DIRECTORY | k.O_CLOEXEC, 0);
+        const escaped = c.openat2(root, "link", k.O_RDONLY | k.O_CLOEXEC, 0, k.RESOLVE_BENEATH);
+        const errno = c.errno;
+        c.close(root);
+        // EXDEV: the link leads outside; ENOSYS only on a kernel before 5.6.
+        assert.ok(escaped < 0 && ["EXDEV", "ENOSYS"].includes(k.errnoNames[errno]), `openat2 gave ${escaped} ${k.errnoNames[errno]}`);
+      }
+    } finally {
+      fs.rmSync(directory, { recursive: true, force: true });
     }
   });
 
@@ -78,6 +114,12 @@ print(json.dumps({
     assert.equal(darwin.MAP_POPULATE, 0, "no MAP_POPULATE on darwin");
     assert.equal(darwin.errnoNames[35], "EAGAIN");
     assert.equal(darwin.defaultPageSize, 16384);
+    // sys/fcntl.h and sys/dirent.h on Darwin; asm-generic on arm64 Linux.
+    assert.deepEqual([darwin.AT_FDCWD, darwin.AT_SYMLINK_NOFOLLOW, darwin.AT_REMOVEDIR, darwin.O_NONBLOCK], [-2, 0x20, 0x80, 0x4]);
+    assert.equal(darwin.SYS_openat2, 0, "no openat2 on darwin: the walk resolves");
+    assert.deepEqual([darwin.dirent.reclen, darwin.dirent.type, darwin.dirent.name], [16, 20, 21]);
+    assert.equal(constantsFor("darwin", "x64")!.readdirSymbol, "readdir$INODE64");
+    assert.deepEqual([arm.AT_FDCWD, arm.AT_REMOVEDIR, arm.SYS_openat2, arm.O_NONBLOCK, arm.O_PATH], [-100, 0x200, 437, 0o4000, 0o10000000]);
     assert.equal(constantsFor("darwin", "x64")!.fstatSymbol, "fstat$INODE64");
     assert.equal(arm.O_DIRECTORY, 0o40000);
     assert.equal(arm.O_NOFOLLOW, 0o100000);

@@ -26,7 +26,12 @@ export const ERRNOS = {
   fsync: ["EIO", "ENOSPC"], unlink: ["EPERM", "EIO", "ENOMEM"], shmOpen: ["ENOMEM", "ENOSPC", "EPERM"],
   shmUnlink: ["EPERM"], memfdCreate: ["ENOMEM", "EPERM"],
   // EWOULDBLOCK is no failure of flock but another opener: block_file_lock.test.ts covers it.
-  flock: ["ENOLCK"], pread: ["EIO"],
+  flock: ["ENOLCK"],
+  openat: ["ENOMEM", "ENOSPC", "EPERM"], openat2: ["ENOMEM", "EAGAIN", "EPERM"], fstatat: ["ENOMEM", "EIO"],
+  mkdirat: ["ENOSPC", "EIO", "EPERM"], unlinkat: ["EPERM", "EIO", "ENOMEM"], renameat: ["ENOSPC", "EIO", "EPERM"],
+  fchmod: ["EPERM", "EIO"], fchmodat: ["EPERM", "EIO"], fchownat: ["EPERM", "EIO"], utimensat: ["EPERM", "EIO"],
+  readlinkat: ["ENOMEM", "EIO"], fdopendir: ["ENOMEM"], readdir: ["EIO"], closedir: ["EIO"],
+  pread: ["EIO", "ENOMEM"], write: ["EIO", "ENOSPC"],
 } satisfies Record<LibcCall, string[]>;
 export const CALLS = Object.keys(ERRNOS) as LibcCall[];
 export const ERRNO_NUMBERS: Record<string, number> = { EPERM: 1, EIO: 5, EAGAIN: 11, ENOMEM: 12, ENOSPC: 28, ENOLCK: 37 };

@@ -81,6 +81,7 @@ const memMapFSCases: Case[] = [
     f.readDir(".");
   } },
   { op: "mkdir, chdir, cwd, sub, tempDir", setup: (c) => void withFs(c), run: (c) => {
+    c.paths.push(path.join(c.dir, "d"), path.join(c.dir, "d/e"));
     const f = memfs(c);
     f.mkdir("d/e", { recursive: true });
     f.chdir("d");
@@ -99,6 +100,7 @@ const memMapFSCases: Case[] = [
   {
     op: "rename a cached file", setup: (c) => void withFs(c).open(name(c)).close(),
     run: (c) => {
+      c.paths.push(path.join(c.dir, "moved.bin"));
       memfs(c).rename(name(c), "moved.bin");
       memfs(c).rename("moved.bin", name(c));
     }, absorbs: { munmap: CACHE_DROP },
@@ -110,9 +112,10 @@ const memMapFSCases: Case[] = [
       fs.writeFileSync(path.join(c.dir, "gone.bin"), "x");
       fs.mkdirSync(path.join(c.dir, "tree"));
     }, run: (c) => {
+      c.paths.push(path.join(c.dir, "gone.bin"), path.join(c.dir, "tree"));
       memfs(c).remove("gone.bin");
       memfs(c).removeAll("tree");
-    },
+    }, absorbs: { unlinkat: "EPERM is POSIX's (and Darwin's) answer to unlinking a directory: removeAll then removes it as one" },
   },
   { op: "cacheStats, close", setup: (c) => void withFs(c).open(name(c)).close(), run: (c) => {
     memfs(c).cacheStats();
@@ -129,6 +132,10 @@ export const memMapFSKit: Kit = {
   cases: memMapFSCases,
   absorbs: {
     stat: "MemMapFS stats through libc only to recognise an unchanged cached file or register a handle for the EBUSY guard; a failed stat means a cache miss (or no guard), then the file is opened normally",
+    fstatat: "a confined MemMapFS checks a cached entry with fstatat beneath its directory; a failure is a cache miss, then the file is opened normally",
+    close: "directory descriptors held while resolving a path, and descriptors only read (readFile, truncate's after ftruncate), lose nothing when close fails: Linux frees the descriptor even then",
+    closedir: "a directory listed for readDir or removeAll was only read: Linux frees its descriptor even when closedir reports an error",
+    openat2: "openat2 answers EAGAIN when a rename elsewhere raced the lookup: the kernel asks to retry, and the retry succeeds",
   },
   isClosed: (obj) => (obj as MappedFile).closed,
   closedProbe: mappedFileKit.closedProbe,

@@ -20,7 +20,10 @@ const ERRNO = {
   mprotect: ["ENOMEM", 12], madvise: ["EAGAIN", 11], mlock: ["EAGAIN", 11], munlock: ["EPERM", 1],
   mincore: ["ENOMEM", 12], msync: ["EIO", 5], fsync: ["EIO", 5], munmap: ["ENOMEM", 12],
   close: ["EIO", 5], unlink: ["EPERM", 1], shmOpen: ["EMFILE", 24], shmUnlink: ["EPERM", 1],
-  memfdCreate: ["EMFILE", 24], flock: ["ENOLCK", 37], pread: ["EIO", 5],
+  memfdCreate: ["EMFILE", 24], flock: ["ENOLCK", 37], openat: ["EMFILE", 24], openat2: ["EMFILE", 24], fstatat: ["EIO", 5],
+  mkdirat: ["ENOSPC", 28], unlinkat: ["EPERM", 1], renameat: ["EIO", 5], fchmod: ["EPERM", 1],
+  fchmodat: ["EPERM", 1], fchownat: ["EPERM", 1], utimensat: ["EPERM", 1], readlinkat: ["EIO", 5],
+  fdopendir: ["ENOMEM", 12], readdir: ["EIO", 5], closedir: ["EIO", 5], pread: ["EIO", 5], write: ["ENOSPC", 28],
 } satisfies Record<LibcCall, [string, number]>;
 const CALLS = Object.keys(ERRNO) as LibcCall[];
 const syscallName = (call: LibcCall) => call === "posixFallocate" ? "posix_fallocate" : call;

@@ -68,6 +68,30 @@ const SYMBOLS = {
   geteuid: { args: [], returns: "u32" },
   // ssize_t readlink(const char *pathname, char *buf, size_t bufsiz)
   readlink: { args: ["ptr", "ptr", "u64"], returns: "i64" },
+  // int openat(int dirfd, const char *pathname, int flags, mode_t mode)
+  openat: { args: ["i32", "ptr", "i32", "u32"], returns: "i32" },
+  // int mkdirat(int dirfd, const char *pathname, mode_t mode)
+  mkdirat: { args: ["i32", "ptr", "u32"], returns: "i32" },
+  // int unlinkat(int dirfd, const char *pathname, int flags)
+  unlinkat: { args: ["i32", "ptr", "i32"], returns: "i32" },
+  // int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+  renameat: { args: ["i32", "ptr", "i32", "ptr"], returns: "i32" },
+  // int fchmod(int fd, mode_t mode)
+  fchmod: { args: ["i32", "u32"], returns: "i32" },
+  // int fchmodat(int dirfd, const char *pathname, mode_t mode, int flags)
+  fchmodat: { args: ["i32", "ptr", "u32", "i32"], returns: "i32" },
+  // int fchownat(int dirfd, const char *pathname, uid_t owner, gid_t group, int flags)
+  fchownat: { args: ["i32", "ptr", "u32", "u32", "i32"], returns: "i32" },
+  // int utimensat(int dirfd, const char *pathname, const struct timespec times[2], int flags)
+  utimensat: { args: ["i32", "ptr", "ptr", "i32"], returns: "i32" },
+  // ssize_t readlinkat(int dirfd, const char *pathname, char *buf, size_t bufsiz)
+  readlinkat: { args: ["i32", "ptr", "ptr", "u64"], returns: "i64" },
+  // int closedir(DIR *dirp)
+  closedir: { args: ["u64"], returns: "i32" },
+  // ssize_t write(int fd, const void *buf, size_t count)
+  write: { args: ["i32", "ptr", "u64"], returns: "i64" },
+  // long syscall(long number, ...): bound for openat2(dirfd, path, struct open_how *, size)
+  syscall: { args: ["i64", "i64", "ptr", "ptr", "i64"], returns: "i64" },
 } satisfies Record<string, BunSymbol>;
 
 /** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
@@ -99,6 +123,12 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
     [constants.fstatSymbol]: { args: ["i32", "ptr"], returns: "i32" },
     // int stat(const char *path, struct stat *statbuf)
     [constants.statSymbol]: { args: ["ptr", "ptr"], returns: "i32" },
+    // int fstatat(int dirfd, const char *pathname, struct stat *statbuf, int flags)
+    [constants.fstatatSymbol]: { args: ["i32", "ptr", "ptr", "i32"], returns: "i32" },
+    // DIR *fdopendir(int fd)
+    [constants.fdopendirSymbol]: { args: ["i32"], returns: "u64" },
+    // struct dirent *readdir(DIR *dirp)
+    [constants.readdirSymbol]: { args: ["u64"], returns: "u64" },
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { args: [], returns: "u64" },
   });
@@ -120,6 +150,12 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create"), fadvise = optional("posix_fadvise");
   const syscall = constants.futex ? optional("syscall") : undefined;
+  const { openat, mkdirat, unlinkat, renameat, fchmod, fchmodat, fchownat, utimensat } = lib;
+  const { readlinkat, closedir, write } = lib;
+  // The openat2 shape of syscall; the futex shape above is bound by a dlopen of its own.
+  const openat2Syscall = lib.syscall;
+  const fstatat = lib[constants.fstatatSymbol];
+  const fdopendir = lib[constants.fdopendirSymbol], readdir = lib[constants.readdirSymbol];
 
   return {
     runtime: "bun",
@@ -152,6 +188,22 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
     fsync: (fd) => fsync(fd) as number,
     flock: (fd, operation) => flock(fd, operation) as number,
     unlink: (path) => unlink(path) as number,
+    openat: (dirFd, path, flags, mode) => openat(dirFd, path, flags, mode) as number,
+    openat2: constants.SYS_openat2 === 0 ? undefined : (dirFd, path, how) =>
+      Number(openat2Syscall(constants.SYS_openat2, dirFd, path, how, how.length)),
+    fstatat: (dirFd, path, buffer, flags) => fstatat(dirFd, path, buffer, flags) as number,
+    mkdirat: (dirFd, path, mode) => mkdirat(dirFd, path, mode) as number,
+    unlinkat: (dirFd, path, flags) => unlinkat(dirFd, path, flags) as number,
+    renameat: (fromDirFd, from, toDirFd, to) => renameat(fromDirFd, from, toDirFd, to) as number,
+    fchmod: (fd, mode) => fchmod(fd, mode) as number,
+    fchmodat: (dirFd, path, mode, flags) => fchmodat(dirFd, path, mode, flags) as number,
+    fchownat: (dirFd, path, uid, gid, flags) => fchownat(dirFd, path, uid, gid, flags) as number,
+    utimensat: (dirFd, path, times, flags) => utimensat(dirFd, path, times, flags) as number,
+    readlinkat: (dirFd, path, buffer, size) => Number(readlinkat(dirFd, path, buffer, size)),
+    fdopendir: (fd) => BigInt(fdopendir(fd) as bigint),
+    readdir: (dir) => BigInt(readdir(dir) as bigint),
+    closedir: (dir) => closedir(dir) as number,
+    write: (fd, buffer, count) => Number(write(fd, buffer, count)),
     shmOpen: shmOpen && ((name, flags, mode) => shmOpen(name, flags, mode) as number),
     shmUnlink: shmUnlink && ((name) => shmUnlink(name) as number),
     memfdCreate: memfdCreate && ((name, flags) => memfdCreate(name, flags) as number),

@@ -22,7 +22,10 @@ export interface StatLayout {
   readonly ino: number;
   readonly mode: { readonly offset: number; readonly bytes: 2 | 4 };
   readonly uid: number;
+  readonly gid: number;
   readonly fileSize: number;
+  /** `st_atim` / `st_atimespec`: seconds at this offset, nanoseconds 8 bytes later. */
+  readonly atime: number;
   /** `st_mtim` / `st_mtimespec`: seconds at this offset, nanoseconds 8 bytes later. */
   readonly mtime: number;
 }
@@ -105,6 +108,28 @@ export interface PlatformConstants {
   readonly S_IFBLK: number;
   readonly S_IFSOCK: number;
   readonly S_IFLNK: number;
+  /** Linux `O_PATH`: a descriptor that only names a file; 0 where the platform has none. */
+  readonly O_PATH: number;
+  /** The `*at` calls' "relative to the working directory" descriptor. */
+  readonly AT_FDCWD: number;
+  readonly AT_SYMLINK_NOFOLLOW: number;
+  readonly AT_REMOVEDIR: number;
+  /** `openat2` system call number; 0 where the platform has none (Darwin). */
+  readonly SYS_openat2: number;
+  /** `struct open_how.resolve` flags of `openat2`. */
+  readonly RESOLVE_BENEATH: number;
+  readonly RESOLVE_NO_MAGICLINKS: number;
+  /** Exported names of `fstatat`, `fdopendir` and `readdir` matching the 64-bit-inode layouts. */
+  readonly fstatatSymbol: string;
+  readonly fdopendirSymbol: string;
+  readonly readdirSymbol: string;
+  /** Byte offsets in `struct dirent`: record length (u16), type (u8), name (NUL-terminated). */
+  readonly dirent: { readonly reclen: number; readonly type: number; readonly name: number };
+  /** `d_type` values. */
+  readonly DT_UNKNOWN: number;
+  readonly DT_DIR: number;
+  readonly DT_REG: number;
+  readonly DT_LNK: number;
   /** `madvise` advice numbers; an advice the platform lacks is absent. */
   readonly advice: Readonly<Partial<Record<AdviceName, number>>>;
   /** errno number → name. */
@@ -192,6 +217,14 @@ const LINUX_COMMON = {
   // sys/file.h (glibc) and asm-generic/fcntl.h.
   LOCK_EX: 2, LOCK_NB: 4, LOCK_UN: 8,
   S_IFIFO: 0o010000, S_IFCHR: 0o020000, S_IFBLK: 0o060000, S_IFSOCK: 0o140000, S_IFLNK: 0o120000,
+  O_PATH: 0o10000000,
+  // linux/fcntl.h; linux/openat2.h; asm-generic/unistd.h (openat2 has one number on every arch).
+  AT_FDCWD: -100, AT_SYMLINK_NOFOLLOW: 0x100, AT_REMOVEDIR: 0x200,
+  SYS_openat2: 437, RESOLVE_BENEATH: 0x08, RESOLVE_NO_MAGICLINKS: 0x02,
+  fstatatSymbol: "fstatat", fdopendirSymbol: "fdopendir", readdirSymbol: "readdir",
+  // struct dirent (glibc, 64-bit): d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+  dirent: { reclen: 16, type: 18, name: 19 },
+  DT_UNKNOWN: 0, DT_DIR: 4, DT_REG: 8, DT_LNK: 10,
   advice: LINUX_ADVICE,
   errnoNames: LINUX_ERRNO,
 } as const;
@@ -209,7 +242,7 @@ const LINUX_X64: PlatformConstants = {
   // x86-64 struct stat: dev, ino, nlink (8 each), mode, uid, gid, pad, rdev, size...
   stat: {
     size: 144, dev: { offset: 0, bytes: 8 }, ino: 8, mode: { offset: 24, bytes: 4 },
-    uid: 28, fileSize: 48, mtime: 88,
+    uid: 28, gid: 32, fileSize: 48, atime: 72, mtime: 88,
   },
 };
 
@@ -225,7 +258,7 @@ const LINUX_ARM64: PlatformConstants = {
   // asm-generic struct stat: dev, ino (8), mode, nlink, uid, gid (4), rdev, pad, size...
   stat: {
     size: 128, dev: { offset: 0, bytes: 8 }, ino: 8, mode: { offset: 16, bytes: 4 },
-    uid: 24, fileSize: 48, mtime: 88,
+    uid: 24, gid: 28, fileSize: 48, atime: 72, mtime: 88,
   },
   // Kernels for arm64 are built with 4 KiB, 16 KiB or 64 KiB pages; sysconf tells.
   defaultPageSize: 4096,
@@ -262,6 +295,13 @@ const DARWIN_COMMON = {
   // sys/fcntl.h on Darwin: the same numbers as Linux.
   LOCK_EX: 2, LOCK_NB: 4, LOCK_UN: 8,
   S_IFIFO: 0o010000, S_IFCHR: 0o020000, S_IFBLK: 0o060000, S_IFSOCK: 0o140000, S_IFLNK: 0o120000,
+  O_PATH: 0,
+  // sys/fcntl.h; Darwin has no openat2: confined paths take the openat walk.
+  AT_FDCWD: -2, AT_SYMLINK_NOFOLLOW: 0x20, AT_REMOVEDIR: 0x80,
+  SYS_openat2: 0, RESOLVE_BENEATH: 0, RESOLVE_NO_MAGICLINKS: 0,
+  // sys/dirent.h with 64-bit inodes: d_ino (8), d_seekoff (8), d_reclen (2), d_namlen (2), d_type (1), d_name.
+  dirent: { reclen: 16, type: 20, name: 21 },
+  DT_UNKNOWN: 0, DT_DIR: 4, DT_REG: 8, DT_LNK: 10,
   advice: {
     normal: 0, random: 1, sequential: 2, willneed: 3, dontneed: 4, free: 5, pageout: 10,
   },
@@ -270,7 +310,7 @@ const DARWIN_COMMON = {
   // rdev (4 each), pad, atime, mtime, ctime, birthtime (16 each), size...
   stat: {
     size: 144, dev: { offset: 0, bytes: 4 }, ino: 8, mode: { offset: 4, bytes: 2 },
-    uid: 16, fileSize: 96, mtime: 48,
+    uid: 16, gid: 20, fileSize: 96, atime: 32, mtime: 48,
   },
 } as const;
 
@@ -280,6 +320,9 @@ const DARWIN_X64: PlatformConstants = {
   // On x86-64 the 64-bit-inode stat is exported under its $INODE64 alias.
   fstatSymbol: "fstat$INODE64",
   statSymbol: "stat$INODE64",
+  fstatatSymbol: "fstatat$INODE64",
+  fdopendirSymbol: "fdopendir$INODE64",
+  readdirSymbol: "readdir$INODE64",
   defaultPageSize: 4096,
 };
 
@@ -288,6 +331,9 @@ const DARWIN_ARM64: PlatformConstants = {
   name: "darwin-arm64",
   fstatSymbol: "fstat",
   statSymbol: "stat",
+  fstatatSymbol: "fstatat",
+  fdopendirSymbol: "fdopendir",
+  readdirSymbol: "readdir",
   defaultPageSize: 16384,
 };
 

@@ -100,6 +100,30 @@ const SYMBOLS = {
   geteuid: { parameters: [], result: "u32" },
   // ssize_t readlink(const char *pathname, char *buf, size_t bufsiz)
   readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  // int openat(int dirfd, const char *pathname, int flags, mode_t mode)
+  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
+  // int mkdirat(int dirfd, const char *pathname, mode_t mode)
+  mkdirat: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int unlinkat(int dirfd, const char *pathname, int flags)
+  unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  // int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+  renameat: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },
+  // int fchmod(int fd, mode_t mode)
+  fchmod: { parameters: ["i32", "u32"], result: "i32" },
+  // int fchmodat(int dirfd, const char *pathname, mode_t mode, int flags)
+  fchmodat: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  // int fchownat(int dirfd, const char *pathname, uid_t owner, gid_t group, int flags)
+  fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"], result: "i32" },
+  // int utimensat(int dirfd, const char *pathname, const struct timespec times[2], int flags)
+  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  // ssize_t readlinkat(int dirfd, const char *pathname, char *buf, size_t bufsiz)
+  readlinkat: { parameters: ["i32", "buffer", "buffer", "usize"], result: "i64" },
+  // int closedir(DIR *dirp)
+  closedir: { parameters: ["usize"], result: "i32" },
+  // ssize_t write(int fd, const void *buf, size_t count)
+  write: { parameters: ["i32", "buffer", "usize"], result: "i64" },
+  // long syscall(long number, ...): bound for openat2(dirfd, path, struct open_how *, size)
+  syscall_openat2: { name: "syscall", parameters: ["i64", "i64", "buffer", "buffer", "i64"], result: "i64" },
 } satisfies Record<string, DenoSymbol>;
 
 /** Binds libc through `Deno.dlopen`; throws when FFI is not permitted. */
@@ -111,6 +135,12 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     [constants.fstatSymbol]: { parameters: ["i32", "buffer"], result: "i32" },
     // int stat(const char *path, struct stat *statbuf)
     [constants.statSymbol]: { parameters: ["buffer", "buffer"], result: "i32" },
+    // int fstatat(int dirfd, const char *pathname, struct stat *statbuf, int flags)
+    [constants.fstatatSymbol]: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+    // DIR *fdopendir(int fd)
+    [constants.fdopendirSymbol]: { parameters: ["i32"], result: "usize" },
+    // struct dirent *readdir(DIR *dirp)
+    [constants.readdirSymbol]: { parameters: ["usize"], result: "usize" },
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { parameters: [], result: "usize" },
   };
@@ -148,6 +178,13 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const kill = call("kill");
   const syscall = constants.futex ? optional("syscall") : undefined;
   const syscallBlocking = constants.futex ? optional("syscall_blocking") : undefined;
+  const openat = call("openat"), fstatat = call(constants.fstatatSymbol), mkdirat = call("mkdirat");
+  const unlinkat = call("unlinkat"), renameat = call("renameat"), fchmod = call("fchmod");
+  const fchmodat = call("fchmodat"), fchownat = call("fchownat"), utimensat = call("utimensat");
+  const readlinkat = call("readlinkat"), fdopendir = call(constants.fdopendirSymbol);
+  const readdir = call(constants.readdirSymbol), closedir = call("closedir");
+  const write = call("write"), openat2Syscall = call("syscall_openat2");
+  const sysOpenat2 = BigInt(constants.SYS_openat2);
 
   return {
     runtime: "deno",
@@ -183,6 +220,22 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     fsync: (fd) => fsync(fd) as number,
     flock: (fd, operation) => flock(fd, operation) as number,
     unlink: (path) => unlink(path) as number,
+    openat: (dirFd, path, flags, mode) => openat(dirFd, path, flags, mode) as number,
+    openat2: constants.SYS_openat2 === 0 ? undefined : (dirFd, path, how) =>
+      Number(openat2Syscall(sysOpenat2, BigInt(dirFd), path, how, BigInt(how.length))),
+    fstatat: (dirFd, path, buffer, flags) => fstatat(dirFd, path, buffer, flags) as number,
+    mkdirat: (dirFd, path, mode) => mkdirat(dirFd, path, mode) as number,
+    unlinkat: (dirFd, path, flags) => unlinkat(dirFd, path, flags) as number,
+    renameat: (fromDirFd, from, toDirFd, to) => renameat(fromDirFd, from, toDirFd, to) as number,
+    fchmod: (fd, mode) => fchmod(fd, mode) as number,
+    fchmodat: (dirFd, path, mode, flags) => fchmodat(dirFd, path, mode, flags) as number,
+    fchownat: (dirFd, path, uid, gid, flags) => fchownat(dirFd, path, uid, gid, flags) as number,
+    utimensat: (dirFd, path, times, flags) => utimensat(dirFd, path, times, flags) as number,
+    readlinkat: (dirFd, path, buffer, size) => Number(readlinkat(dirFd, path, buffer, BigInt(size))),
+    fdopendir: (fd) => BigInt(fdopendir(fd) as bigint),
+    readdir: (dir) => BigInt(readdir(dir) as bigint),
+    closedir: (dir) => closedir(dir) as number,
+    write: (fd, buffer, count) => Number(write(fd, buffer, BigInt(count))),
     shmOpen: shmOpen && ((name, flags, mode) => shmOpen(name, flags, mode) as number),
     shmUnlink: shmUnlink && ((name) => shmUnlink(name) as number),
     memfdCreate: memfdCreate && ((name, flags) => memfdCreate(name, flags) as number),

@@ -7,13 +7,15 @@
 
 import type { PlatformConstants } from "./constants.ts";
 import { MAP_FAILED } from "./constants.ts";
-import type { FileStat, Libc, RuntimeName } from "./libc.ts";
+import type { DirectoryEntry, FileStat, Libc, RuntimeName } from "./libc.ts";
 
 /** The libc calls a {@linkcode FaultyLibc} can fail. */
 export type LibcCall =
   | "mmap" | "munmap" | "mremap" | "mprotect" | "madvise" | "msync" | "mlock" | "munlock"
   | "mincore" | "open" | "close" | "fstat" | "stat" | "pread" | "ftruncate" | "posixFallocate" | "posixFadvise"
-  | "fsync" | "flock" | "unlink" | "shmOpen" | "shmUnlink" | "memfdCreate";
+  | "fsync" | "flock" | "unlink" | "shmOpen" | "shmUnlink" | "memfdCreate" | "openat" | "openat2" | "fstatat"
+  | "mkdirat" | "unlinkat" | "renameat" | "fchmod" | "fchmodat" | "fchownat" | "utimensat" | "readlinkat"
+  | "fdopendir" | "readdir" | "closedir" | "write";
 
 interface PlannedFault {
   remaining: number;
@@ -46,6 +48,7 @@ export class FaultyLibc implements Libc {
   readonly futexWake?: Libc["futexWake"];
   readonly futexWaitAsync?: Libc["futexWaitAsync"];
   readonly gettid?: Libc["gettid"];
+  readonly openat2?: Libc["openat2"];
   #inner: Libc;
   #ownErrno: number | undefined;
   #counts = new Map<LibcCall, number>();
@@ -55,7 +58,10 @@ export class FaultyLibc implements Libc {
     this.#inner = inner;
     this.constants = inner.constants;
     this.maxArrayBufferLength = options.maxArrayBufferLength ?? inner.maxArrayBufferLength;
-    const { mremap, posixFallocate, posixFadvise, memfdCreate } = inner;
+    const { mremap, posixFallocate, posixFadvise, memfdCreate, openat2 } = inner;
+    if (openat2) {
+      this.openat2 = (...args) => this.#run("openat2", -1, () => openat2.apply(inner, args));
+    }
     if (mremap) {
       this.mremap = (...args) => this.#run("mremap", MAP_FAILED, () => mremap.apply(inner, args));
     }
@@ -106,7 +112,7 @@ export class FaultyLibc implements Libc {
       planned!.splice(planned!.indexOf(due), 1);
       // Linux releases the descriptor even when close() reports an error, so a
       // faithful failure still closes it.
-      if (call === "close") through();
+      if (call === "close" || call === "closedir") through();
       this.#ownErrno = due.errno;
       return failure;
     }
@@ -161,6 +167,49 @@ export class FaultyLibc implements Libc {
   }
   flock(fd: number, operation: number): number {
     return this.#run("flock", -1, () => this.#inner.flock(fd, operation));
+  }
+  openat(dirFd: number, path: string, flags: number, mode: number): number {
+    return this.#run("openat", -1, () => this.#inner.openat(dirFd, path, flags, mode));
+  }
+  fstatat(dirFd: number, path: string, flags: number): FileStat | null {
+    return this.#run("fstatat", null, () => this.#inner.fstatat(dirFd, path, flags));
+  }
+  mkdirat(dirFd: number, path: string, mode: number): number {
+    return this.#run("mkdirat", -1, () => this.#inner.mkdirat(dirFd, path, mode));
+  }
+  unlinkat(dirFd: number, path: string, flags: number): number {
+    return this.#run("unlinkat", -1, () => this.#inner.unlinkat(dirFd, path, flags));
+  }
+  renameat(fromDirFd: number, from: string, toDirFd: number, to: string): number {
+    return this.#run("renameat", -1, () => this.#inner.renameat(fromDirFd, from, toDirFd, to));
+  }
+  fchmod(fd: number, mode: number): number {
+    return this.#run("fchmod", -1, () => this.#inner.fchmod(fd, mode));
+  }
+  fchmodat(dirFd: number, path: string, mode: number, flags: number): number {
+    return this.#run("fchmodat", -1, () => this.#inner.fchmodat(dirFd, path, mode, flags));
+  }
+  fchownat(dirFd: number, path: string, uid: number, gid: number, flags: number): number {
+    return this.#run("fchownat", -1, () => this.#inner.fchownat(dirFd, path, uid, gid, flags));
+  }
+  utimensat(dirFd: number, path: string, atimeNs: bigint, mtimeNs: bigint, flags: number): number {
+    return this.#run("utimensat", -1, () => this.#inner.utimensat(dirFd, path, atimeNs, mtimeNs, flags));
+  }
+  readlinkat(dirFd: number, path: string): string | null {
+    return this.#run("readlinkat", null, () => this.#inner.readlinkat(dirFd, path));
+  }
+  fdopendir(fd: number): bigint {
+    // A faithful failure leaves the descriptor with the caller, as fdopendir does.
+    return this.#run("fdopendir", 0n, () => this.#inner.fdopendir(fd));
+  }
+  readdir(dir: bigint): DirectoryEntry | null | -1 {
+    return this.#run("readdir", -1 as const, () => this.#inner.readdir(dir));
+  }
+  closedir(dir: bigint): number {
+    return this.#run("closedir", -1, () => this.#inner.closedir(dir));
+  }
+  write(fd: number, source: Uint8Array): number {
+    return this.#run("write", -1, () => this.#inner.write(fd, source));
   }
   unlink(path: string): number {
     return this.#run("unlink", -1, () => this.#inner.unlink(path));

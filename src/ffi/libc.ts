@@ -20,10 +20,20 @@ export interface FileStat {
   readonly size: number;
   readonly mode: number;
   readonly uid: number;
+  readonly gid: number;
   readonly dev: bigint;
   readonly ino: bigint;
+  /** Access time in nanoseconds since the epoch. */
+  readonly atimeNs: bigint;
   /** Modification time in nanoseconds since the epoch. */
   readonly mtimeNs: bigint;
+}
+
+/** One entry of a directory listing from {@linkcode Libc.readdir}. */
+export interface DirectoryEntry {
+  readonly name: string;
+  /** `d_type`: `DT_REG`, `DT_DIR`, `DT_LNK`, … or `DT_UNKNOWN` when the file system does not say. */
+  readonly type: number;
 }
 
 /** Which runtime's FFI a {@linkcode Libc} goes through. */
@@ -73,6 +83,40 @@ export interface Libc {
    * `buffer` (count is its length); bytes read, 0 at end of file, or -1.
    */
   pread(fd: number, buffer: Uint8Array, offset: number): number;
+  /** `int openat(int dirfd, const char *path, int flags, mode_t mode)` */
+  openat(dirFd: number, path: string, flags: number, mode: number): number;
+  /**
+   * `syscall(SYS_openat2, dirfd, path, &how, sizeof how)` with `struct open_how`
+   * `{ flags, mode, resolve }`; `undefined` where the platform has none (Darwin).
+   * An old kernel answers ENOSYS, a seccomp filter may answer EPERM.
+   */
+  readonly openat2?: (dirFd: number, path: string, flags: number, mode: number, resolve: number) => number;
+  /** `int fstatat(int dirfd, const char *path, struct stat *st, int flags)`; `null` on failure. */
+  fstatat(dirFd: number, path: string, flags: number): FileStat | null;
+  /** `int mkdirat(int dirfd, const char *path, mode_t mode)` */
+  mkdirat(dirFd: number, path: string, mode: number): number;
+  /** `int unlinkat(int dirfd, const char *path, int flags)` */
+  unlinkat(dirFd: number, path: string, flags: number): number;
+  /** `int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)` */
+  renameat(fromDirFd: number, from: string, toDirFd: number, to: string): number;
+  /** `int fchmod(int fd, mode_t mode)` */
+  fchmod(fd: number, mode: number): number;
+  /** `int fchmodat(int dirfd, const char *path, mode_t mode, int flags)` */
+  fchmodat(dirFd: number, path: string, mode: number, flags: number): number;
+  /** `int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)`; -1 ids leave that one. */
+  fchownat(dirFd: number, path: string, uid: number, gid: number, flags: number): number;
+  /** `int utimensat(int dirfd, const char *path, const struct timespec times[2], int flags)`, times in ns. */
+  utimensat(dirFd: number, path: string, atimeNs: bigint, mtimeNs: bigint, flags: number): number;
+  /** `ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)`; the target, or `null` on failure. */
+  readlinkat(dirFd: number, path: string): string | null;
+  /** `DIR *fdopendir(int fd)`: takes over `fd`; `0n` on failure. */
+  fdopendir(fd: number): bigint;
+  /** `struct dirent *readdir(DIR *dir)`: the next entry, `null` at the end, or `-1` on failure. */
+  readdir(dir: bigint): DirectoryEntry | null | -1;
+  /** `int closedir(DIR *dir)`: closes the descriptor it took over. */
+  closedir(dir: bigint): number;
+  /** `ssize_t write(int fd, const void *buf, size_t count)` of all of `source`. */
+  write(fd: number, source: Uint8Array): number;
   /** `int ftruncate(int fd, off_t length)` */
   ftruncate(fd: number, length: number): number;
   /**

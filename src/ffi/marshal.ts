@@ -33,14 +33,15 @@ export function parseStat(buffer: Uint8Array, layout: StatLayout): FileStat {
   const mode = layout.mode.bytes === 4
     ? view.getUint32(layout.mode.offset, true)
     : view.getUint16(layout.mode.offset, true);
-  const seconds = view.getBigInt64(layout.mtime, true);
-  const nanoseconds = view.getBigInt64(layout.mtime + 8, true);
+  const time = (at: number) => view.getBigInt64(at, true) * 1_000_000_000n + view.getBigInt64(at + 8, true);
   return {
     size: Number(view.getBigInt64(layout.fileSize, true)),
     mode,
     uid: view.getUint32(layout.uid, true),
+    gid: view.getUint32(layout.gid, true),
     dev,
     ino: view.getBigUint64(layout.ino, true),
-    mtimeNs: seconds * 1_000_000_000n + nanoseconds,
+    atimeNs: time(layout.atime),
+    mtimeNs: time(layout.mtime),
   };
 }

@@ -70,6 +70,30 @@ const SYMBOLS = {
   geteuid: { arguments: [], return: "uint32" },
   // ssize_t readlink(const char *pathname, char *buf, size_t bufsiz)
   readlink: { arguments: ["buffer", "buffer", "uint64"], return: "int64" },
+  // int openat(int dirfd, const char *pathname, int flags, mode_t mode)
+  openat: { arguments: ["int32", "buffer", "int32", "uint32"], return: "int32" },
+  // int mkdirat(int dirfd, const char *pathname, mode_t mode)
+  mkdirat: { arguments: ["int32", "buffer", "uint32"], return: "int32" },
+  // int unlinkat(int dirfd, const char *pathname, int flags)
+  unlinkat: { arguments: ["int32", "buffer", "int32"], return: "int32" },
+  // int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+  renameat: { arguments: ["int32", "buffer", "int32", "buffer"], return: "int32" },
+  // int fchmod(int fd, mode_t mode)
+  fchmod: { arguments: ["int32", "uint32"], return: "int32" },
+  // int fchmodat(int dirfd, const char *pathname, mode_t mode, int flags)
+  fchmodat: { arguments: ["int32", "buffer", "uint32", "int32"], return: "int32" },
+  // int fchownat(int dirfd, const char *pathname, uid_t owner, gid_t group, int flags)
+  fchownat: { arguments: ["int32", "buffer", "uint32", "uint32", "int32"], return: "int32" },
+  // int utimensat(int dirfd, const char *pathname, const struct timespec times[2], int flags)
+  utimensat: { arguments: ["int32", "buffer", "buffer", "int32"], return: "int32" },
+  // ssize_t readlinkat(int dirfd, const char *pathname, char *buf, size_t bufsiz)
+  readlinkat: { arguments: ["int32", "buffer", "buffer", "uint64"], return: "int64" },
+  // int closedir(DIR *dirp)
+  closedir: { arguments: ["uint64"], return: "int32" },
+  // ssize_t write(int fd, const void *buf, size_t count)
+  write: { arguments: ["int32", "buffer", "uint64"], return: "int64" },
+  // long syscall(long number, ...): bound for openat2(dirfd, path, struct open_how *, size)
+  syscall: { arguments: ["int64", "int64", "buffer", "buffer", "int64"], return: "int64" },
 } satisfies Record<string, NodeSignature>;
 
 /** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
@@ -105,6 +129,12 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
     [constants.fstatSymbol]: { arguments: ["int32", "buffer"], return: "int32" },
     // int stat(const char *path, struct stat *statbuf)
     [constants.statSymbol]: { arguments: ["buffer", "buffer"], return: "int32" },
+    // int fstatat(int dirfd, const char *pathname, struct stat *statbuf, int flags)
+    [constants.fstatatSymbol]: { arguments: ["int32", "buffer", "buffer", "int32"], return: "int32" },
+    // DIR *fdopendir(int fd)
+    [constants.fdopendirSymbol]: { arguments: ["int32"], return: "uint64" },
+    // struct dirent *readdir(DIR *dirp)
+    [constants.readdirSymbol]: { arguments: ["uint64"], return: "uint64" },
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { arguments: [], return: "uint64" },
   });
@@ -126,7 +156,14 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create"), fadvise = optional("posix_fadvise");
   const syscall = constants.futex ? optional("syscall") : undefined;
+  const { openat, mkdirat, unlinkat, renameat, fchmod, fchmodat, fchownat, utimensat } = lib;
+  const { readlinkat, closedir, write } = lib;
+  // The openat2 shape of syscall; the futex shape above is bound by a dlopen of its own.
+  const openat2Syscall = lib.syscall;
+  const fstatat = lib[constants.fstatatSymbol];
+  const fdopendir = lib[constants.fdopendirSymbol], readdir = lib[constants.readdirSymbol];
   const big = BigInt;
+  const sysOpenat2 = big(constants.SYS_openat2);
 
   return {
     runtime: "node",
@@ -161,6 +198,22 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
     fsync: (fd) => fsync(fd) as number,
     flock: (fd, operation) => flock(fd, operation) as number,
     unlink: (path) => unlink(path) as number,
+    openat: (dirFd, path, flags, mode) => openat(dirFd, path, flags, mode) as number,
+    openat2: constants.SYS_openat2 === 0 ? undefined : (dirFd, path, how) =>
+      Number(openat2Syscall(sysOpenat2, big(dirFd), path, how, big(how.length))),
+    fstatat: (dirFd, path, buffer, flags) => fstatat(dirFd, path, buffer, flags) as number,
+    mkdirat: (dirFd, path, mode) => mkdirat(dirFd, path, mode) as number,
+    unlinkat: (dirFd, path, flags) => unlinkat(dirFd, path, flags) as number,
+    renameat: (fromDirFd, from, toDirFd, to) => renameat(fromDirFd, from, toDirFd, to) as number,
+    fchmod: (fd, mode) => fchmod(fd, mode) as number,
+    fchmodat: (dirFd, path, mode, flags) => fchmodat(dirFd, path, mode, flags) as number,
+    fchownat: (dirFd, path, uid, gid, flags) => fchownat(dirFd, path, uid, gid, flags) as number,
+    utimensat: (dirFd, path, times, flags) => utimensat(dirFd, path, times, flags) as number,
+    readlinkat: (dirFd, path, buffer, size) => Number(readlinkat(dirFd, path, buffer, big(size))),
+    fdopendir: (fd) => big(fdopendir(fd) as bigint),
+    readdir: (dir) => big(readdir(dir) as bigint),
+    closedir: (dir) => closedir(dir) as number,
+    write: (fd, buffer, count) => Number(write(fd, buffer, big(count))),
     shmOpen: shmOpen && ((name, flags, mode) => shmOpen(name, flags, mode) as number),
     shmUnlink: shmUnlink && ((name) => shmUnlink(name) as number),
     memfdCreate: memfdCreate && ((name, flags) => memfdCreate(name, flags) as number),

@@ -22,6 +22,30 @@ export interface OpenRequest {
   readonly permissions?: number;
 }
 
+/**
+ * Opens a file some other way than by its path (beneath a directory
+ * descriptor), and undoes or makes durable its creation the same way.
+ *
+ * @example
+ * ```ts ignore
+ * const opener: Opener = {
+ *   open: (flags, mode) => root.open("a.txt", flags, mode, "/srv/a.txt"),
+ *   remove: () => root.at("a.txt", (dirFd, name) => libc.unlinkat(dirFd, name, 0), "/srv/a.txt"),
+ *   syncDirectory: () => syncParentOf("a.txt"),
+ * };
+ * ```
+ */
+export interface Opener {
+  /** Opens with `flags` (and `mode` when creating): the descriptor, or minus the errno. */
+  open(flags: number, mode: number): number;
+  /** The system call behind the last failure `open` reported, for its error. */
+  failedCall(): string;
+  /** Removes the file this opener created (a failed open undoes itself). */
+  remove(): void;
+  /** fsync of the directory holding the file, after creating it. */
+  syncDirectory(): void;
+}
+
 /** An open descriptor of a regular file. */
 export class FileDescriptor {
   readonly #libc: Libc;
@@ -36,6 +60,8 @@ export class FileDescriptor {
   openedStat!: FileStat;
   /** How to remove what this descriptor names; unlink(path) unless adopted. */
   #remove: (() => void) | undefined;
+  /** How to fsync the directory holding the file; by its path unless opened by an Opener. */
+  #syncDirectory: (() => void) | undefined;
 
   private constructor(libc: Libc, fd: number, path: string, created: boolean) {
     this.#libc = libc;
@@ -82,27 +108,48 @@ export class FileDescriptor {
    * visible difference: a file under another process's lease (`F_SETLEASE`)
    * fails with EWOULDBLOCK instead of waiting for the lease to be broken.
    *
+   * With `opener`, the file is opened by it instead (a MemMapFS resolving
+   * beneath its directory): it gets the flags without `O_NOFOLLOW` and
+   * returns the descriptor or minus the errno.
+   *
    * @throws {MmapError} With the errno of the failing call (ENXIO for a
    * socket), EISDIR for a directory, ENODEV for a FIFO or device.
    */
-  static open(libc: Libc, requested: string, request: OpenRequest): FileDescriptor {
+  static open(libc: Libc, requested: string, request: OpenRequest, opener?: Opener): FileDescriptor {
     const c = libc.constants;
     // Open exactly the string the runtime's permission model checked (absolute
     // and normalised under Deno or node --permission), never the raw text.
     const path = libc.checkPathAccess(requested, "read");
     if (request.write) libc.checkPathAccess(path, "write");
-    const base = (request.write ? c.O_RDWR : c.O_RDONLY) | c.O_CLOEXEC | c.O_NOFOLLOW | c.O_NONBLOCK | c.O_NOCTTY;
+    const access = (request.write ? c.O_RDWR : c.O_RDONLY) | c.O_CLOEXEC | c.O_NONBLOCK | c.O_NOCTTY;
+    const base = opener ? access : access | c.O_NOFOLLOW;
+    let openErrno = 0;
+    const open = (flags: number, mode: number): number => {
+      if (!opener) {
+        const fd = libc.open(path, flags, mode);
+        if (fd < 0) openErrno = libc.errno;
+        return fd;
+      }
+      const fd = opener.open(flags, mode);
+      if (fd >= 0) return fd;
+      openErrno = -fd;
+      return -1;
+    };
     let created = false;
-    let fd = request.exclusive ? -1 : libc.open(path, base, 0);
-    if (fd < 0 && request.create && (request.exclusive || libc.errno === enoent(libc))) {
+    let fd = request.exclusive ? -1 : open(base, 0);
+    if (fd < 0 && request.create && (request.exclusive || openErrno === enoent(libc))) {
       // O_EXCL tells us whether this call made the file, so a failure later
       // can remove exactly what it created and nothing else.
-      fd = libc.open(path, base | c.O_CREAT | c.O_EXCL, request.permissions ?? 0o600);
+      fd = open(base | c.O_CREAT | c.O_EXCL, request.permissions ?? 0o600);
       created = fd >= 0;
-      if (fd < 0 && !request.exclusive && libc.errno === eexist(libc)) fd = libc.open(path, base, 0);
+      if (fd < 0 && !request.exclusive && openErrno === eexist(libc)) fd = open(base, 0);
     }
-    if (fd < 0) throw openError(libc, path);
+    if (fd < 0) throw openError(libc, openErrno, path, opener?.failedCall() ?? "open");
     const descriptor = new FileDescriptor(libc, fd, path, created);
+    if (opener) {
+      descriptor.#remove = () => opener.remove();
+      descriptor.#syncDirectory = () => opener.syncDirectory();
+    }
     try {
       // The rules that judge the real file, not the text (Deno's for /dev,
       // /proc, /sys), on the descriptor itself: no link swapped in between.
@@ -188,6 +235,7 @@ export class FileDescriptor {
 
   /** fsync of the directory holding this file, so its creation survives a crash. */
   syncDirectory(): void {
+    if (this.#syncDirectory) return this.#syncDirectory();
     const libc = this.#libc;
     const c = libc.constants;
     const slash = this.path.lastIndexOf("/");
@@ -228,8 +276,8 @@ export class FileDescriptor {
   }
 }
 
-function openError(libc: Libc, path: string): MmapError {
-  const error = errnoError(libc.errno, libc.constants.errnoNames, "open", path);
+function openError(libc: Libc, errno: number, path: string, syscall: string): MmapError {
+  const error = errnoError(errno, libc.constants.errnoNames, syscall, path);
   if (error.code !== "ELOOP") return error;
   error.message += ": memmapfs opens with O_NOFOLLOW and does not follow a symbolic link " +
     "as the last part of a path; pass the resolved path (realpath) instead";

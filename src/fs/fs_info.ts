@@ -1,12 +1,13 @@
 /**
  * What `MemMapFS` reports about files and directories: `FileInfo` from
  * `stat`/`lstat` and `DirEntry` from `readDir`, plain objects built from
- * node:fs results so they look the same on Deno, Bun and Node.
+ * what libc reported, so they look the same on Deno, Bun and Node.
  *
  * @module
  */
 
-import type { Dirent, Stats } from "node:fs";
+import type { PlatformConstants } from "../ffi/constants.ts";
+import type { FileStat } from "../ffi/libc.ts";
 
 /**
  * A directory entry from {@linkcode MemMapFS.readDir}.
@@ -67,34 +68,30 @@ export interface FileInfo {
 }
 
 /**
- * A {@linkcode FileInfo} from node:fs `Stats`.
+ * A {@linkcode FileInfo} from what `fstatat` filled.
  *
  * @example
  * ```ts ignore
- * const info = fileInfo(fs.statSync("/etc/hostname"));
+ * const info = fileInfo(libc.fstatat(dirFd, "a.txt", 0)!, libc.constants);
  * ```
  */
-export function fileInfo(stat: Stats): FileInfo {
+export function fileInfo(stat: FileStat, c: PlatformConstants): FileInfo {
+  const type = stat.mode & c.S_IFMT;
   return {
-    size: stat.size, mode: stat.mode, uid: stat.uid, gid: stat.gid, ino: stat.ino, dev: stat.dev,
-    atime: stat.atime, mtime: stat.mtime, isFile: stat.isFile(), isDirectory: stat.isDirectory(),
-    isSymlink: stat.isSymbolicLink(),
+    size: stat.size, mode: stat.mode, uid: stat.uid, gid: stat.gid, ino: Number(stat.ino), dev: Number(stat.dev),
+    atime: new Date(Number(stat.atimeNs / 1_000_000n)), mtime: new Date(Number(stat.mtimeNs / 1_000_000n)),
+    isFile: type === c.S_IFREG, isDirectory: type === c.S_IFDIR, isSymlink: type === c.S_IFLNK,
   };
 }
 
 /**
- * A {@linkcode DirEntry} from a node:fs `Dirent`.
+ * A {@linkcode DirEntry} from a directory entry's name and type.
  *
  * @example
  * ```ts ignore
- * const entries = fs.readdirSync(".", { withFileTypes: true }).map(dirEntry);
+ * const entry = dirEntry("a.txt", libc.constants.S_IFREG, libc.constants);
  * ```
  */
-export function dirEntry(entry: Dirent): DirEntry {
-  return {
-    name: entry.name,
-    isFile: entry.isFile(),
-    isDirectory: entry.isDirectory(),
-    isSymlink: entry.isSymbolicLink(),
-  };
+export function dirEntry(name: string, type: number, c: PlatformConstants): DirEntry {
+  return { name, isFile: type === c.S_IFREG, isDirectory: type === c.S_IFDIR, isSymlink: type === c.S_IFLNK };
 }

@@ -1,15 +1,16 @@
 /**
- * Where a MemMapFS path leads: relative paths resolve against the file
- * system's working directory, and a confined file system (from `sub()`)
- * refuses any path — by `..`, by being absolute, or through a symbolic link —
- * that ends up outside its directory. Also turns node:fs errors into
- * MmapError, so every OS failure looks the same.
+ * Where a MemMapFS path leads, as text: relative paths resolve against the
+ * file system's working directory, and a confined file system refuses a path
+ * whose text leaves its directory (symbolic links are resolved later, beneath
+ * the directory's descriptor, by `DirectoryRoot`). Also turns node:fs errors
+ * into MmapError, so every OS failure looks the same.
  *
  * @module
  */
 
 import { MmapError } from "../errors.ts";
 import { constantsFor } from "../ffi/constants.ts";
+import { escapeError } from "./directory_root.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { toPath } from "../validate.ts";
 
@@ -63,40 +64,38 @@ function errnoOf(failure: { code?: unknown; errno?: unknown } | null | undefined
 }
 
 /**
- * Runs `open` on `target`; when its last part is a symbolic link (the core
- * opens with O_NOFOLLOW and reports ELOOP), runs it again on where the link
- * leads, so MemMapFS follows links as node:fs does. A confined file system
- * has already checked, in `FsPaths.resolve`, that this real path is inside.
+ * Where one path leads: relative to the file system's root (a confined root)
+ * or absolute (the unconfined one), and as an absolute path for messages,
+ * permission checks and cache keys.
  *
  * @example
  * ```ts ignore
- * const file = followingLinks("/srv/current.log", (path) => MappedFile.open(path));
+ * const place: Place = { relative: "css/site.css", display: "/srv/css/site.css" };
  * ```
  */
-export function followingLinks<T>(target: string, open: (path: string) => T): T {
-  try {
-    return open(target);
-  } catch (error) {
-    if (!(error instanceof MmapError) || error.code !== "ELOOP") throw error;
-    const real = fsCall("realpath", target, () => nodeBuiltins().fs.realpathSync(target));
-    if (real === target) throw error;
-    return open(real);
-  }
+export interface Place {
+  /** What the root resolves: below it when confined, else an absolute path. */
+  readonly relative: string;
+  /** The absolute path, normalised as text. */
+  readonly display: string;
 }
 
 /**
- * Resolves paths for one MemMapFS.
+ * Turns MemMapFS paths into {@linkcode Place}s: relative ones against the
+ * file system's working directory, normalised as text (`a/../b` is `b`), and a
+ * confined one refuses, before any system call, a path whose text leaves its
+ * root. Symbolic links are the root's business: it resolves them beneath its
+ * descriptor when the method runs.
  *
  * @example
  * ```ts ignore
  * const paths = new FsPaths("/srv", "/srv");   // confined to /srv
- * paths.resolve("assets/logo.png");            // "/srv/assets/logo.png"
- * paths.resolve("../etc/passwd");              // throws MmapError EACCES
+ * paths.locate("assets/logo.png");             // { relative: "assets/logo.png", display: "/srv/assets/logo.png" }
+ * paths.locate("../etc/passwd");               // throws MmapError EACCES
  * ```
  */
 export class FsPaths {
   readonly #confine: string | null;
-  #realConfine: string | null = null;
   #cwd: string;
 
   /** `base` is the starting directory; `confine`, when set, is the directory no path may leave. */
@@ -111,68 +110,41 @@ export class FsPaths {
     return this.#cwd;
   }
 
-  /** The directory this file system is confined to, or `null`. */
-  get confine(): string | null {
-    return this.#confine;
+  /**
+   * The place `value` names; `name` is the argument's name for errors.
+   *
+   * @throws {TypeError} For a bad path.
+   * @throws {MmapError} EACCES when the text of a confined path leaves its root.
+   */
+  locate(value: unknown, name = "path"): Place {
+    return this.placeOf(this.absolute(value, name));
   }
 
   /**
-   * The absolute path `value` leads to; `name` is the argument's name for errors.
+   * The absolute path `value` names, checked as {@linkcode FsPaths.locate}
+   * checks it, without making a Place (a cache hit needs no more).
    *
    * @throws {TypeError} For a bad path.
-   * @throws {MmapError} EACCES when a confined file system would leave its directory.
+   * @throws {MmapError} EACCES when the text of a confined path leaves its root.
    */
-  resolve(value: unknown, name = "path"): string {
-    const { path } = nodeBuiltins();
-    const resolved = path.resolve(this.#cwd, toPath(value, name));
-    if (this.#confine === null) return resolved;
-    if (!isInside(resolved, this.#confine)) throw escape(String(value), this.#confine);
-    const real = this.#realPathOfExistingPart(resolved);
-    if (!isInside(real, this.#realConfineDirectory())) throw escape(String(value), this.#confine);
-    return resolved;
+  absolute(value: unknown, name = "path"): string {
+    const display = nodeBuiltins().path.resolve(this.#cwd, toPath(value, name));
+    const confine = this.#confine;
+    if (confine === null || display === confine) return display;
+    if (!display.startsWith(confine.endsWith("/") ? confine : `${confine}/`)) throw escapeError(String(value), confine);
+    return display;
   }
 
-  /** Changes the working directory. */
-  chdir(value: unknown): void {
-    const target = this.resolve(value);
-    const { fs } = nodeBuiltins();
-    const stat = fsCall("stat", target, () => fs.statSync(target));
-    if (!stat.isDirectory()) {
-      throw new MmapError(`ENOTDIR: chdir failed for "${target}"`, { code: "ENOTDIR", errno: 20, syscall: "chdir", path: target });
-    }
-    this.#cwd = target;
+  /** The place of an absolute path {@linkcode FsPaths.absolute} returned. */
+  placeOf(display: string): Place {
+    const confine = this.#confine;
+    if (confine === null) return { relative: display, display };
+    if (display === confine) return { relative: "", display };
+    return { relative: display.slice(confine.endsWith("/") ? confine.length : confine.length + 1), display };
   }
 
-  #realConfineDirectory(): string {
-    const { fs } = nodeBuiltins();
-    this.#realConfine ??= fs.realpathSync(this.#confine!);
-    return this.#realConfine;
+  /** Moves the working directory to `place` (checked to be a directory by the caller). */
+  chdir(place: Place): void {
+    this.#cwd = place.display;
   }
-
-  /** realpath of the longest part of `target` that exists, plus the rest. */
-  #realPathOfExistingPart(target: string): string {
-    const { fs, path } = nodeBuiltins();
-    let existing = target;
-    const rest: string[] = [];
-    for (;;) {
-      try {
-        return path.join(fs.realpathSync(existing), ...rest);
-      } catch {
-        const parent = path.dirname(existing);
-        if (parent === existing) return target;
-        rest.unshift(path.basename(existing));
-        existing = parent;
-      }
-    }
-  }
-}
-
-function isInside(target: string, directory: string): boolean {
-  return target === directory || target.startsWith(directory.endsWith("/") ? directory : `${directory}/`);
-}
-
-function escape(value: string, directory: string): MmapError {
-  return new MmapError(`EACCES: "${value}" leads outside "${directory}", which this file system is confined to`, {
-    code: "EACCES", errno: 13, syscall: "open", path: value,
-  });
 }

@@ -15,7 +15,8 @@ import {
   assertByteCount, assertChoice, assertOptionalBoolean, assertOptionalByteCount, assertSafeInteger, assertUint8Array, optionsObject,
   toBytes, toPath,
 } from "../validate.ts";
-import { FileDescriptor } from "./file_descriptor.ts";
+import { FileDescriptor, type Opener } from "./file_descriptor.ts";
+import type { FileStat } from "../ffi/libc.ts";
 import { type Advice, type MapOptions, type Mode, resolveMapOptions, type ResolvedMapOptions } from "./map_options.ts";
 import { Durability } from "./durability.ts";
 import { GrowableSharedMemory } from "./growable_shared_memory.ts";
@@ -58,6 +59,8 @@ interface FileIdentity {
   readonly dev: bigint;
   readonly ino: bigint;
 }
+/** Set by MappedFile's static block: opens through an {@linkcode Opener}. */
+let openMapped: (path: string, options: MapOptions | undefined, opener: Opener) => { file: MappedFile; stat: FileStat };
 
 /**
  * A memory-mapped file. Reads and writes go straight to the page cache; views
@@ -112,6 +115,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     descriptorOfFile = (file) => file.#file;
     claimOf = (file) => file.#claim();
     claimedRange = (file) => file.#claims > 0;
+    openMapped = (path, options, opener) => MappedFile.#open(path, options, opener);
   }
   /** Live claims ({@linkcode MappedFile.readable} streams) that keep this range mapped. */
   #claims = 0;
@@ -188,7 +192,10 @@ export class MappedFile extends TypedAccess implements Disposable {
    * @throws {MmapError} When the OS refuses (code ENOENT, EACCES, EISDIR, ENOMEM…).
    */
   static open(path: string | URL, options?: MapOptions): MappedFile {
-    const filePath = toPath(path);
+    return MappedFile.#open(toPath(path), options).file;
+  }
+
+  static #open(filePath: string, options: MapOptions | undefined, opener?: Opener): { file: MappedFile; stat: FileStat } {
     const libc = activeLibc();
     const resolved = resolveMapOptions(options, libc.pageSize());
     const write = resolved.mode === "readwrite";
@@ -197,7 +204,8 @@ export class MappedFile extends TypedAccess implements Disposable {
       create: resolved.create,
       exclusive: resolved.exclusive,
       permissions: resolved.permissions,
-    });
+    }, opener);
+    const stat = file.openedStat;
     const originalSize = file.openedStat.size;
     let region: MappedRegion | undefined;
     try {
@@ -219,7 +227,7 @@ export class MappedFile extends TypedAccess implements Disposable {
       if (resolved.lock) region.lock();
       const mapped = new MappedFile(libc, file, resolved, region, resolved.mode !== "copyonwrite");
       if (file.openedStat.size !== originalSize) mapped.#durability.sizeChanged();
-      return mapped;
+      return { file: mapped, stat };
     } catch (error) {
       region?.release();
       // Undo what open did: a grown file gets its old size back, a new one goes.
@@ -975,6 +983,20 @@ function assertAttached(bytes: Uint8Array): void {
   if ((bytes.buffer as ArrayBuffer).detached === true) {
     throw new TypeError("Source is a view of a detached buffer (its mapping was resized, slid or closed): it holds no bytes to write");
   }
+}
+
+/**
+ * Opens and maps a file through `opener` (a MemMapFS resolving beneath its
+ * directory), and returns what fstat said of the very descriptor mapped.
+ * `path` names the file in errors and in {@linkcode MappedFile.path}.
+ *
+ * @example
+ * ```ts ignore
+ * const { file, stat } = openMappedFile("/srv/a.bin", { mode: "readwrite" }, opener);
+ * ```
+ */
+export function openMappedFile(path: string, options: MapOptions | undefined, opener: Opener): { file: MappedFile; stat: FileStat } {
+  return openMapped(path, options, opener);
 }
 
 /** Size of the range `resolved` asks for, after growing a readwrite file to `size`. */

@@ -1,7 +1,7 @@
 /**
  * `MappingCache`: whole-file read-only mappings kept alive between opens, so
- * opening or reading an unchanged file again costs one `stat` and no open, no
- * mmap and no munmap. Least recently used entries go first when the cache
+ * opening an unchanged file again costs one `stat` and no open, no mmap and
+ * no munmap. Least recently used entries go first when the cache
  * holds more than `maxBytes` or `maxFiles`, and when memmapfs reaches its
  * mapping budget (see `mapping_budget.ts`) idle entries go before any new
  * mapping is refused.
@@ -21,7 +21,7 @@
 import type { Libc } from "../ffi/libc.ts";
 import { Mapping } from "../mapping.ts";
 import { addMappingReclaimer, type MappingReclaimer } from "../mapping_budget.ts";
-import { FileDescriptor } from "./file_descriptor.ts";
+import { FileDescriptor, type Opener } from "./file_descriptor.ts";
 import type { MapOptions } from "./map_options.ts";
 
 /**
@@ -85,6 +85,8 @@ export interface CacheEntry {
 export interface LoadOptions {
   /** The path to open, when it differs from the key (a followed symbolic link). */
   readonly file?: string;
+  /** Opens the file beneath a directory descriptor instead of by its path. */
+  readonly opener?: Opener;
   readonly populate?: boolean;
   readonly hugePages?: boolean;
 }
@@ -129,8 +131,6 @@ export class MappingCache implements MappingReclaimer {
   /** Insertion order is recency order: a hit moves the entry to the end. */
   readonly #entries = new Map<string, CacheEntry>();
   #bytes = 0;
-  /** Paths read once without caching, oldest first; a second read maps them. */
-  readonly #seen = new Set<string>();
   readonly stats: CacheStats = { hits: 0, misses: 0, evictions: 0, invalidations: 0 };
 
   constructor(limits: CacheLimits = {}) {
@@ -188,7 +188,7 @@ export class MappingCache implements MappingReclaimer {
   load(libc: Libc, path: string, options: LoadOptions = {}): CacheEntry | undefined {
     if (this.#maxFiles === 0) return undefined;
     const file = options.file ?? path;
-    const descriptor = FileDescriptor.open(libc, file, { write: false });
+    const descriptor = FileDescriptor.open(libc, file, { write: false }, options.opener);
     let entry: CacheEntry | undefined;
     try {
       const { size, mtimeNs, ino, dev } = descriptor.openedStat;
@@ -211,17 +211,6 @@ export class MappingCache implements MappingReclaimer {
     return entry;
   }
 
-  /**
-   * Whether `path` was asked for before; remembers it now. A file read once is
-   * cheaper to read than to map, so reads map it from the second time.
-   */
-  warm(path: string): boolean {
-    if (this.#seen.delete(path)) return true;
-    if (this.#seen.size >= this.#maxFiles) this.#seen.delete(this.#seen.values().next().value!);
-    this.#seen.add(path);
-    return false;
-  }
-
   /** Drops the entry of `path`, if any. */
   invalidate(path: string): void {
     const entry = this.#entries.get(path);
@@ -241,7 +230,6 @@ export class MappingCache implements MappingReclaimer {
   /** Drops everything. Handles handed out keep their own claims and stay valid. */
   clear(): void {
     for (const entry of [...this.#entries.values()]) this.#drop(entry);
-    this.#seen.clear();
   }
 
   /**
@@ -289,43 +277,4 @@ export class MappingCache implements MappingReclaimer {
 export function sharesCachedMapping(options: MapOptions): boolean {
   return (options.mode ?? "readonly") === "readonly" && options.window === undefined &&
     !options.offset && options.length === undefined && !options.lock && !options.checked && !options.strictReadonly;
-}
-
-/**
- * Size, mtime, inode and device of the regular file `path` leads to (links
- * followed), or `undefined` when it is missing or anything else. Through
- * libc: on a cache hit this stat is the only system call, and node:fs's
- * costs up to three times more on Deno.
- *
- * @example
- * ```ts ignore
- * const identity = fileIdentity(libc(), "/srv/assets/index.html");
- * ```
- */
-export function fileIdentity(libc: Libc, path: string): FileIdentity | undefined {
-  const stat = libc.stat(path);
-  if (!stat || (stat.mode & libc.constants.S_IFMT) !== libc.constants.S_IFREG) return undefined;
-  return stat;
-}
-
-/**
- * A copy of a cached file in a new buffer, across the mapping's internal chunks.
- *
- * @example
- * ```ts ignore
- * const bytes = copyOfEntry(cache.lookup(path, statOf)!);
- * ```
- */
-export function copyOfEntry({ mapping }: CacheEntry): Uint8Array {
-  const { chunk } = mapping.chunkAt(0);
-  // slice() copies without zero-filling first, which is measurably faster.
-  if (chunk.length === mapping.length) return chunk.slice();
-  const copy = new Uint8Array(mapping.length);
-  for (let done = 0; done < copy.length;) {
-    const { chunk, chunkStart } = mapping.chunkAt(done);
-    const part = chunk.subarray(done - chunkStart, Math.min(chunk.length, copy.length - chunkStart));
-    copy.set(part, done);
-    done += part.length;
-  }
-  return copy;
 }

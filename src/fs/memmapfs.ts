@@ -6,7 +6,8 @@
  * @module
  */
 
-import { errnoError, MmapError } from "../errors.ts";
+import { ClosedError, errnoError } from "../errors.ts";
+import type { Libc } from "../ffi/libc.ts";
 import { libc as activeLibc } from "../ffi/mod.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { pageSize } from "../page_size.ts";
@@ -14,18 +15,19 @@ import {
   assertByteCount, assertChoice, assertOptionalPermissions, assertOwnerId, assertPermissions, assertTime, optionsObject, toBytes,
   toPath,
 } from "../validate.ts";
-import { writeFileAtomically } from "./atomic_write.ts";
-import { dirEntry, type DirEntry, fileInfo, type FileInfo } from "./fs_info.ts";
-import { followingLinks, FsPaths, fsCall } from "./fs_paths.ts";
+import { DirectoryRoot, FOLLOW } from "./directory_root.ts";
+import type { Opener } from "./file_descriptor.ts";
+import { type DirEntry, fileInfo, type FileInfo } from "./fs_info.ts";
+import {
+  chmodAt, chownAt, mkdirAt, readDirAt, readFileAt, removeAllAt, removeAt, renameAt, statAt, syncDirectoryOf, utimesAt,
+  writeFileAt,
+} from "./fs_operations.ts";
+import { FsPaths, type Place } from "./fs_paths.ts";
 import { type MapOptions, resolveMapOptions } from "./map_options.ts";
 import { checkMemMapFSOptions, checkMkdirOptions, type MemMapFSOptions } from "./memmapfs_options.ts";
-import { MappedFile, mappedFileSharing } from "./mapped_file.ts";
-import {
-  type CacheEntry, type CacheLimits, type CacheStats, copyOfEntry, fileIdentity, type FileIdentity, MappingCache,
-  sharesCachedMapping,
-} from "./mapping_cache.ts";
+import { type MappedFile, mappedFileSharing, openMappedFile } from "./mapped_file.ts";
+import { type CacheEntry, type CacheLimits, type CacheStats, type FileIdentity, MappingCache, sharesCachedMapping } from "./mapping_cache.ts";
 import { OpenHandles } from "./open_handles.ts";
-import { readRegularFile } from "./plain_read.ts";
 
 export type { CacheLimits, CacheStats } from "./mapping_cache.ts";
 export type { DirEntry, FileInfo } from "./fs_info.ts";
@@ -55,6 +57,9 @@ interface SharedState {
   readonly handles: OpenHandles;
 }
 
+/** Closes the directory descriptor of a confined MemMapFS that was never closed. */
+const forgottenRoots = new FinalizationRegistry<DirectoryRoot>((root) => root.close());
+
 /**
  * A file system whose files open memory-mapped.
  *
@@ -63,6 +68,14 @@ interface SharedState {
  * its own `close()`, whatever happens to the cache or the file's name. Symbolic
  * links are followed, as node:fs does. To keep handles from faulting, the file
  * system refuses (EBUSY) to cut a file short under a handle it gave out.
+ *
+ * Made with `root` (or by `sub()`), it is confined: it holds that directory
+ * open from construction and resolves every path beneath the descriptor in the
+ * kernel (`openat2(RESOLVE_BENEATH)` on Linux 5.6+, else an `openat` walk
+ * that follows links itself), acting with `*at` calls on what it resolved.
+ * A path — relative, absolute, with `..`, through a symbolic link, or swapped
+ * by another process meanwhile — that would lead outside is MmapError EACCES,
+ * and nothing outside is touched. Made without `root`, it may go anywhere.
  *
  * @example
  * ```ts
@@ -76,21 +89,37 @@ interface SharedState {
 export class MemMapFS implements Disposable {
   readonly #defaults: MapOptions;
   #paths: FsPaths;
+  #root: DirectoryRoot;
   #shared: SharedState;
+  /** File systems `sub()` made from this one: closed with it. */
+  readonly #subs: WeakRef<MemMapFS>[] = [];
 
   /**
-   * Makes a file system over the real one; nothing is opened until used.
+   * Makes a file system over the real one. With `root`, opens that directory
+   * now (following a symbolic link in `root` once, now) and confines every
+   * path to it; without, relative paths resolve against the process's working
+   * directory and any path is allowed.
    *
    * @throws {TypeError} For options that are not an object, a wrong option type
    *   (`null` included: only `undefined` means the default), or a `root` that is
    *   not a non-empty path or file: URL free of NUL bytes.
    * @throws {RangeError} For a negative, fractional or unsafe number, or permissions above 0o7777.
+   * @throws {MmapError} When `root` cannot be opened as a directory (ENOENT, ENOTDIR, EACCES…).
    */
   constructor(options?: MemMapFSOptions) {
     const { root, cache, defaults } = checkMemMapFSOptions(options);
     this.#defaults = defaults;
-    this.#paths = new FsPaths(root ?? nodeBuiltins().process.cwd(), null);
     this.#shared = { limits: cache, cache: null, handles: new OpenHandles() };
+    if (root === undefined) {
+      this.#root = DirectoryRoot.unconfined(activeLibc);
+      this.#paths = new FsPaths(nodeBuiltins().process.cwd(), null);
+    } else {
+      const absolute = nodeBuiltins().path.resolve(root);
+      activeLibc().checkPathAccess(absolute, "read");
+      this.#root = DirectoryRoot.open(activeLibc, absolute);
+      this.#paths = new FsPaths(absolute, absolute);
+      forgottenRoots.register(this, this.#root, this);
+    }
   }
 
   /**
@@ -103,10 +132,12 @@ export class MemMapFS implements Disposable {
   open(path: string | URL, options?: MapOptions): MappedFile {
     const merged = options === undefined ? this.#defaults : { ...this.#defaults, ...optionsObject(options) };
     if (options !== undefined) resolveMapOptions(merged, pageSize);
-    const target = this.#paths.resolve(path);
+    // The hit path allocates nothing it can avoid: an absolute path, then one stat.
+    const display = this.#paths.absolute(path);
+    if (this.#root.closed) throw this.#closedError();
     const cache = this.#cache();
     if (cache && sharesCachedMapping(merged)) {
-      const entry = cache.lookup(target, currentIdentity) ?? this.#load(cache, target, merged);
+      const entry = cache.lookup(display, this.#identityOf) ?? this.#load(cache, this.#paths.placeOf(display), merged);
       if (entry) {
         const handle = mappedFileSharing(activeLibc(), entry.file, entry.mapping.share(), entry.identity, {
           populate: merged.populate, hugePages: merged.hugePages,
@@ -116,34 +147,38 @@ export class MemMapFS implements Disposable {
       }
     } else if (merged.mode === "readwrite") {
       // A writer may change the size; drop the entry now rather than at the next stat.
-      cache?.invalidate(target);
+      cache?.invalidate(display);
     }
-    return this.#openUncached(target, merged);
+    return this.#openUncached(this.#paths.placeOf(display), merged);
   }
 
   /**
    * Opens with node:fs flags: `"r"` read-only; `"r+"` read-write, must exist;
    * `"w"`/`"w+"` create or truncate; `"a"`/`"a+"` create if missing, and every
    * `write()` (and `writable()` stream) goes to the end of the file, growing it.
+   * `"a"` starts at the end, `"a+"` reads from the start, as node:fs does.
    * A mapping cannot be write-only, so `"w"` and `"a"` can read too; `writeAt`
    * and the `set*` accessors write where they are told even in append mode.
    * `permissions` (default 0o600, less the umask) applies when the file is created.
    *
+   * @throws {TypeError} For missing or unknown `flags`.
    * @throws {RangeError} For permissions that are negative, fractional or above 0o7777.
    * @throws {MmapError} ENOENT for `"r"`/`"r+"` on a missing file or a missing
    *   parent directory, EISDIR for a directory, EBUSY when `"w"`/`"w+"` would
    *   cut a file that a handle from this file system still maps.
    */
   openFile(path: string | URL, flags: OpenFlags, permissions?: number): MappedFile {
+    if (flags === undefined) {
+      throw new TypeError(`Flags is required: pass one of ${FLAGS.map((flag) => `"${flag}"`).join(", ")} after the path`);
+    }
     assertChoice(flags, FLAGS, "flags");
     assertOptionalPermissions(permissions);
     if (flags === "r") return this.open(path, { mode: "readonly" });
-    const target = this.#paths.resolve(path);
+    const place = this.#locate(path);
     const truncate = flags.startsWith("w");
     const append = flags.startsWith("a");
-    if (truncate) this.#assertNotMappedPast(target, 0, "open");
-    this.#shared.cache?.invalidate(target);
-    const file = this.#openUncached(target, {
+    this.#shared.cache?.invalidate(place.display);
+    const { file, stat } = this.#openMapped(place, {
       ...this.#defaults,
       mode: "readwrite",
       create: flags !== "r+",
@@ -151,12 +186,17 @@ export class MemMapFS implements Disposable {
       permissions: permissions ?? this.#defaults.permissions,
     });
     try {
-      if (truncate && file.size > 0) file.resize(0);
+      if (truncate && file.size > 0) {
+        // Checked on the descriptor just opened: the file cut is the file checked.
+        this.#shared.handles.assertNoneReachingPast(stat, 0, place.display, "open");
+        file.resize(0);
+      }
     } catch (error) {
       file.close();
       throw error;
     }
-    if (append) file.seek(0, "end");
+    this.#shared.handles.add(file, stat, 0);
+    if (flags === "a") file.seek(0, "end");
     return file;
   }
 
@@ -174,26 +214,17 @@ export class MemMapFS implements Disposable {
   }
 
   /**
-   * The file's bytes, in a new buffer the caller owns (its whole `ArrayBuffer`).
+   * The file's bytes, in a new buffer the caller owns (its whole `ArrayBuffer`),
+   * read with `pread` from a descriptor of its own. Never copied out of the
+   * cache's shared mapping: another process that cuts the file short under a
+   * copy out of a mapping would kill this one (SIGBUS).
    *
-   * Measured (bench/memmapfs_read.ts and a size sweep from 512 B to 8 MiB on
-   * Deno, Bun and Node): mapping a file to copy it once is slower than a plain
-   * read at every size up to 1 MiB and a tie at 8 MiB, while a copy out of a
-   * mapping that is already live is as fast or faster. So a file the cache
-   * holds is copied out of its mapping; any other is read plainly, and mapped
-   * into the cache on its second read, when it has shown it is read again.
+   * @throws {MmapError} ENOENT, EISDIR, ENODEV for a FIFO, device or socket.
    */
   readFile(path: string | URL): Uint8Array {
-    const target = this.#paths.resolve(path);
-    const cache = this.#cache();
-    if (cache) {
-      const entry = cache.lookup(target, currentIdentity) ?? (cache.warm(target) ? this.#loadToRead(cache, target) : undefined);
-      if (entry) return copyOfEntry(entry);
-    }
-    const buffer = readRegularFile(target);
-    // Small Buffers share a pooled ArrayBuffer with other data: copy those out.
-    if (buffer.byteOffset !== 0 || buffer.byteLength !== buffer.buffer.byteLength) return new Uint8Array(buffer);
-    return new Uint8Array(buffer.buffer, 0, buffer.byteLength);
+    const place = this.#locate(path);
+    this.#check(place, "read");
+    return readFileAt(activeLibc(), this.#root, place);
   }
 
   /**
@@ -205,35 +236,53 @@ export class MemMapFS implements Disposable {
    */
   writeFile(path: string | URL, data: Uint8Array | string): void {
     const bytes = toBytes(data, "data");
-    const target = this.#paths.resolve(path);
-    const written = writeFileAtomically(target, bytes, { permissions: this.#defaults.permissions ?? 0o600 });
-    this.#shared.cache?.invalidate(target);
-    if (written !== target) this.#shared.cache?.invalidate(written);
+    const place = this.#locate(path);
+    this.#check(place, "write");
+    writeFileAt(activeLibc(), this.#root, place, bytes, this.#defaults.permissions ?? 0o600);
+    this.#shared.cache?.invalidate(place.display);
   }
 
   /** Metadata of the file, following a final symbolic link. */
   stat(path: string | URL): FileInfo {
-    const target = this.#paths.resolve(path);
-    return fileInfo(fsCall("stat", target, () => nodeBuiltins().fs.statSync(target)));
+    const place = this.#locate(path);
+    this.#check(place, "read");
+    return fileInfo(statAt(activeLibc(), this.#root, place, true), activeLibc().constants);
   }
 
-  /** Metadata of the path itself, not following a final symbolic link. */
+  /**
+   * Metadata of the path itself, not following a final symbolic link (a
+   * confined file system can lstat a link inside it that points outside).
+   */
   lstat(path: string | URL): FileInfo {
-    const target = this.#paths.resolve(path);
-    return fileInfo(fsCall("lstat", target, () => nodeBuiltins().fs.lstatSync(target)));
+    const place = this.#locate(path);
+    this.#check(place, "read");
+    return fileInfo(statAt(activeLibc(), this.#root, place, false), activeLibc().constants);
   }
 
-  /** Whether something exists at `path` (a dangling symbolic link does not count). */
+  /**
+   * Whether something exists at `path` (a dangling symbolic link does not count).
+   *
+   * @throws {MmapError} EACCES when a confined file system's path leads outside.
+   */
   exists(path: string | URL): boolean {
-    const target = this.#paths.resolve(path);
-    return nodeBuiltins().fs.existsSync(target);
+    const place = this.#locate(path);
+    this.#check(place, "read");
+    try {
+      statAt(activeLibc(), this.#root, place, true);
+      return true;
+    } catch (error) {
+      // Missing, or a parent that is not a directory, or a link loop: not there.
+      // Anything else (an escape, EIO, ENOMEM) is an answer we do not have.
+      if (["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG"].includes((error as { code?: string }).code ?? "")) return false;
+      throw error;
+    }
   }
 
   /** The entries of a directory, sorted by name. */
   readDir(path: string | URL = "."): DirEntry[] {
-    const target = this.#paths.resolve(path);
-    const entries = fsCall("scandir", target, () => nodeBuiltins().fs.readdirSync(target, { withFileTypes: true }));
-    return entries.map(dirEntry).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    const place = this.#locate(path);
+    this.#check(place, "read");
+    return readDirAt(activeLibc(), this.#root, place);
   }
 
   /**
@@ -244,25 +293,28 @@ export class MemMapFS implements Disposable {
    */
   mkdir(path: string | URL, options?: { recursive?: boolean; permissions?: number }): void {
     const { recursive, mode } = checkMkdirOptions(options);
-    const target = this.#paths.resolve(path);
-    fsCall("mkdir", target, () => nodeBuiltins().fs.mkdirSync(target, { recursive, mode }));
+    const place = this.#locate(path);
+    this.#check(place, "write");
+    mkdirAt(activeLibc(), this.#root, place, mode, recursive);
   }
 
-  /** Removes a file, a symbolic link or an empty directory. Open handles of a removed file keep working. */
+  /**
+   * Removes a file, a symbolic link (never what it points to) or an empty
+   * directory. Open handles of a removed file keep working.
+   */
   remove(path: string | URL): void {
-    const target = this.#paths.resolve(path);
-    const { fs } = nodeBuiltins();
-    const isDirectory = fsCall("lstat", target, () => fs.lstatSync(target)).isDirectory();
-    if (isDirectory) fsCall("rmdir", target, () => fs.rmdirSync(target));
-    else fsCall("unlink", target, () => fs.unlinkSync(target));
-    this.#shared.cache?.invalidate(target);
+    const place = this.#locate(path);
+    this.#check(place, "write");
+    removeAt(activeLibc(), this.#root, place);
+    this.#shared.cache?.invalidate(place.display);
   }
 
-  /** Removes a file or a directory with everything in it; nothing there is fine. */
+  /** Removes a file or a directory with everything in it (links are removed, not followed); nothing there is fine. */
   removeAll(path: string | URL): void {
-    const target = this.#paths.resolve(path);
-    fsCall("rm", target, () => nodeBuiltins().fs.rmSync(target, { recursive: true, force: true }));
-    this.#shared.cache?.invalidateTree(target);
+    const place = this.#locate(path);
+    this.#check(place, "write");
+    removeAllAt(activeLibc(), this.#root, place);
+    this.#shared.cache?.invalidateTree(place.display);
   }
 
   /**
@@ -273,11 +325,13 @@ export class MemMapFS implements Disposable {
   rename(from: string | URL, to: string | URL): void {
     toPath(from, "from");
     toPath(to, "to");
-    const source = this.#paths.resolve(from, "from");
-    const target = this.#paths.resolve(to, "to");
-    fsCall("rename", source, () => nodeBuiltins().fs.renameSync(source, target));
-    this.#shared.cache?.invalidateTree(source);
-    this.#shared.cache?.invalidateTree(target);
+    const source = this.#locate(from, "from");
+    const target = this.#locate(to, "to");
+    this.#check(source, "write");
+    this.#check(target, "write");
+    renameAt(activeLibc(), this.#root, source, target);
+    this.#shared.cache?.invalidateTree(source.display);
+    this.#shared.cache?.invalidateTree(target.display);
   }
 
   /**
@@ -290,10 +344,23 @@ export class MemMapFS implements Disposable {
    */
   truncate(path: string | URL, size = 0): void {
     assertByteCount(size, "size");
-    const target = this.#paths.resolve(path);
-    this.#assertNotMappedPast(target, size, "truncate");
-    fsCall("truncate", target, () => nodeBuiltins().fs.truncateSync(target, size));
-    this.#shared.cache?.invalidate(target);
+    const place = this.#locate(path);
+    this.#check(place, "write");
+    const libc = activeLibc();
+    const c = libc.constants;
+    const fd = this.#root.open(place.relative, c.O_WRONLY | c.O_CLOEXEC | c.O_NONBLOCK, 0, place.display);
+    if (fd < 0) throw errnoError(-fd, c.errnoNames, this.#root.failedCall, place.display);
+    try {
+      // Everything below is about this descriptor: the file checked is the file cut.
+      const stat = libc.fstat(fd);
+      if (!stat) throw errnoError(libc.errno, c.errnoNames, "fstat", place.display);
+      if ((stat.mode & c.S_IFMT) !== c.S_IFREG) throw errnoError(errnoNumberOf(libc, "EINVAL"), c.errnoNames, "truncate", place.display);
+      this.#shared.handles.assertNoneReachingPast(stat, size, place.display, "truncate");
+      if (libc.ftruncate(fd, size) !== 0) throw errnoError(libc.errno, c.errnoNames, "ftruncate", place.display);
+    } finally {
+      libc.close(fd);
+    }
+    this.#shared.cache?.invalidate(place.display);
   }
 
   /**
@@ -303,8 +370,9 @@ export class MemMapFS implements Disposable {
    */
   chmod(path: string | URL, mode: number): void {
     assertPermissions(mode, "mode");
-    const target = this.#paths.resolve(path);
-    fsCall("chmod", target, () => nodeBuiltins().fs.chmodSync(target, mode));
+    const place = this.#locate(path);
+    this.#check(place, "write");
+    chmodAt(activeLibc(), this.#root, place, mode);
   }
 
   /**
@@ -315,21 +383,29 @@ export class MemMapFS implements Disposable {
   chown(path: string | URL, uid: number, gid: number): void {
     assertOwnerId(uid, "uid");
     assertOwnerId(gid, "gid");
-    const target = this.#paths.resolve(path);
-    fsCall("chown", target, () => nodeBuiltins().fs.chownSync(target, uid, gid));
+    const place = this.#locate(path);
+    this.#check(place, "write");
+    chownAt(activeLibc(), this.#root, place, uid, gid);
   }
 
   /** Sets access and modification times (a `Date`, or seconds since the epoch). */
   utimes(path: string | URL, atime: Date | number, mtime: Date | number): void {
     assertTime(atime, "atime");
     assertTime(mtime, "mtime");
-    const target = this.#paths.resolve(path);
-    fsCall("utime", target, () => nodeBuiltins().fs.utimesSync(target, atime, mtime));
+    const place = this.#locate(path);
+    this.#check(place, "write");
+    utimesAt(activeLibc(), this.#root, place, toNanoseconds(atime), toNanoseconds(mtime));
   }
 
   /** Changes the directory relative paths resolve against (for this file system only). */
   chdir(path: string | URL): void {
-    this.#paths.chdir(path);
+    const place = this.#locate(path);
+    this.#check(place, "read");
+    const libc = activeLibc();
+    const c = libc.constants;
+    const stat = statAt(libc, this.#root, place, true);
+    if ((stat.mode & c.S_IFMT) !== c.S_IFDIR) throw errnoError(errnoNumberOf(libc, "ENOTDIR"), c.errnoNames, "fstatat", place.display);
+    this.#paths.chdir(place);
   }
 
   /** The directory relative paths resolve against. */
@@ -338,7 +414,7 @@ export class MemMapFS implements Disposable {
   }
 
   /**
-   * The system's directory for temporary files. A file system from `sub()`
+   * The system's directory for temporary files. A confined file system
    * refuses it like any path outside its directory, unless it lies inside.
    */
   tempDir(): string {
@@ -348,14 +424,31 @@ export class MemMapFS implements Disposable {
   /**
    * A file system confined below `dir`: every path — relative, absolute, with
    * `..` or through a symbolic link — must stay inside it, or the method
-   * throws MmapError EACCES before touching anything. Shares the cache.
+   * throws MmapError EACCES before touching anything. `dir` is opened now,
+   * resolved beneath this file system's own directory when it is confined.
+   * Shares the cache.
+   *
+   * @throws {TypeError} When `dir` is not a directory.
    */
   sub(dir: string | URL): MemMapFS {
-    const target = this.#paths.resolve(dir);
-    if (!this.stat(target).isDirectory) throw new TypeError(`Sub needs a directory, and "${target}" is not one`);
-    const child = new MemMapFS({ ...this.#defaults, root: target, cache: false });
-    child.#paths = new FsPaths(target, target);
+    const place = this.#locate(dir);
+    this.#check(place, "read");
+    let root: DirectoryRoot;
+    try {
+      root = this.#root.confined ? this.#root.openBelow(place.relative, place.display) : DirectoryRoot.open(activeLibc, place.display);
+    } catch (error) {
+      // A file where a directory should be is a mistake; a name swapped under us mid-open stays an MmapError.
+      if ((error as { code?: unknown }).code === "ENOTDIR" && this.#isNonDirectory(place)) {
+        throw new TypeError(`Sub needs a directory, and "${place.display}" is not one`);
+      }
+      throw error;
+    }
+    const child = new MemMapFS({ ...this.#defaults, cache: false });
+    child.#root = root;
+    child.#paths = new FsPaths(place.display, place.display);
     child.#shared = this.#shared;
+    forgottenRoots.register(child, root, child);
+    this.#subs.push(new WeakRef(child));
     return child;
   }
 
@@ -368,14 +461,50 @@ export class MemMapFS implements Disposable {
     };
   }
 
-  /** Lets go of every cached mapping. Files handed out stay open until closed. */
+  /**
+   * Lets go of every cached mapping and, for a confined file system, of its
+   * directory, and closes the file systems `sub()` made from it: later calls
+   * on a closed confined one throw ClosedError. Files handed out stay open
+   * until closed.
+   */
   close(): void {
     this.#shared.cache?.clear();
+    for (const sub of this.#subs.splice(0)) sub.deref()?.close();
+    if (this.#root.confined) {
+      forgottenRoots.unregister(this);
+      this.#root.close();
+    }
   }
 
   /** Same as {@linkcode MemMapFS.close}, for `using`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  #locate(path: unknown, name = "path"): Place {
+    const place = this.#paths.locate(path, name);
+    if (this.#root.closed) throw this.#closedError();
+    return place;
+  }
+
+  #closedError(): ClosedError {
+    return new ClosedError(`This MemMapFS of "${this.#root.path}" is closed`);
+  }
+
+  #isNonDirectory(place: Place): boolean {
+    const libc = activeLibc();
+    try {
+      return (statAt(libc, this.#root, place, true).mode & libc.constants.S_IFMT) !== libc.constants.S_IFDIR;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Asks the runtime's permission model, which FFI bypasses, about the path as text. */
+  #check(place: Place, access: "read" | "write"): void {
+    const libc = activeLibc();
+    libc.checkPathAccess(place.display, "read");
+    if (access === "write") libc.checkPathAccess(place.display, "write");
   }
 
   #cache(): MappingCache | null {
@@ -385,53 +514,77 @@ export class MemMapFS implements Disposable {
     return shared.cache;
   }
 
-  /** Maps `target` into the cache; `undefined` for an empty or too large file. */
-  #load(cache: MappingCache, target: string, options: MapOptions): CacheEntry | undefined {
-    const { populate, hugePages } = options;
-    return followingLinks(target, (file) => cache.load(activeLibc(), target, { file, populate, hugePages }));
-  }
-
-  /** Like `#load`, but a device or other file that cannot be mapped is left to a plain read. */
-  #loadToRead(cache: MappingCache, target: string): CacheEntry | undefined {
-    try {
-      return this.#load(cache, target, {});
-    } catch (error) {
-      if (error instanceof MmapError && error.code === "ENODEV") return undefined;
-      throw error;
-    }
-  }
-
-  #openUncached(target: string, options: MapOptions): MappedFile {
-    const file = followingLinks(target, (path) => MappedFile.open(path, options));
-    // An untracked handle would let truncate() cut the file under it (SIGBUS):
-    // without its identity the open fails.
+  /**
+   * What the absolute path `display` leads to now, for a cache lookup (made
+   * once, so a hit allocates no closure). Unconfined: one stat of the path.
+   * Confined: fstatat beneath the root, so an entry is only ever handed to a
+   * file system that can reach that very file (same device and inode).
+   */
+  readonly #identityOf = (display: string): FileIdentity | undefined => {
     const libc = activeLibc();
-    const stat = libc.stat(file.path!);
-    if (!stat) {
-      const error = errnoError(libc.errno, libc.constants.errnoNames, "stat", file.path);
+    const c = libc.constants;
+    // A hit is a read too: the permission model is asked again, so a grant
+    // revoked since the file was cached (Deno.permissions.revokeSync) is honoured.
+    const checked = libc.checkPathAccess(display, "read");
+    let stat;
+    if (!this.#root.confined) stat = libc.stat(checked);
+    else {
       try {
-        file.close();
-      } catch { /* the stat failure is the one to report */ }
-      throw error;
+        stat = statAt(libc, this.#root, this.#paths.placeOf(display), true);
+      } catch {
+        return undefined;
+      }
     }
+    if (!stat || (stat.mode & c.S_IFMT) !== c.S_IFREG) return undefined;
+    return stat;
+  };
+
+  /** Maps `place` into the cache; `undefined` for an empty or too large file. */
+  #load(cache: MappingCache, place: Place, options: MapOptions): CacheEntry | undefined {
+    const { populate, hugePages } = options;
+    return cache.load(activeLibc(), place.display, { opener: this.#opener(place), populate, hugePages });
+  }
+
+  #openUncached(place: Place, options: MapOptions): MappedFile {
+    const { file, stat } = this.#openMapped(place, options);
+    // An untracked handle would let truncate() cut the file under it (SIGBUS).
     this.#shared.handles.add(file, stat, options.offset ?? 0);
     return file;
   }
 
-  /** Throws EBUSY when a handle this file system gave out maps `target` past `size`. */
-  #assertNotMappedPast(target: string, size: number, syscall: string): void {
-    const stat = nodeBuiltins().fs.statSync(target, { bigint: true, throwIfNoEntry: false });
-    // A missing file or a directory: the operation itself reports it.
-    if (stat?.isFile()) this.#shared.handles.assertNoneReachingPast(stat, size, target, syscall);
+  #openMapped(place: Place, options: MapOptions): { file: MappedFile; stat: FileIdentity } {
+    return openMappedFile(place.display, options, this.#opener(place));
+  }
+
+  /** Opens `place` beneath the root, and undoes or syncs a creation there. */
+  #opener(place: Place): Opener {
+    const root = this.#root;
+    return {
+      open: (flags, mode) => root.open(place.relative, flags, mode, place.display),
+      failedCall: () => root.failedCall,
+      remove: () => {
+        try {
+          removeAt(activeLibc(), root, place);
+        } catch { /* the error that made us undo is the one to report */ }
+      },
+      syncDirectory: () => root.at(place.relative, (dirFd: number, name: string) => {
+        const libc = activeLibc();
+        const stat = libc.fstatat(dirFd, name, libc.constants.AT_SYMLINK_NOFOLLOW);
+        if (stat && (stat.mode & libc.constants.S_IFMT) === libc.constants.S_IFLNK) return FOLLOW;
+        syncDirectoryOf(libc, dirFd, name, place.display);
+      }, place.display),
+    };
   }
 }
 
-/**
- * The identity of `target` now, through the libc in use (tests swap it to count
- * calls). A hit is a read too: the permission model is asked again, so a grant
- * revoked since the file was cached (Deno.permissions.revokeSync) is honoured.
- */
-function currentIdentity(target: string): FileIdentity | undefined {
-  const libc = activeLibc();
-  return fileIdentity(libc, libc.checkPathAccess(target, "read"));
+/** A Date or seconds since the epoch, as nanoseconds. */
+function toNanoseconds(time: Date | number): bigint {
+  if (time instanceof Date) return BigInt(time.getTime()) * 1_000_000n;
+  const whole = Math.floor(time);
+  return BigInt(whole) * 1_000_000_000n + BigInt(Math.round((time - whole) * 1e9));
+}
+
+function errnoNumberOf(libc: Libc, name: string): number {
+  for (const [number, candidate] of Object.entries(libc.constants.errnoNames)) if (candidate === name) return Number(number);
+  throw new Error(`Unknown errno name ${name}`);
 }
