@@ -11,11 +11,14 @@
 import type { PlatformConstants } from "./constants.ts";
 import { MmapError } from "../errors.ts";
 import type { NativeCalls } from "./native.ts";
+import { prepareBindings, type VariadicMark } from "./variadic.ts";
 
 // The slice of Deno's FFI types this file needs, declared here so the shim also
 // type-checks under tsc, which does not know the `Deno` namespace.
 type DenoType = "i32" | "u32" | "i64" | "usize" | "buffer";
-interface DenoSymbol {
+interface DenoSymbol extends VariadicMark {
+  /** The C symbol when it differs from the key (one function bound twice). */
+  name?: string;
   parameters: DenoType[];
   result: DenoType;
   optional?: boolean;
@@ -35,14 +38,17 @@ interface DenoApi {
   };
 }
 
-/** The libc symbols with their C prototypes; optional ones may be absent (Darwin). */
+/**
+ * The libc symbols with their C prototypes; optional ones may be absent
+ * (Darwin). `variadicFrom` marks where C's `...` starts (see variadic.ts).
+ */
 const SYMBOLS = {
   // void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
   mmap: { parameters: ["usize", "usize", "i32", "i32", "i32", "i64"], result: "usize" },
   // int munmap(void *addr, size_t length)
   munmap: { parameters: ["usize", "usize"], result: "i32" },
-  // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags)
-  mremap: { parameters: ["usize", "usize", "usize", "i32"], result: "usize", optional: true },
+  // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
+  mremap: { parameters: ["usize", "usize", "usize", "i32"], result: "usize", optional: true, variadicFrom: 4 },
   // int mprotect(void *addr, size_t len, int prot)
   mprotect: { parameters: ["usize", "usize", "i32"], result: "i32" },
   // int madvise(void *addr, size_t length, int advice)
@@ -55,8 +61,12 @@ const SYMBOLS = {
   munlock: { parameters: ["usize", "usize"], result: "i32" },
   // int mincore(void *addr, size_t length, unsigned char *vec)
   mincore: { parameters: ["usize", "usize", "buffer"], result: "i32" },
-  // int open(const char *pathname, int flags, mode_t mode)
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  // int open(const char *pathname, int flags, ... /* mode_t mode */)
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32", variadicFrom: 2 },
+  // int fcntl(int fd, int cmd, ... /* int arg */)
+  fcntl: { parameters: ["i32", "i32", "i64"], result: "i32", variadicFrom: 2 },
+  // int fcntl(int fd, int cmd, ... /* struct *arg */)
+  fcntl_pointer: { name: "fcntl", parameters: ["i32", "i32", "buffer"], result: "i32", variadicFrom: 2 },
   // int close(int fd)
   close: { parameters: ["i32"], result: "i32" },
   // int ftruncate(int fd, off_t length)
@@ -67,8 +77,8 @@ const SYMBOLS = {
   fsync: { parameters: ["i32"], result: "i32" },
   // int unlink(const char *pathname)
   unlink: { parameters: ["buffer"], result: "i32" },
-  // int shm_open(const char *name, int oflag, mode_t mode)
-  shm_open: { parameters: ["buffer", "i32", "u32"], result: "i32", optional: true },
+  // int shm_open(const char *name, int oflag, ... /* mode_t mode */)
+  shm_open: { parameters: ["buffer", "i32", "u32"], result: "i32", optional: true, variadicFrom: 2 },
   // int shm_unlink(const char *name)
   shm_unlink: { parameters: ["buffer"], result: "i32", optional: true },
   // int memfd_create(const char *name, unsigned int flags)
@@ -77,10 +87,15 @@ const SYMBOLS = {
   sysconf: { parameters: ["i32"], result: "i64" },
 } satisfies Record<string, DenoSymbol>;
 
-/** Binds libc through `Deno.dlopen`; throws when FFI is not permitted. */
-export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
-  const deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
-  const table: Record<string, DenoSymbol> = {
+/** Deno's names for the types variadic.ts rearranges. */
+const DENO_TYPES = { key: "parameters", wide: "i64" as DenoType, slotSized: ["i64", "usize", "buffer"] as DenoType[] };
+
+/**
+ * The table handed to `Deno.dlopen` on the platform of `constants`, and the
+ * adapter that keeps variadic calls right there. Exported for the ABI test.
+ */
+export function denoBindings(constants: PlatformConstants): ReturnType<typeof prepareBindings<DenoSymbol, DenoType>> {
+  return prepareBindings<DenoSymbol, DenoType>({
     ...SYMBOLS,
     // int fstat(int fd, struct stat *statbuf)
     [constants.fstatSymbol]: { parameters: ["i32", "buffer"], result: "i32" },
@@ -88,19 +103,25 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     [constants.statSymbol]: { parameters: ["buffer", "buffer"], result: "i32" },
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { parameters: [], result: "usize" },
-  };
-  const lib = openFirst(deno, constants.libcPaths, table);
+  }, constants, DENO_TYPES);
+}
+
+/** Binds libc through `Deno.dlopen`; throws when FFI is not permitted. */
+export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
+  const deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+  const { symbols, adapt } = denoBindings(constants);
+  const lib = openFirst(deno, constants.libcPaths, symbols);
   if (!lib.shm_open && constants.name.startsWith("linux")) {
     // glibc before 2.34 keeps shm_open in librt.
     try {
       Object.assign(lib, deno.dlopen("librt.so.1", {
-        shm_open: SYMBOLS.shm_open,
-        shm_unlink: SYMBOLS.shm_unlink,
+        shm_open: symbols.shm_open,
+        shm_unlink: symbols.shm_unlink,
       }).symbols);
     } catch { /* stays unbound: named shared memory then fails with ENOSYS */ }
   }
-  const call = (name: string) => lib[name] as DenoFunction;
-  const optional = (name: string) => lib[name] ?? undefined;
+  const call = (name: string) => adapt(name, lib[name] as DenoFunction);
+  const optional = (name: string) => (lib[name] ? adapt(name, lib[name]) : undefined);
 
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = call(constants.errnoFunction)() as bigint;
@@ -111,7 +132,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const munlock = call("munlock"), mincore = call("mincore"), open = call("open");
   const close = call("close"), fstat = call(constants.fstatSymbol), stat = call(constants.statSymbol);
   const ftruncate = call("ftruncate"), fsync = call("fsync"), sysconf = call("sysconf");
-  const unlink = call("unlink");
+  const unlink = call("unlink"), fcntl = call("fcntl"), fcntlPointer = call("fcntl_pointer");
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create");
@@ -139,6 +160,8 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     posixFallocate: fallocate &&
       ((fd, offset, length) => fallocate(fd, BigInt(offset), BigInt(length)) as number),
     fsync: (fd) => fsync(fd) as number,
+    fcntl: (fd, command, arg) => fcntl(fd, command, BigInt(arg)) as number,
+    fcntlPointer: (fd, command, buffer) => fcntlPointer(fd, command, buffer) as number,
     unlink: (path) => unlink(path) as number,
     shmOpen: shmOpen && ((name, flags, mode) => shmOpen(name, flags, mode) as number),
     shmUnlink: shmUnlink && ((name) => shmUnlink(name) as number),

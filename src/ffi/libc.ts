@@ -72,10 +72,15 @@ export interface Libc {
   ftruncate(fd: number, length: number): number;
   /**
    * `int posix_fallocate(int fd, off_t offset, off_t length)`, normalised to
-   * return -1 and set errno; `undefined` where the platform has none (Darwin).
+   * return -1 and set errno. On Darwin, which has none, `fcntl(F_PREALLOCATE)`
+   * then `ftruncate` (darwin_calls.ts); `undefined` where neither exists.
    */
   readonly posixFallocate?: (fd: number, offset: number, length: number) => number;
-  /** `int fsync(int fd)` */
+  /**
+   * `int fsync(int fd)`, made durable: on Darwin `fcntl(fd, F_FULLFSYNC)`,
+   * which also flushes the drive's cache, falling back to `fsync` where the
+   * file system cannot (darwin_calls.ts).
+   */
   fsync(fd: number): number;
   /** `int unlink(const char *path)` */
   unlink(path: string): number;

@@ -10,11 +10,12 @@
 
 import type { PlatformConstants } from "./constants.ts";
 import type { NativeCalls } from "./native.ts";
+import { prepareBindings, type VariadicMark } from "./variadic.ts";
 
 // The slice of node:ffi this file uses, declared here because @types/node may
 // not describe the experimental module yet.
 type NodeType = "int32" | "uint32" | "int64" | "uint64" | "buffer";
-interface NodeSignature {
+interface NodeSignature extends VariadicMark {
   arguments: NodeType[];
   return: NodeType;
 }
@@ -27,7 +28,7 @@ interface NodeFfi {
   getInt32(pointer: bigint, offset?: number): number;
 }
 
-/** The libc symbols with their C prototypes. */
+/** The libc symbols with their C prototypes; `variadicFrom` marks C's `...` (see variadic.ts). */
 const SYMBOLS = {
   // void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
   mmap: { arguments: ["uint64", "uint64", "int32", "int32", "int32", "int64"], return: "uint64" },
@@ -45,8 +46,10 @@ const SYMBOLS = {
   munlock: { arguments: ["uint64", "uint64"], return: "int32" },
   // int mincore(void *addr, size_t length, unsigned char *vec)
   mincore: { arguments: ["uint64", "uint64", "buffer"], return: "int32" },
-  // int open(const char *pathname, int flags, mode_t mode)
-  open: { arguments: ["buffer", "int32", "uint32"], return: "int32" },
+  // int open(const char *pathname, int flags, ... /* mode_t mode */)
+  open: { arguments: ["buffer", "int32", "uint32"], return: "int32", variadicFrom: 2 },
+  // int fcntl(int fd, int cmd, ... /* int arg */)
+  fcntl: { arguments: ["int32", "int32", "int64"], return: "int32", variadicFrom: 2 },
   // int close(int fd)
   close: { arguments: ["int32"], return: "int32" },
   // int ftruncate(int fd, off_t length)
@@ -61,17 +64,46 @@ const SYMBOLS = {
 
 /** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
 const OPTIONAL_SYMBOLS = {
-  // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags)
-  mremap: { arguments: ["uint64", "uint64", "uint64", "int32"], return: "uint64" },
+  // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
+  mremap: { arguments: ["uint64", "uint64", "uint64", "int32"], return: "uint64", variadicFrom: 4 },
   // int posix_fallocate(int fd, off_t offset, off_t len)
   posix_fallocate: { arguments: ["int32", "int64", "int64"], return: "int32" },
-  // int shm_open(const char *name, int oflag, mode_t mode)
-  shm_open: { arguments: ["buffer", "int32", "uint32"], return: "int32" },
+  // int shm_open(const char *name, int oflag, ... /* mode_t mode */)
+  shm_open: { arguments: ["buffer", "int32", "uint32"], return: "int32", variadicFrom: 2 },
   // int shm_unlink(const char *name)
   shm_unlink: { arguments: ["buffer"], return: "int32" },
   // int memfd_create(const char *name, unsigned int flags)
   memfd_create: { arguments: ["buffer", "uint32"], return: "int32" },
+  // int fcntl(int fd, int cmd, ... /* struct *arg */), bound on its own beside the int form
+  fcntl: { arguments: ["int32", "int32", "buffer"], return: "int32", variadicFrom: 2 },
 } satisfies Record<string, NodeSignature>;
+
+/** node:ffi's names for the types variadic.ts rearranges. */
+const NODE_TYPES = {
+  key: "arguments",
+  wide: "int64" as NodeType,
+  slotSized: ["int64", "uint64", "buffer"] as NodeType[],
+};
+
+/**
+ * The tables handed to node:ffi's `dlopen` on the platform of `constants`, and
+ * adapters that keep variadic calls right there. Exported for the ABI test.
+ */
+export function nodeBindings(constants: PlatformConstants): {
+  main: ReturnType<typeof prepareBindings<NodeSignature, NodeType>>;
+  optional: ReturnType<typeof prepareBindings<NodeSignature, NodeType>>;
+} {
+  const main = prepareBindings<NodeSignature, NodeType>({
+    ...SYMBOLS,
+    // int fstat(int fd, struct stat *statbuf)
+    [constants.fstatSymbol]: { arguments: ["int32", "buffer"], return: "int32" },
+    // int stat(const char *path, struct stat *statbuf)
+    [constants.statSymbol]: { arguments: ["buffer", "buffer"], return: "int32" },
+    // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
+    [constants.errnoFunction]: { arguments: [], return: "uint64" },
+  }, constants, NODE_TYPES);
+  return { main, optional: prepareBindings<NodeSignature, NodeType>(OPTIONAL_SYMBOLS, constants, NODE_TYPES) };
+}
 
 /** Returns node:ffi, or `undefined` on a Node without it (before 26, or disabled). */
 export function loadNodeFfi(): NodeFfi | undefined {
@@ -81,19 +113,16 @@ export function loadNodeFfi(): NodeFfi | undefined {
 
 /** Binds libc through `node:ffi`. */
 export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): NativeCalls {
-  const [path, lib] = openFirst(ffi, constants.libcPaths, {
-    ...SYMBOLS,
-    // int fstat(int fd, struct stat *statbuf)
-    [constants.fstatSymbol]: { arguments: ["int32", "buffer"], return: "int32" },
-    // int stat(const char *path, struct stat *statbuf)
-    [constants.statSymbol]: { arguments: ["buffer", "buffer"], return: "int32" },
-    // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
-    [constants.errnoFunction]: { arguments: [], return: "uint64" },
-  });
+  const bindings = nodeBindings(constants);
+  const [path, bound] = openFirst(ffi, constants.libcPaths, bindings.main.symbols);
+  const lib: Record<string, NodeFunction> = Object.fromEntries(
+    Object.entries(bound).map(([name, fn]) => [name, bindings.main.adapt(name, fn)]),
+  );
   const optional = (name: keyof typeof OPTIONAL_SYMBOLS): NodeFunction | undefined => {
     for (const candidate of [path, ...(name.startsWith("shm_") ? ["librt.so.1"] : [])]) {
       try {
-        return ffi.dlopen(candidate, { [name]: OPTIONAL_SYMBOLS[name] }).functions[name];
+        const fn = ffi.dlopen(candidate, { [name]: bindings.optional.symbols[name] }).functions[name];
+        return bindings.optional.adapt(name, fn);
       } catch { /* try the next library; absent everywhere means unsupported */ }
     }
     return undefined;
@@ -102,7 +131,8 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = lib[constants.errnoFunction]!() as bigint;
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink } = lib;
+  const { ftruncate, fsync, sysconf, unlink, fcntl } = lib;
+  const fcntlPointer = optional("fcntl");
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
@@ -132,6 +162,8 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
     posixFallocate: fallocate &&
       ((fd, offset, length) => fallocate(fd, big(offset), big(length)) as number),
     fsync: (fd) => fsync(fd) as number,
+    fcntl: (fd, command, arg) => fcntl(fd, command, big(arg)) as number,
+    fcntlPointer: fcntlPointer && ((fd, command, buffer) => fcntlPointer(fd, command, buffer) as number),
     unlink: (path) => unlink(path) as number,
     shmOpen: shmOpen && ((name, flags, mode) => shmOpen(name, flags, mode) as number),
     shmUnlink: shmUnlink && ((name) => shmUnlink(name) as number),
