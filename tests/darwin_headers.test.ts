@@ -6,47 +6,11 @@
 // A field added to the tables without a header line fails the coverage check.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
 import { constantsFor, type PlatformConstants } from "../src/ffi/constants.ts";
+import { readHeaderLines } from "./header_lines.ts";
 
-interface HeaderLine {
-  readonly source: string; // repo:path:line
-  readonly path: string;
-  readonly text: string;
-}
-
-const raw = fs.readFileSync(new URL("./darwin_headers.txt", import.meta.url), "utf8").split("\n");
-const lines: HeaderLine[] = [];
-const absent = new Set<string>();
-for (const line of raw) {
-  if (line === "" || line.startsWith("#")) continue;
-  const gone = line.match(/^absent (\w+):([^:]+): (\S+)$/);
-  if (gone) {
-    absent.add(gone[3]);
-    continue;
-  }
-  const match = line.match(/^(\w+):([^:]+):(\d+): (.*)$/);
-  assert.ok(match, `malformed line: ${line}`);
-  lines.push({ source: `${match[1]}:${match[2]}:${match[3]}`, path: match[2], text: match[4] });
-}
-
-const defines = new Map<string, { value: string; source: string }>();
-for (const { text, source } of lines) {
-  const match = text.match(/^#\s*define\s+(\w+)\s+(.+)$/);
-  if (match && !defines.has(match[1])) defines.set(match[1], { value: match[2], source });
-}
-
-/** The value of a macro: a literal (C's hex, octal or decimal) or another macro's name. */
-function macro(name: string, seen: string[] = []): number {
-  const entry = defines.get(name);
-  assert.ok(entry, `no header line defines ${name}`);
-  const value = entry.value.trim();
-  if (/^0x[0-9a-f]+$/i.test(value)) return Number.parseInt(value, 16);
-  if (/^0[0-7]+$/.test(value)) return Number.parseInt(value, 8);
-  if (/^-?\d+$/.test(value)) return Number.parseInt(value, 10);
-  assert.ok(/^\w+$/.test(value) && !seen.includes(value), `${name} = ${value} (${entry.source})`);
-  return macro(value, [...seen, name]);
-}
+const headers = readHeaderLines(new URL("./darwin_headers.txt", import.meta.url));
+const { lines, absent, macro } = headers;
 
 /** C type sizes on LP64 Darwin, from the typedef lines of one architecture's _types.h. */
 function typeSizes(arch: "arm" | "i386"): (type: string) => number {
@@ -150,7 +114,7 @@ describe("darwin tables against xnu and Libc headers", () => {
 
     it(`${name}: macros`, () => {
       for (const [field, header] of Object.entries(FROM_MACRO)) {
-        assert.equal((table as unknown as Record<string, number>)[field], macro(header), `${field} (${defines.get(header)?.source})`);
+        assert.equal((table as unknown as Record<string, number>)[field], macro(header), `${field} (${headers.source(header)})`);
         verified++;
       }
       for (const [field, header] of Object.entries(ABSENT)) {
@@ -172,7 +136,7 @@ describe("darwin tables against xnu and Libc headers", () => {
 
     it(`${name}: errno numbers and __error`, () => {
       for (const [number, errno] of Object.entries(table.errnoNames)) {
-        assert.equal(macro(errno), Number(number), `${errno} (${defines.get(errno)?.source})`);
+        assert.equal(macro(errno), Number(number), `${errno} (${headers.source(errno)})`);
         verified++;
       }
       assert.ok(lines.some(({ text }) => text === `extern int * ${table.errnoFunction}(void);`));
