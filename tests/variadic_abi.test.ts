@@ -15,11 +15,20 @@ import { nodeBindings } from "../src/ffi/node.ts";
 import { bindRuntimeLibc, libc } from "../src/ffi/mod.ts";
 import { makeDirectory } from "./helpers.ts";
 
-// The C prototypes, from the headers: the index of each function's `...`.
-// fcntl_pointer is fcntl bound a second time with a pointer argument.
-const C_VARIADIC_FROM: Record<string, number> = { open: 2, shm_open: 2, fcntl: 2, fcntl_pointer: 2, mremap: 4 };
-// How many arguments memmapfs passes to each (mremap: none of its variadic ones).
-const ARGUMENTS_PASSED: Record<string, number> = { open: 3, shm_open: 3, fcntl: 3, fcntl_pointer: 3, mremap: 4 };
+// The C prototypes of libc's variadic functions, from the headers: the index
+// of each one's `...`. Any binding of one of them, in any shim, now or added
+// later, is checked below; a binding bound twice under another key names its
+// C symbol (Deno's `name`) or starts with it (fcntl_pointer).
+const C_VARIADIC_FROM: Record<string, number> = {
+  open: 2, openat: 3, shm_open: 2, fcntl: 2, ioctl: 2, syscall: 1, mremap: 4, prctl: 1, sem_open: 2, mq_open: 2,
+};
+
+/** The C function a binding table entry calls, when it is one of the variadic ones. */
+function variadicSymbol(key: string, entry: unknown): string | undefined {
+  const symbol = (entry as { name?: string }).name ?? key;
+  if (symbol in C_VARIADIC_FROM) return symbol;
+  return Object.keys(C_VARIADIC_FROM).find((name) => symbol.startsWith(`${name}_`));
+}
 
 const EIGHT_BYTES = new Set(["i64", "u64", "usize", "ptr", "buffer", "int64", "uint64", "pointer"]);
 const FOUR_BYTES = new Set(["i32", "u32", "int32", "uint32"]);
@@ -56,17 +65,20 @@ function tablesFor(constants: PlatformConstants): [string, Table, string][] {
 }
 
 const darwinArm64 = constantsFor("darwin", "arm64")!;
+const linuxTable = (shim: string) => tablesFor(constantsFor("linux", "x64")!).find(([name]) => name === shim)![1];
 
 describe("variadic bindings on Apple arm64", () => {
   for (const [shim, table, key] of tablesFor(darwinArm64)) {
     it(`${shim}: each variadic argument lands in the stack slot the callee reads`, () => {
-      const variadic = Object.keys(table.symbols).filter((name) => name in C_VARIADIC_FROM);
+      const variadic = Object.keys(table.symbols).filter((name) => variadicSymbol(name, table.symbols[name]));
       assert.ok(variadic.length >= (shim.includes("optional") ? 1 : 2), `${shim} binds variadic functions`);
       for (const name of variadic) {
-        const fixed = C_VARIADIC_FROM[name];
+        const fixed = C_VARIADIC_FROM[variadicSymbol(name, table.symbols[name])!];
         const declared = (table.symbols[name] as Record<string, string[]>)[key];
-        // What the caller passes: distinct values, one per C argument.
-        const given = Array.from({ length: ARGUMENTS_PASSED[name] }, (_, i) => 0x1000 + i);
+        // What the caller passes: distinct values, one per argument of the C
+        // declaration (the pass-through table on Linux has exactly those).
+        const passedOnLinux = (linuxTable(shim).symbols[name] as Record<string, string[]>)[key].length;
+        const given = Array.from({ length: passedOnLinux }, (_, i) => 0x1000 + i);
         const passed = table.adapt(name, (...args: unknown[]) => args)(...(given as never[])) as unknown[];
         assert.equal(passed.length, declared.length, `${shim} ${name}: one value per declared argument`);
         const placement = callerPlacement(declared);
@@ -101,7 +113,7 @@ describe("variadic bindings on Apple arm64", () => {
   for (const [os, arch] of [["linux", "x64"], ["linux", "arm64"], ["darwin", "x64"]]) {
     it(`${os}-${arch}: variadic arguments travel like fixed ones, so tables pass through`, () => {
       for (const [shim, table, key] of tablesFor(constantsFor(os, arch)!)) {
-        for (const name of Object.keys(table.symbols).filter((n) => n in C_VARIADIC_FROM)) {
+        for (const name of Object.keys(table.symbols).filter((n) => variadicSymbol(n, table.symbols[n]))) {
           const declared = (table.symbols[name] as Record<string, string[]>)[key];
           assert.ok(declared.length <= 5, `${shim} ${name} keeps its C arity`);
           const fn = (..._: unknown[]) => 0;
