@@ -1,21 +1,25 @@
 // The one test command (`npm test`): installs the toolchain, runs the static
 // checks, runs the whole suite under Deno, Bun and Node 26, builds dist/ and
-// tests the build. Ends with one line "N passed, N failed".
+// tests the build, then runs the suite again under the linux-arm64 builds of
+// the three runtimes through qemu-user where the emulator is set up (see
+// arm64.mjs; skipped with a message elsewhere, never skipped in CI). Ends with
+// one line "N passed, N failed".
 //
 // Plain JavaScript that runs on Node 20 too: on a fresh machine `npm test`
 // starts under the system Node, before node_modules/.bin/node exists.
 //
 // Subsets, for development (CI refuses them, so a green CI ran everything):
-//   --only=static|deno|doc|bun|node|dist|package|examples  comma-separated steps
+//   --only=static|deno|doc|bun|node|dist|package|examples|arm64  comma-separated steps
 //   --quick                       only the suite, under each runtime
 //   MEMMAPFS_RUNTIMES=node,bun    only the steps that run on these runtimes
 //   any other argument            a test file, or part of a tests/*.test.ts name
 // MEMMAPFS_STEP_TIMEOUT=seconds bounds each step (default 1200), so a hung
 // test fails its step instead of eating CI's whole budget.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ARM64_BUN_ONLY, ARM64_LEFT_OUT, arm64Env, arm64Missing, arm64Suite, ensureArm64Runtimes } from "./arm64.mjs";
 import { ensureDeps } from "./ensure_deps.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -23,7 +27,7 @@ const bin = (name) => join(root, "node_modules", ".bin", name);
 const ci = /^(1|true|yes)$/i.test(process.env.CI ?? "");
 const stepTimeout = Number(process.env.MEMMAPFS_STEP_TIMEOUT ?? 1200) * 1000;
 
-const STEPS = ["static", "deno", "doc", "bun", "node", "dist", "package", "examples"];
+const STEPS = ["static", "deno", "doc", "bun", "node", "dist", "package", "examples", "arm64"];
 const RUNTIMES = ["deno", "bun", "node"];
 
 const args = process.argv.slice(2);
@@ -55,6 +59,9 @@ const suite = filters.length === 0 ? allTests : filters.flatMap((filter) => {
   if (matches.length === 0) die(`no test file is or matches "${filter}"`);
   return matches;
 });
+for (const name of [...Object.keys(ARM64_LEFT_OUT), ...Object.keys(ARM64_BUN_ONLY)]) {
+  if (!allTests.includes(`tests/${name}`)) die(`scripts/arm64.mjs leaves out ${name}, which is not a test file`);
+}
 // Bun reads a bare name as a filter on file names, so relative paths get "./".
 const bunPath = (file) => (isAbsolute(file) ? file : `./${file}`);
 
@@ -93,10 +100,10 @@ function killGroup(child) {
 }
 
 /** Runs one step, streaming its output live (minus known noise) and keeping it for `parse`. */
-function execute(command, commandArgs) {
+function execute(command, commandArgs, stepEnv = env) {
   return new Promise((resolve) => {
     // Its own process group, so a timeout also ends the processes tests spawned.
-    const child = spawn(command, commandArgs, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn(command, commandArgs, { cwd: root, env: stepEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
     current = child;
     let output = "";
     let partial = "";
@@ -137,10 +144,10 @@ function execute(command, commandArgs) {
  * One step. `parse` turns the runner's output into counts; a step whose runner
  * printed no summary, or ran no test, has failed even if it exited 0.
  */
-async function run(step, command, commandArgs, parse) {
+async function run(step, command, commandArgs, parse, stepEnv) {
   const started = Date.now();
   console.log(`\n=== ${step}: ${[command, ...commandArgs].join(" ")}`);
-  const { status, signal, timedOut, output } = await execute(command, commandArgs);
+  const { status, signal, timedOut, output } = await execute(command, commandArgs, stepEnv);
   // Some runners colour their summary even when asked not to.
   const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
   let counts = { passed: 0, failed: 0, skipped: [] };
@@ -227,7 +234,9 @@ function parsePlain(text) {
 }
 
 const onRuntime = (runtime) => !runtimes || runtimes.includes(runtime);
-const filtered = (step, runtime) => (only && !only.includes(step)) || (quick && !RUNTIMES.includes(step)) ||
+// --quick leaves out the emulated arm64 leg unless --only names it.
+const filtered = (step, runtime) => (only && !only.includes(step)) ||
+  (quick && !RUNTIMES.includes(step) && !(step === "arm64" && only?.includes("arm64"))) ||
   (runtime && !onRuntime(runtime));
 
 async function step(name, runtime, group, ...rest) {
@@ -237,6 +246,18 @@ async function step(name, runtime, group, ...rest) {
 
 const nodeTest = [bin("node"), ["--experimental-ffi", "--no-warnings", "--test"]];
 
+/** `git status --porcelain` lines, or null outside a git checkout. */
+function gitStatus() {
+  try {
+    return execFileSync("git", ["status", "--porcelain"], { cwd: root, encoding: "utf8" }).split("\n").filter(Boolean);
+  } catch {
+    return null;
+  }
+}
+
+// npm test must leave the checkout as it found it (no rewritten lock file, no
+// stray files): compared at the end, before and after, so local edits are fine.
+const treeBefore = gitStatus();
 ensureDeps();
 const started = Date.now();
 
@@ -247,7 +268,10 @@ await step("deno doc --lint", null, "static", bin("deno"), ["doc", "--lint", "mo
 await step("deno test", "deno", "deno", bin("deno"), ["test", "-A", "--no-check", ...suite], parseDeno);
 // Every @example in the JSDoc is type-checked and run.
 await step("deno test --doc", "deno", "doc", bin("deno"), ["test", "--doc", "-A", "mod.ts", "src/"], parseDeno);
-await step("bun test", "bun", "bun", bin("bun"), ["test", ...suite.map(bunPath)], parseBun);
+// Bun's default of 5 s per test is its own, not the suite's: tests that start
+// and SIGKILL children take longer on a loaded 2-core machine, as on Deno and
+// Node, which set no per-test limit. The step timeout still bounds a hang.
+await step("bun test", "bun", "bun", bin("bun"), ["test", "--timeout=120000", ...suite.map(bunPath)], parseBun);
 await step("node test", "node", "node", nodeTest[0], [...nodeTest[1], ...suite], parseNode);
 
 // The published build, on the runtimes that load it from npm. Its smoke test
@@ -262,6 +286,49 @@ await step("dist on node", "node", "dist", nodeTest[0], [...nodeTest[1], smoke],
 await step("package checks", null, "package", process.execPath, ["scripts/package_checks.mjs"], parsePlain);
 await step("examples", null, "examples", process.execPath, ["scripts/run_examples.mjs"], parsePlain);
 
+// linux-arm64 under qemu-user: the same suite files, minus the ones arm64.mjs
+// leaves out (each with its reason), under the arm64 build of each runtime.
+const arm64Wanted = RUNTIMES.filter((runtime) => !filtered("arm64", runtime));
+let arm64Skipped = null;
+if (arm64Wanted.length > 0) {
+  arm64Skipped = arm64Missing();
+  if (arm64Skipped) {
+    console.log(`\n=== linux-arm64 under qemu: skipped: ${arm64Skipped}`);
+    if (ci) results.push({ step: "linux-arm64 under qemu", ok: false, problem: `not run: ${arm64Skipped}`, passed: 0, failed: 0, skipped: [], seconds: 0 });
+  } else {
+    const binaries = ensureArm64Runtimes(root);
+    const stepEnv = arm64Env(env, binaries);
+    const emulated = {
+      deno: (files) => [binaries.deno, ["test", "-A", "--no-check", ...files], parseDeno],
+      bun: (files) => [binaries.bun, ["test", "--timeout=120000", ...files.map(bunPath)], parseBun],
+      // One process for all files, as Deno and Bun run them: an emulated Node
+      // start costs 5-10 s of CPU, once per file otherwise.
+      node: (files) => [binaries.node, ["--experimental-ffi", "--no-warnings", "--test", "--test-isolation=none", ...files], parseNode],
+    };
+    for (const runtime of arm64Wanted) {
+      const files = arm64Suite(suite, runtime);
+      if (files.length === 0) {
+        notRun.push(`${runtime} test (linux-arm64, qemu): no file of the subset is in the arm64 leg`);
+        continue;
+      }
+      const [command, commandArgs, parse] = emulated[runtime](files);
+      await run(`${runtime} test (linux-arm64, qemu)`, command, commandArgs, parse, stepEnv);
+    }
+  }
+} else {
+  notRun.push("linux-arm64 under qemu");
+}
+
+const treeAfter = gitStatus();
+if (treeBefore && treeAfter) {
+  const changed = treeAfter.filter((line) => !treeBefore.includes(line));
+  console.log(`\n=== tree unchanged: ${changed.length === 0 ? "yes" : changed.join(", ")}`);
+  results.push({
+    step: "tree unchanged", ok: changed.length === 0, problem: changed.length ? `npm test changed ${changed.join(", ")}` : null,
+    passed: 0, failed: 0, skipped: [], seconds: 0,
+  });
+}
+
 console.log("\n=== summary");
 for (const r of results) {
   const counts = r.passed || r.failed || r.skipped.length
@@ -271,6 +338,7 @@ for (const r of results) {
   for (const name of r.skipped) console.log(`       skipped: ${name}`);
 }
 if (notRun.length > 0) console.log(`not run (a subset was asked for): ${notRun.join(", ")}`);
+if (arm64Skipped && !ci) console.log(`linux-arm64 under qemu: skipped (${arm64Skipped})`);
 console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
 // A step that failed without a failing test (a type error, a crash) counts once.

@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { BlockFile } from "../mod.ts";
 import { inspect } from "./block_file_inspect.ts";
-import { makeDirectory, removeDirectory, startScriptKilled } from "./helpers.ts";
+import { childTimeoutScale, makeDirectory, removeDirectory, startScriptKilled } from "./helpers.ts";
 
 const directory = makeDirectory("memmapfs-crash-");
 after(() => removeDirectory(directory));
@@ -100,7 +100,8 @@ it(`survives ${ROUNDS} SIGKILLs at random moments: exactly the last committed st
   let steps = 0;
   let inFlightCommitted = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    const delay = 20 + Math.floor(Math.random() * 300);
+    // Emulated children run steps several times slower: the same random moment, stretched.
+    const delay = (20 + Math.floor(Math.random() * 300)) * childTimeoutScale;
     const { stdout, stderr, signal } = await startScriptKilled(child(file, [...known.keys()], round * 7919 + 1), delay);
     assert.equal(signal, "SIGKILL", `the child was killed, not finished: ${stderr}`);
     const lines = stdout.split("\n");

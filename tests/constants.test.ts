@@ -1,13 +1,67 @@
 // The platform table against independent witnesses on this machine: Python's
 // mmap/os/errno modules for the numbers, node:fs for the struct stat layout.
+// When the suite runs emulated (linux-arm64 under qemu-user) the host's
+// python3 is an x86-64 program and reports x86-64 numbers; the arm64 numbers
+// then come from the arm64 headers' lines committed in linux_arm64_headers.txt,
+// which are also checked on every run, emulated or not.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { execFileSync } from "node:child_process";
-import { constantsFor } from "../src/ffi/constants.ts";
+import { constantsFor, type PlatformConstants } from "../src/ffi/constants.ts";
 import { libc } from "../src/ffi/mod.ts";
+import { readHeaderLines } from "./header_lines.ts";
 
 const here = constantsFor(process.platform, process.arch);
+const arm64Headers = readHeaderLines(new URL("./linux_arm64_headers.txt", import.meta.url));
+
+const MMAP_NAMES = ["MAP_SHARED", "MAP_PRIVATE", "MAP_ANONYMOUS", "MAP_POPULATE", "PROT_READ", "PROT_WRITE",
+  "MADV_NORMAL", "MADV_RANDOM", "MADV_SEQUENTIAL", "MADV_WILLNEED", "MADV_DONTNEED",
+  "MADV_FREE", "MADV_REMOVE", "MADV_DONTFORK", "MADV_DOFORK", "MADV_MERGEABLE",
+  "MADV_UNMERGEABLE", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE"];
+const OPEN_FLAGS = ["O_RDONLY", "O_WRONLY", "O_RDWR", "O_CREAT", "O_EXCL", "O_TRUNC", "O_APPEND",
+  "O_NOFOLLOW", "O_DIRECTORY", "O_CLOEXEC"];
+
+/** What Python's modules report, in the shape the checks below read. */
+interface Witness {
+  mmap: Record<string, number>;
+  os: Record<string, number>;
+  errno: Record<string, string>;
+}
+
+/** Checks a table's numbers against a witness: Python's modules, or header lines. */
+function assertMatches(c: PlatformConstants, witness: Witness): void {
+  const advice = (name: string) => c.advice[name.slice(5).toLowerCase() as keyof typeof c.advice];
+  for (const [name, value] of Object.entries(witness.mmap)) {
+    const ours = name.startsWith("MADV_") ? advice(name) : (c as unknown as Record<string, number>)[name];
+    assert.equal(ours, value, name);
+  }
+  for (const [name, value] of Object.entries(witness.os)) {
+    assert.equal((c as unknown as Record<string, number>)[name], value, name);
+  }
+  for (const [number, name] of Object.entries(c.errnoNames)) {
+    const theirs = witness.errno[number];
+    // Linux has two names for 95 and for 35; either may be reported.
+    if (number === "95") assert.ok(["EOPNOTSUPP", "ENOTSUP"].includes(theirs));
+    else if (number === "35") assert.ok(["EDEADLK", "EDEADLOCK"].includes(theirs));
+    else assert.equal(name, theirs, `errno ${number}`);
+  }
+}
+
+/** The same witness read from the committed linux-arm64 header lines. */
+function arm64HeaderWitness(): Witness {
+  const { macro, lines } = arm64Headers;
+  const errno: Record<string, string> = {};
+  for (const { text } of lines) {
+    const match = text.match(/^#define (E[A-Z0-9]+) (\d+)$/);
+    if (match) errno[match[2]] ??= match[1];
+  }
+  return {
+    mmap: Object.fromEntries(MMAP_NAMES.map((name) => [name, macro(name)])),
+    os: Object.fromEntries(OPEN_FLAGS.map((name) => [name, macro(name)])),
+    errno,
+  };
+}
 
 describe("constants of the running platform", () => {
   it("are known", () => {
@@ -16,37 +70,40 @@ describe("constants of the running platform", () => {
 
   it("match Python's mmap, os and errno modules", () => {
     const python = JSON.parse(execFileSync("python3", ["-c", `
-import errno, json, mmap, os
-names = ["MAP_SHARED", "MAP_PRIVATE", "MAP_ANONYMOUS", "MAP_POPULATE", "PROT_READ", "PROT_WRITE",
-         "MADV_NORMAL", "MADV_RANDOM", "MADV_SEQUENTIAL", "MADV_WILLNEED", "MADV_DONTNEED",
-         "MADV_FREE", "MADV_REMOVE", "MADV_DONTFORK", "MADV_DOFORK", "MADV_MERGEABLE",
-         "MADV_UNMERGEABLE", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE"]
-flags = ["O_RDONLY", "O_WRONLY", "O_RDWR", "O_CREAT", "O_EXCL", "O_TRUNC", "O_APPEND",
-         "O_NOFOLLOW", "O_DIRECTORY", "O_CLOEXEC", "O_NONBLOCK", "O_NOCTTY", "O_PATH"]
+import errno, json, mmap, os, platform, sys
+names, flags = json.loads(sys.argv[1])
 print(json.dumps({
+  "machine": platform.machine(),
   "mmap": {n: getattr(mmap, n) for n in names if hasattr(mmap, n)},
   "os": {n: getattr(os, n) for n in flags},
   "errno": {str(k): v for k, v in errno.errorcode.items()},
   "pagesize": os.sysconf("SC_PAGESIZE"),
 }))
-`], { encoding: "utf8" }));
-    const c = here!;
-    const advice = (name: string) => c.advice[name.slice(5).toLowerCase() as keyof typeof c.advice];
-    for (const [name, value] of Object.entries(python.mmap as Record<string, number>)) {
-      const ours = name.startsWith("MADV_") ? advice(name) : (c as unknown as Record<string, number>)[name];
-      assert.equal(ours, value, name);
+`, JSON.stringify([MMAP_NAMES, OPEN_FLAGS])], { encoding: "utf8" }));
+    const pythonArch = ({ x86_64: "x64", aarch64: "arm64" } as Record<string, string>)[python.machine] ?? python.machine;
+    if (pythonArch === process.arch) {
+      assertMatches(here!, python);
+    } else {
+      // Emulated: python3 is the host's. Our table against the arm64 headers instead.
+      assert.equal(`${process.platform}-${process.arch}`, "linux-arm64", `no header witness for ${process.platform}-${process.arch}`);
+      assertMatches(here!, arm64HeaderWitness());
     }
-    for (const [name, value] of Object.entries(python.os as Record<string, number>)) {
-      assert.equal((c as unknown as Record<string, number>)[name], value, name);
-    }
-    for (const [number, name] of Object.entries(c.errnoNames)) {
-      const theirs = python.errno[number];
-      // Linux has two names for 95 and for 35; Python reports either.
-      if (number === "95") assert.ok(["EOPNOTSUPP", "ENOTSUP"].includes(theirs));
-      else if (number === "35") assert.ok(["EDEADLK", "EDEADLOCK"].includes(theirs));
-      else assert.equal(name, theirs, `errno ${number}`);
-    }
+    // qemu-user reports the host's page size to the guest, as Python sees it.
     assert.equal(libc().pageSize(), python.pagesize);
+  });
+
+  it("the linux-arm64 table matches the arm64 headers (checked on every machine)", () => {
+    assertMatches(constantsFor("linux", "arm64")!, arm64HeaderWitness());
+    const { macro } = arm64Headers;
+    const arm = constantsFor("linux", "arm64")!;
+    for (const name of ["PROT_NONE", "MAP_FIXED", "MAP_NORESERVE", "MAP_HUGETLB", "MREMAP_MAYMOVE", "MS_ASYNC", "MS_SYNC", "MS_INVALIDATE"]) {
+      assert.equal((arm as unknown as Record<string, number>)[name], macro(name), name);
+    }
+    for (const name of ["cold", "pageout", "populate-read", "populate-write"] as const) {
+      assert.equal(arm.advice[name], macro(`MADV_${name.toUpperCase().replace("-", "_")}`), name);
+    }
+    // Where arm64 differs from x86-64: its bits/fcntl.h.
+    assert.notEqual(arm.O_DIRECTORY, constantsFor("linux", "x64")!.O_DIRECTORY);
   });
 
   it("read struct stat the way node:fs reports it", () => {

@@ -11,11 +11,12 @@
 import type { PlatformConstants } from "./constants.ts";
 import type { NativeCalls } from "./native.ts";
 import { waiterPool } from "./waiter_pool.ts";
+import { prepareBindings, type VariadicMark } from "./variadic.ts";
 
 // The slice of bun:ffi this file uses, declared here so the shim type-checks
 // under tsc and deno check, which know nothing of `bun:ffi`.
 type BunType = "i32" | "u32" | "i64" | "u64" | "ptr";
-interface BunSymbol {
+interface BunSymbol extends VariadicMark {
   args: BunType[];
   returns: BunType;
 }
@@ -28,7 +29,7 @@ interface BunFfi {
   read: { i32(pointer: number, byteOffset?: number): number };
 }
 
-/** The libc symbols with their C prototypes. */
+/** The libc symbols with their C prototypes; `variadicFrom` marks C's `...` (see variadic.ts). */
 const SYMBOLS = {
   // void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
   mmap: { args: ["u64", "u64", "i32", "i32", "i32", "i64"], returns: "u64" },
@@ -46,8 +47,10 @@ const SYMBOLS = {
   munlock: { args: ["u64", "u64"], returns: "i32" },
   // int mincore(void *addr, size_t length, unsigned char *vec)
   mincore: { args: ["u64", "u64", "ptr"], returns: "i32" },
-  // int open(const char *pathname, int flags, mode_t mode)
-  open: { args: ["ptr", "i32", "u32"], returns: "i32" },
+  // int open(const char *pathname, int flags, ... /* mode_t mode */)
+  open: { args: ["ptr", "i32", "u32"], returns: "i32", variadicFrom: 2 },
+  // int fcntl(int fd, int cmd, ... /* int arg */)
+  fcntl: { args: ["i32", "i32", "i64"], returns: "i32", variadicFrom: 2 },
   // int close(int fd)
   close: { args: ["i32"], returns: "i32" },
   // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
@@ -69,7 +72,7 @@ const SYMBOLS = {
   // ssize_t readlink(const char *pathname, char *buf, size_t bufsiz)
   readlink: { args: ["ptr", "ptr", "u64"], returns: "i64" },
   // int openat(int dirfd, const char *pathname, int flags, mode_t mode)
-  openat: { args: ["i32", "ptr", "i32", "u32"], returns: "i32" },
+  openat: { args: ["i32", "ptr", "i32", "u32"], returns: "i32", variadicFrom: 3 },
   // int mkdirat(int dirfd, const char *pathname, mode_t mode)
   mkdirat: { args: ["i32", "ptr", "u32"], returns: "i32" },
   // int unlinkat(int dirfd, const char *pathname, int flags)
@@ -91,33 +94,42 @@ const SYMBOLS = {
   // ssize_t write(int fd, const void *buf, size_t count)
   write: { args: ["i32", "ptr", "u64"], returns: "i64" },
   // long syscall(long number, ...): bound for openat2(dirfd, path, struct open_how *, size)
-  syscall: { args: ["i64", "i64", "ptr", "ptr", "i64"], returns: "i64" },
+  syscall: { args: ["i64", "i64", "ptr", "ptr", "i64"], returns: "i64", variadicFrom: 1 },
 } satisfies Record<string, BunSymbol>;
 
 /** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
 const OPTIONAL_SYMBOLS = {
-  // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags)
-  mremap: { args: ["u64", "u64", "u64", "i32"], returns: "u64" },
+  // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
+  mremap: { args: ["u64", "u64", "u64", "i32"], returns: "u64", variadicFrom: 4 },
   // int posix_fallocate(int fd, off_t offset, off_t len)
   posix_fallocate: { args: ["i32", "i64", "i64"], returns: "i32" },
   // int posix_fadvise(int fd, off_t offset, off_t len, int advice)
   posix_fadvise: { args: ["i32", "i64", "i64", "i32"], returns: "i32" },
-  // int shm_open(const char *name, int oflag, mode_t mode)
-  shm_open: { args: ["ptr", "i32", "u32"], returns: "i32" },
+  // int shm_open(const char *name, int oflag, ... /* mode_t mode */)
+  shm_open: { args: ["ptr", "i32", "u32"], returns: "i32", variadicFrom: 2 },
   // int shm_unlink(const char *name)
   shm_unlink: { args: ["ptr"], returns: "i32" },
   // int memfd_create(const char *name, unsigned int flags)
   memfd_create: { args: ["ptr", "u32"], returns: "i32" },
   // long syscall(long number, ...), bound with the futex shape: see NativeCalls.syscall
   // for why fixed arguments are exact on Linux x64/arm64 (and wrong on Apple arm64).
-  syscall: { args: ["i64", "u64", "i32", "i32", "u64", "u64", "i32"], returns: "i64" },
+  syscall: { args: ["i64", "u64", "i32", "i32", "u64", "u64", "i32"], returns: "i64", variadicFrom: 1 },
+  // int fcntl(int fd, int cmd, ... /* struct *arg */), bound on its own beside the int form
+  fcntl: { args: ["i32", "i32", "ptr"], returns: "i32", variadicFrom: 2 },
 } satisfies Record<string, BunSymbol>;
 
-/** Binds libc through `bun:ffi`. */
-export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
-  const ffi = (process as unknown as { getBuiltinModule(id: string): BunFfi })
-    .getBuiltinModule("bun:ffi");
-  const [path, lib] = openFirst(ffi, constants.libcPaths, {
+/** bun:ffi's names for the types variadic.ts rearranges. */
+const BUN_TYPES = { key: "args", wide: "i64" as BunType, slotSized: ["i64", "u64", "ptr"] as BunType[] };
+
+/**
+ * The tables handed to bun:ffi's `dlopen` on the platform of `constants`, and
+ * adapters that keep variadic calls right there. Exported for the ABI test.
+ */
+export function bunBindings(constants: PlatformConstants): {
+  main: ReturnType<typeof prepareBindings<BunSymbol, BunType>>;
+  optional: ReturnType<typeof prepareBindings<BunSymbol, BunType>>;
+} {
+  const main = prepareBindings<BunSymbol, BunType>({
     ...SYMBOLS,
     // int fstat(int fd, struct stat *statbuf)
     [constants.fstatSymbol]: { args: ["i32", "ptr"], returns: "i32" },
@@ -131,11 +143,24 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
     [constants.readdirSymbol]: { args: ["u64"], returns: "u64" },
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { args: [], returns: "u64" },
-  });
+  }, constants, BUN_TYPES);
+  return { main, optional: prepareBindings<BunSymbol, BunType>(OPTIONAL_SYMBOLS, constants, BUN_TYPES) };
+}
+
+/** Binds libc through `bun:ffi`. */
+export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
+  const ffi = (process as unknown as { getBuiltinModule(id: string): BunFfi })
+    .getBuiltinModule("bun:ffi");
+  const bindings = bunBindings(constants);
+  const [path, bound] = openFirst(ffi, constants.libcPaths, bindings.main.symbols);
+  const lib: Record<string, BunFunction> = Object.fromEntries(
+    Object.entries(bound).map(([name, fn]) => [name, bindings.main.adapt(name, fn)]),
+  );
   const optional = (name: keyof typeof OPTIONAL_SYMBOLS): BunFunction | undefined => {
     for (const candidate of [path, ...(name.startsWith("shm_") ? ["librt.so.1"] : [])]) {
       try {
-        return ffi.dlopen(candidate, { [name]: OPTIONAL_SYMBOLS[name] }).symbols[name];
+        const fn = ffi.dlopen(candidate, { [name]: bindings.optional.symbols[name] }).symbols[name];
+        return bindings.optional.adapt(name, fn);
       } catch { /* try the next library; absent everywhere means unsupported */ }
     }
     return undefined;
@@ -144,7 +169,8 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = Number(lib[constants.errnoFunction]!() as bigint);
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink, flock, pread, kill, geteuid, readlink } = lib;
+  const { ftruncate, fsync, sysconf, unlink, flock, pread, kill, geteuid, readlink, fcntl } = lib;
+  const fcntlPointer = optional("fcntl");
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
@@ -187,6 +213,8 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
     posixFadvise: fadvise && ((fd, offset, length, advice) => fadvise(fd, offset, length, advice) as number),
     fsync: (fd) => fsync(fd) as number,
     flock: (fd, operation) => flock(fd, operation) as number,
+    fcntl: (fd, command, arg) => fcntl(fd, command, BigInt(arg)) as number,
+    fcntlPointer: fcntlPointer && ((fd, command, buffer) => fcntlPointer(fd, command, buffer) as number),
     unlink: (path) => unlink(path) as number,
     openat: (dirFd, path, flags, mode) => openat(dirFd, path, flags, mode) as number,
     openat2: constants.SYS_openat2 === 0 ? undefined : (dirFd, path, how) =>

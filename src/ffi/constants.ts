@@ -139,6 +139,26 @@ export interface PlatformConstants {
    * back-end for them (see {@linkcode FutexConstants}).
    */
   readonly futex?: FutexConstants;
+  /**
+   * Calling convention of C variadic functions (`open`, `shm_open`, `fcntl`,
+   * `mremap`): `"registers"` where a variadic argument travels like a fixed
+   * one (x86-64 System V, Linux AAPCS64), `"stack"` where every variadic
+   * argument sits in its own 8-byte stack slot after the argument registers
+   * (Apple arm64). See `variadic.ts`.
+   */
+  readonly variadicArguments: "registers" | "stack";
+  /** Integer and pointer arguments passed in registers (x0-x7 on arm64, six on x86-64). */
+  readonly integerArgumentRegisters: number;
+  /** Largest shared-memory name with its leading slash, in bytes (Linux NAME_MAX + 1, Darwin PSHMNAMLEN). */
+  readonly shmNameMaxBytes: number;
+  /** True where a shared-memory object's size can be set only once (Darwin's ftruncate of a new object). */
+  readonly shmSizeFixedOnce: boolean;
+  /** `fcntl` command that flushes the drive's cache too; 0 where fsync already does (Linux). */
+  readonly F_FULLFSYNC: number;
+  /** `fcntl` command that reserves blocks (Darwin's posix_fallocate); 0 where posix_fallocate exists. */
+  readonly F_PREALLOCATE: number;
+  /** `fstore_t` for F_PREALLOCATE: its flags and byte offsets; absent without F_PREALLOCATE. */
+  readonly fstore?: FstoreLayout;
 }
 
 /**
@@ -168,6 +188,19 @@ export interface FutexConstants {
   readonly EINTR: number;
   /** errno of kill(pid, 0) for a process (or thread) that does not exist. */
   readonly ESRCH: number;
+}
+
+/** `fstore_t` of Darwin's `sys/fcntl.h`, and the flag values F_PREALLOCATE takes. */
+export interface FstoreLayout {
+  readonly size: number;
+  readonly flags: number;
+  readonly posmode: number;
+  readonly offset: number;
+  readonly length: number;
+  readonly bytesalloc: number;
+  readonly F_ALLOCATECONTIG: number;
+  readonly F_ALLOCATEALL: number;
+  readonly F_PEOFPOSMODE: number;
 }
 
 /** Advice names as the public API spells them. */
@@ -227,6 +260,12 @@ const LINUX_COMMON = {
   DT_UNKNOWN: 0, DT_DIR: 4, DT_REG: 8, DT_LNK: 10,
   advice: LINUX_ADVICE,
   errnoNames: LINUX_ERRNO,
+  variadicArguments: "registers",
+  // NAME_MAX: glibc keeps shm objects as files in /dev/shm; plus the slash.
+  shmNameMaxBytes: 256,
+  shmSizeFixedOnce: false,
+  F_FULLFSYNC: 0,
+  F_PREALLOCATE: 0,
 } as const;
 
 const LINUX_X64: PlatformConstants = {
@@ -244,6 +283,7 @@ const LINUX_X64: PlatformConstants = {
     size: 144, dev: { offset: 0, bytes: 8 }, ino: 8, mode: { offset: 24, bytes: 4 },
     uid: 28, gid: 32, fileSize: 48, atime: 72, mtime: 88,
   },
+  integerArgumentRegisters: 6,
 };
 
 const LINUX_ARM64: PlatformConstants = {
@@ -262,6 +302,8 @@ const LINUX_ARM64: PlatformConstants = {
   },
   // Kernels for arm64 are built with 4 KiB, 16 KiB or 64 KiB pages; sysconf tells.
   defaultPageSize: 4096,
+  // AAPCS64 as Linux uses it: variadic arguments take x0-x7 like fixed ones.
+  integerArgumentRegisters: 8,
 };
 
 // sys/errno.h on Darwin: 1-34 match Linux, the rest differ.
@@ -303,7 +345,8 @@ const DARWIN_COMMON = {
   dirent: { reclen: 16, type: 20, name: 21 },
   DT_UNKNOWN: 0, DT_DIR: 4, DT_REG: 8, DT_LNK: 10,
   advice: {
-    normal: 0, random: 1, sequential: 2, willneed: 3, dontneed: 4, free: 5, pageout: 10,
+    // MADV_PAGEOUT (10) is "internal only": release kernels answer ENOTSUP.
+    normal: 0, random: 1, sequential: 2, willneed: 3, dontneed: 4, free: 5,
   },
   errnoNames: DARWIN_ERRNO,
   // struct stat with 64-bit inodes: dev (4), mode (2), nlink (2), ino (8), uid, gid,
@@ -311,6 +354,17 @@ const DARWIN_COMMON = {
   stat: {
     size: 144, dev: { offset: 0, bytes: 4 }, ino: 8, mode: { offset: 4, bytes: 2 },
     uid: 16, gid: 20, fileSize: 96, atime: 32, mtime: 48,
+  },
+  // PSHMNAMLEN: the kernel copies at most 31 bytes and the NUL.
+  shmNameMaxBytes: 31,
+  // pshm_truncate refuses a second ftruncate with EINVAL.
+  shmSizeFixedOnce: true,
+  // fsync leaves data in the drive's cache; F_FULLFSYNC flushes it.
+  F_FULLFSYNC: 51,
+  F_PREALLOCATE: 42,
+  fstore: {
+    size: 32, flags: 0, posmode: 4, offset: 8, length: 16, bytesalloc: 24,
+    F_ALLOCATECONTIG: 0x2, F_ALLOCATEALL: 0x4, F_PEOFPOSMODE: 3,
   },
 } as const;
 
@@ -324,6 +378,8 @@ const DARWIN_X64: PlatformConstants = {
   fdopendirSymbol: "fdopendir$INODE64",
   readdirSymbol: "readdir$INODE64",
   defaultPageSize: 4096,
+  variadicArguments: "registers",
+  integerArgumentRegisters: 6,
 };
 
 const DARWIN_ARM64: PlatformConstants = {
@@ -335,6 +391,9 @@ const DARWIN_ARM64: PlatformConstants = {
   fdopendirSymbol: "fdopendir",
   readdirSymbol: "readdir",
   defaultPageSize: 16384,
+  // Apple's arm64 ABI: each variadic argument in its own 8-byte stack slot.
+  variadicArguments: "stack",
+  integerArgumentRegisters: 8,
 };
 
 const TABLES: Record<PlatformName, PlatformConstants> = {
@@ -343,6 +402,19 @@ const TABLES: Record<PlatformName, PlatformConstants> = {
   "darwin-x64": DARWIN_X64,
   "darwin-arm64": DARWIN_ARM64,
 };
+
+/**
+ * How messages name a platform to its user: "macOS (darwin-arm64)", "Linux (linux-x64)".
+ *
+ * @example
+ * ```ts
+ * import { constantsFor } from "./constants.ts";
+ * console.log(platformLabel(constantsFor("darwin", "arm64")!)); // "macOS (darwin-arm64)"
+ * ```
+ */
+export function platformLabel(constants: PlatformConstants): string {
+  return `${constants.name.startsWith("darwin") ? "macOS" : "Linux"} (${constants.name})`;
+}
 
 /** The largest address, which `mmap` returns as `MAP_FAILED` ((void *) -1). */
 export const MAP_FAILED: bigint = 0xffff_ffff_ffff_ffffn;

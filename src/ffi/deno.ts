@@ -12,11 +12,12 @@ import type { PlatformConstants } from "./constants.ts";
 import { MmapError } from "../errors.ts";
 import { denoPathPermissions, type DenoPermissionsApi } from "./deno_permissions.ts";
 import { type NativeCalls, writeTimespec } from "./native.ts";
+import { prepareBindings, type VariadicMark } from "./variadic.ts";
 
 // The slice of Deno's FFI types this file needs, declared here so the shim also
 // type-checks under tsc, which does not know the `Deno` namespace.
 type DenoType = "i32" | "u32" | "i64" | "usize" | "isize" | "buffer";
-interface DenoSymbol {
+interface DenoSymbol extends VariadicMark {
   parameters: DenoType[];
   result: DenoType;
   optional?: boolean;
@@ -37,14 +38,17 @@ interface DenoApi extends DenoPermissionsApi {
   };
 }
 
-/** The libc symbols with their C prototypes; optional ones may be absent (Darwin). */
+/**
+ * The libc symbols with their C prototypes; optional ones may be absent
+ * (Darwin). `variadicFrom` marks where C's `...` starts (see variadic.ts).
+ */
 const SYMBOLS = {
   // void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
   mmap: { parameters: ["usize", "usize", "i32", "i32", "i32", "i64"], result: "usize" },
   // int munmap(void *addr, size_t length)
   munmap: { parameters: ["usize", "usize"], result: "i32" },
-  // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags)
-  mremap: { parameters: ["usize", "usize", "usize", "i32"], result: "usize", optional: true },
+  // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
+  mremap: { parameters: ["usize", "usize", "usize", "i32"], result: "usize", optional: true, variadicFrom: 4 },
   // int mprotect(void *addr, size_t len, int prot)
   mprotect: { parameters: ["usize", "usize", "i32"], result: "i32" },
   // int madvise(void *addr, size_t length, int advice)
@@ -57,8 +61,12 @@ const SYMBOLS = {
   munlock: { parameters: ["usize", "usize"], result: "i32" },
   // int mincore(void *addr, size_t length, unsigned char *vec)
   mincore: { parameters: ["usize", "usize", "buffer"], result: "i32" },
-  // int open(const char *pathname, int flags, mode_t mode)
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  // int open(const char *pathname, int flags, ... /* mode_t mode */)
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32", variadicFrom: 2 },
+  // int fcntl(int fd, int cmd, ... /* int arg */)
+  fcntl: { parameters: ["i32", "i32", "i64"], result: "i32", variadicFrom: 2 },
+  // int fcntl(int fd, int cmd, ... /* struct *arg */)
+  fcntl_pointer: { name: "fcntl", parameters: ["i32", "i32", "buffer"], result: "i32", variadicFrom: 2 },
   // int close(int fd)
   close: { parameters: ["i32"], result: "i32" },
   // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
@@ -75,8 +83,8 @@ const SYMBOLS = {
   flock: { parameters: ["i32", "i32"], result: "i32" },
   // int unlink(const char *pathname)
   unlink: { parameters: ["buffer"], result: "i32" },
-  // int shm_open(const char *name, int oflag, mode_t mode)
-  shm_open: { parameters: ["buffer", "i32", "u32"], result: "i32", optional: true },
+  // int shm_open(const char *name, int oflag, ... /* mode_t mode */)
+  shm_open: { parameters: ["buffer", "i32", "u32"], result: "i32", optional: true, variadicFrom: 2 },
   // int shm_unlink(const char *name)
   shm_unlink: { parameters: ["buffer"], result: "i32", optional: true },
   // int memfd_create(const char *name, unsigned int flags)
@@ -87,7 +95,7 @@ const SYMBOLS = {
   kill: { parameters: ["i32", "i32"], result: "i32" },
   // long syscall(long number, ...), bound with the futex shape: see NativeCalls.syscall
   // for why fixed arguments are exact on Linux x64/arm64 (and wrong on Apple arm64).
-  syscall: { parameters: ["i64", "usize", "i32", "i32", "usize", "usize", "i32"], result: "i64", optional: true },
+  syscall: { parameters: ["i64", "usize", "i32", "i32", "usize", "usize", "i32"], result: "i64", optional: true, variadicFrom: 1 },
   // The same futex call on Deno's blocking pool: the timeout is a struct timespec buffer or null.
   syscall_blocking: {
     name: "syscall",
@@ -95,13 +103,14 @@ const SYMBOLS = {
     result: "i64",
     optional: true,
     nonblocking: true,
+    variadicFrom: 1,
   },
   // uid_t geteuid(void)
   geteuid: { parameters: [], result: "u32" },
   // ssize_t readlink(const char *pathname, char *buf, size_t bufsiz)
   readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   // int openat(int dirfd, const char *pathname, int flags, mode_t mode)
-  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
+  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32", variadicFrom: 3 },
   // int mkdirat(int dirfd, const char *pathname, mode_t mode)
   mkdirat: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   // int unlinkat(int dirfd, const char *pathname, int flags)
@@ -123,13 +132,18 @@ const SYMBOLS = {
   // ssize_t write(int fd, const void *buf, size_t count)
   write: { parameters: ["i32", "buffer", "usize"], result: "i64" },
   // long syscall(long number, ...): bound for openat2(dirfd, path, struct open_how *, size)
-  syscall_openat2: { name: "syscall", parameters: ["i64", "i64", "buffer", "buffer", "i64"], result: "i64" },
+  syscall_openat2: { name: "syscall", parameters: ["i64", "i64", "buffer", "buffer", "i64"], result: "i64", variadicFrom: 1 },
 } satisfies Record<string, DenoSymbol>;
 
-/** Binds libc through `Deno.dlopen`; throws when FFI is not permitted. */
-export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
-  const deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
-  const table: Record<string, DenoSymbol> = {
+/** Deno's names for the types variadic.ts rearranges. */
+const DENO_TYPES = { key: "parameters", wide: "i64" as DenoType, slotSized: ["i64", "usize", "buffer"] as DenoType[] };
+
+/**
+ * The table handed to `Deno.dlopen` on the platform of `constants`, and the
+ * adapter that keeps variadic calls right there. Exported for the ABI test.
+ */
+export function denoBindings(constants: PlatformConstants): ReturnType<typeof prepareBindings<DenoSymbol, DenoType>> {
+  return prepareBindings<DenoSymbol, DenoType>({
     ...SYMBOLS,
     // int fstat(int fd, struct stat *statbuf)
     [constants.fstatSymbol]: { parameters: ["i32", "buffer"], result: "i32" },
@@ -143,23 +157,29 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     [constants.readdirSymbol]: { parameters: ["usize"], result: "usize" },
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { parameters: [], result: "usize" },
-  };
+  }, constants, DENO_TYPES);
+}
+
+/** Binds libc through `Deno.dlopen`; throws when FFI is not permitted. */
+export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
+  const deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
   // Pointers need FFI permission for everything, not one library: when Deno
   // would prompt, ask once for that (one question instead of two, the first
   // of which could not have been enough).
   if (deno.permissions.querySync({ name: "ffi" }).state === "prompt") deno.permissions.requestSync?.({ name: "ffi" });
-  const lib = openFirst(deno, libcCandidates(deno, constants), table);
+  const { symbols, adapt } = denoBindings(constants);
+  const lib = openFirst(deno, libcCandidates(deno, constants), symbols);
   if (!lib.shm_open && constants.name.startsWith("linux")) {
     // glibc before 2.34 keeps shm_open in librt.
     try {
       Object.assign(lib, deno.dlopen("librt.so.1", {
-        shm_open: SYMBOLS.shm_open,
-        shm_unlink: SYMBOLS.shm_unlink,
+        shm_open: symbols.shm_open,
+        shm_unlink: symbols.shm_unlink,
       }).symbols);
     } catch { /* stays unbound: named shared memory then fails with ENOSYS */ }
   }
-  const call = (name: string) => lib[name] as DenoFunction;
-  const optional = (name: string) => lib[name] ?? undefined;
+  const call = (name: string) => adapt(name, lib[name] as DenoFunction);
+  const optional = (name: string) => (lib[name] ? adapt(name, lib[name]) : undefined);
 
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = call(constants.errnoFunction)() as bigint;
@@ -172,6 +192,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const ftruncate = call("ftruncate"), fsync = call("fsync"), sysconf = call("sysconf");
   const unlink = call("unlink"), flock = call("flock"), pread = call("pread");
   const geteuid = call("geteuid"), readlink = call("readlink");
+  const fcntl = call("fcntl"), fcntlPointer = call("fcntl_pointer");
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
   const memfdCreate = optional("memfd_create"), fadvise = optional("posix_fadvise");
@@ -219,6 +240,8 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
       ((fd, offset, length, advice) => fadvise(fd, BigInt(offset), BigInt(length), advice) as number),
     fsync: (fd) => fsync(fd) as number,
     flock: (fd, operation) => flock(fd, operation) as number,
+    fcntl: (fd, command, arg) => fcntl(fd, command, BigInt(arg)) as number,
+    fcntlPointer: (fd, command, buffer) => fcntlPointer(fd, command, buffer) as number,
     unlink: (path) => unlink(path) as number,
     openat: (dirFd, path, flags, mode) => openat(dirFd, path, flags, mode) as number,
     openat2: constants.SYS_openat2 === 0 ? undefined : (dirFd, path, how) =>

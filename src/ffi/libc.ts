@@ -121,7 +121,8 @@ export interface Libc {
   ftruncate(fd: number, length: number): number;
   /**
    * `int posix_fallocate(int fd, off_t offset, off_t length)`, normalised to
-   * return -1 and set errno; `undefined` where the platform has none (Darwin).
+   * return -1 and set errno. On Darwin, which has none, `fcntl(F_PREALLOCATE)`
+   * then `ftruncate` (darwin_calls.ts); `undefined` where neither exists.
    */
   readonly posixFallocate?: (fd: number, offset: number, length: number) => number;
   /**
@@ -130,7 +131,11 @@ export interface Libc {
    * none (Darwin).
    */
   readonly posixFadvise?: (fd: number, offset: number, length: number, advice: number) => number;
-  /** `int fsync(int fd)` */
+  /**
+   * `int fsync(int fd)`, made durable: on Darwin `fcntl(fd, F_FULLFSYNC)`,
+   * which also flushes the drive's cache, falling back to `fsync` where the
+   * file system cannot (darwin_calls.ts).
+   */
   fsync(fd: number): number;
   /** `int flock(int fd, int operation)`: a whole-file advisory lock, held by the open file description. */
   flock(fd: number, operation: number): number;

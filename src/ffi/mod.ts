@@ -9,10 +9,10 @@
 
 import { UnsupportedRuntimeError } from "../errors.ts";
 import { bunNativeCalls } from "./bun.ts";
-import { constantsFor, type PlatformConstants } from "./constants.ts";
+import { constantsFor, type PlatformConstants, platformLabel } from "./constants.ts";
 import { denoNativeCalls } from "./deno.ts";
 import type { Libc } from "./libc.ts";
-import { bindLibc } from "./native.ts";
+import { bindLibc, type NativeCalls } from "./native.ts";
 import { loadNodeFfi, nodeNativeCalls } from "./node.ts";
 
 export type { FileStat, Libc, RuntimeName } from "./libc.ts";
@@ -44,10 +44,31 @@ function loadRuntimeLibc(): Libc {
       `memmapfs supports linux and darwin on x64 and arm64, not ${where.os}-${where.arch}`,
     );
   }
+  return bindWith(globals, constants, []);
+}
+
+/** Binds libc through the running runtime's FFI with `constants`, leaving out the calls in `omit`. */
+function bindWith(globals: RuntimeGlobals, constants: PlatformConstants, omit: readonly (keyof NativeCalls)[]): Libc {
+  const bind = (native: NativeCalls) => {
+    const kept: Partial<NativeCalls> = { ...native };
+    for (const name of omit) delete kept[name];
+    return bindLibc(kept as NativeCalls, constants);
+  };
+  // A missing symbol or library names the platform, so a macOS user can tell
+  // a gap of memmapfs's Darwin table from a problem of their own setup.
+  const unbindable = (via: string, cause: unknown) =>
+    new UnsupportedRuntimeError(
+      `memmapfs could not bind libc (${constants.libcPaths.join(" or ")}) through ${via} on ` +
+        `${platformLabel(constants)}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
   if (globals.Deno) {
     try {
-      return bindLibc(denoNativeCalls(constants), constants);
+      return bind(denoNativeCalls(constants));
     } catch (cause) {
+      if (!(cause instanceof Error && /NotCapable|PermissionDenied/.test(cause.name))) {
+        throw unbindable("Deno.dlopen", cause);
+      }
       throw new UnsupportedRuntimeError(
         "memmapfs could not load libc through Deno.dlopen: run Deno with --allow-ffi " +
           "(and --allow-read/--allow-write for the files you map)",
@@ -55,7 +76,13 @@ function loadRuntimeLibc(): Libc {
       );
     }
   }
-  if (globals.Bun) return bindLibc(bunNativeCalls(constants), constants);
+  if (globals.Bun) {
+    try {
+      return bind(bunNativeCalls(constants));
+    } catch (cause) {
+      throw unbindable("bun:ffi", cause);
+    }
+  }
   const ffi = loadNodeFfi();
   if (!ffi) {
     const version = globals.process?.versions?.node ?? "?";
@@ -66,15 +93,32 @@ function loadRuntimeLibc(): Libc {
     );
   }
   try {
-    return bindLibc(nodeNativeCalls(ffi, constants), constants);
+    return bind(nodeNativeCalls(ffi, constants));
   } catch (cause) {
-    if ((cause as { code?: unknown })?.code !== "ERR_ACCESS_DENIED") throw cause;
+    if ((cause as { code?: unknown })?.code !== "ERR_ACCESS_DENIED") throw unbindable("node:ffi", cause);
     throw new UnsupportedRuntimeError(
       "memmapfs could not load libc through node:ffi: under node --permission, run with --allow-ffi " +
         "(and --allow-fs-read/--allow-fs-write for the files you map)",
       { cause },
     );
   }
+}
+
+/**
+ * A second binding of libc through this runtime's FFI, with a table of
+ * constants of the caller's choosing and some calls left out: how tests run
+ * the Darwin paths on Linux (variadic arguments laid out for Apple arm64, no
+ * mremap, no posix_fallocate, F_FULLFSYNC) against the real kernel.
+ *
+ * @example
+ * ```ts
+ * import { bindRuntimeLibc, libc } from "./mod.ts";
+ * const darwinLike = bindRuntimeLibc({ ...libc().constants, F_FULLFSYNC: 51 }, ["mremap"]);
+ * console.log(darwinLike.mremap); // undefined
+ * ```
+ */
+export function bindRuntimeLibc(constants: PlatformConstants, omit: readonly (keyof NativeCalls)[] = []): Libc {
+  return bindWith(globalThis as RuntimeGlobals, constants, omit);
 }
 
 let runtimeLibc: Libc | undefined;

@@ -12,6 +12,7 @@ import type { PlatformConstants } from "./constants.ts";
 import { MAP_FAILED } from "./constants.ts";
 import type { DirectoryEntry, FileStat, Libc, RuntimeName } from "./libc.ts";
 import { normalizedAbsolutePath } from "./checked_path.ts";
+import { fullFsync, preallocate } from "./darwin_calls.ts";
 import { cString, parseStat } from "./marshal.ts";
 import { MmapError } from "../errors.ts";
 
@@ -61,6 +62,10 @@ export interface NativeCalls {
   posixFadvise?(fd: number, offset: number, length: number, advice: number): number;
   fsync(fd: number): number;
   flock(fd: number, operation: number): number;
+  /** `fcntl(fd, command, arg)` with an integer argument. */
+  fcntl?(fd: number, command: number, arg: number): number;
+  /** `fcntl(fd, command, &struct)` with a pointer argument (F_PREALLOCATE's fstore_t). */
+  fcntlPointer?(fd: number, command: number, buffer: Uint8Array): number;
   unlink(path: Uint8Array): number;
   shmOpen?(name: Uint8Array, flags: number, mode: number): number;
   shmUnlink?(name: Uint8Array): number;
@@ -190,9 +195,14 @@ class BoundLibc implements Libc {
       this.mremap = (addr, oldLength, newLength, flags) =>
         this.#address(mremap.call(native, addr, oldLength, newLength, flags));
     }
-    if (posixFallocate) {
+    // Darwin has no posix_fallocate: F_PREALLOCATE and ftruncate stand in (darwin_calls.ts).
+    const fallocate = posixFallocate?.bind(native) ??
+      (constants.F_PREALLOCATE !== 0
+        ? (fd: number, offset: number, length: number) => preallocate(native, constants, fd, offset, length)
+        : undefined);
+    if (fallocate) {
       this.posixFallocate = (fd, offset, length) => {
-        const error = posixFallocate.call(native, fd, offset, length);
+        const error = fallocate(fd, offset, length);
         if (error === 0) return 0;
         this.errno = error;
         return -1;
@@ -383,7 +393,11 @@ class BoundLibc implements Libc {
     return this.#int(this.#native.ftruncate(fd, length));
   }
   fsync(fd: number): number {
-    return this.#int(this.#native.fsync(fd));
+    if (this.constants.F_FULLFSYNC === 0) return this.#int(this.#native.fsync(fd));
+    // Darwin: fsync alone leaves the data in the drive's cache (darwin_calls.ts).
+    const { result, errno } = fullFsync(this.#native, this.constants, fd);
+    if (result === -1) this.errno = errno;
+    return result;
   }
   flock(fd: number, operation: number): number {
     return this.#int(this.#native.flock(fd, operation));

@@ -13,11 +13,12 @@ import { MmapError } from "../errors.ts";
 import { RevocationCounter } from "./revocation_counter.ts";
 import type { NativeCalls, PathPermissions } from "./native.ts";
 import { waiterPool } from "./waiter_pool.ts";
+import { prepareBindings, type VariadicMark } from "./variadic.ts";
 
 // The slice of node:ffi this file uses, declared here because @types/node may
 // not describe the experimental module yet.
 type NodeType = "int32" | "uint32" | "int64" | "uint64" | "buffer";
-interface NodeSignature {
+interface NodeSignature extends VariadicMark {
   arguments: NodeType[];
   return: NodeType;
 }
@@ -30,7 +31,7 @@ interface NodeFfi {
   getInt32(pointer: bigint, offset?: number): number;
 }
 
-/** The libc symbols with their C prototypes. */
+/** The libc symbols with their C prototypes; `variadicFrom` marks C's `...` (see variadic.ts). */
 const SYMBOLS = {
   // void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
   mmap: { arguments: ["uint64", "uint64", "int32", "int32", "int32", "int64"], return: "uint64" },
@@ -48,8 +49,10 @@ const SYMBOLS = {
   munlock: { arguments: ["uint64", "uint64"], return: "int32" },
   // int mincore(void *addr, size_t length, unsigned char *vec)
   mincore: { arguments: ["uint64", "uint64", "buffer"], return: "int32" },
-  // int open(const char *pathname, int flags, mode_t mode)
-  open: { arguments: ["buffer", "int32", "uint32"], return: "int32" },
+  // int open(const char *pathname, int flags, ... /* mode_t mode */)
+  open: { arguments: ["buffer", "int32", "uint32"], return: "int32", variadicFrom: 2 },
+  // int fcntl(int fd, int cmd, ... /* int arg */)
+  fcntl: { arguments: ["int32", "int32", "int64"], return: "int32", variadicFrom: 2 },
   // int close(int fd)
   close: { arguments: ["int32"], return: "int32" },
   // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
@@ -71,7 +74,7 @@ const SYMBOLS = {
   // ssize_t readlink(const char *pathname, char *buf, size_t bufsiz)
   readlink: { arguments: ["buffer", "buffer", "uint64"], return: "int64" },
   // int openat(int dirfd, const char *pathname, int flags, mode_t mode)
-  openat: { arguments: ["int32", "buffer", "int32", "uint32"], return: "int32" },
+  openat: { arguments: ["int32", "buffer", "int32", "uint32"], return: "int32", variadicFrom: 3 },
   // int mkdirat(int dirfd, const char *pathname, mode_t mode)
   mkdirat: { arguments: ["int32", "buffer", "uint32"], return: "int32" },
   // int unlinkat(int dirfd, const char *pathname, int flags)
@@ -93,37 +96,46 @@ const SYMBOLS = {
   // ssize_t write(int fd, const void *buf, size_t count)
   write: { arguments: ["int32", "buffer", "uint64"], return: "int64" },
   // long syscall(long number, ...): bound for openat2(dirfd, path, struct open_how *, size)
-  syscall: { arguments: ["int64", "int64", "buffer", "buffer", "int64"], return: "int64" },
+  syscall: { arguments: ["int64", "int64", "buffer", "buffer", "int64"], return: "int64", variadicFrom: 1 },
 } satisfies Record<string, NodeSignature>;
 
 /** Symbols some platforms lack; each is bound on its own so a miss costs only itself. */
 const OPTIONAL_SYMBOLS = {
-  // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags)
-  mremap: { arguments: ["uint64", "uint64", "uint64", "int32"], return: "uint64" },
+  // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
+  mremap: { arguments: ["uint64", "uint64", "uint64", "int32"], return: "uint64", variadicFrom: 4 },
   // int posix_fallocate(int fd, off_t offset, off_t len)
   posix_fallocate: { arguments: ["int32", "int64", "int64"], return: "int32" },
   // int posix_fadvise(int fd, off_t offset, off_t len, int advice)
   posix_fadvise: { arguments: ["int32", "int64", "int64", "int32"], return: "int32" },
-  // int shm_open(const char *name, int oflag, mode_t mode)
-  shm_open: { arguments: ["buffer", "int32", "uint32"], return: "int32" },
+  // int shm_open(const char *name, int oflag, ... /* mode_t mode */)
+  shm_open: { arguments: ["buffer", "int32", "uint32"], return: "int32", variadicFrom: 2 },
   // int shm_unlink(const char *name)
   shm_unlink: { arguments: ["buffer"], return: "int32" },
   // int memfd_create(const char *name, unsigned int flags)
   memfd_create: { arguments: ["buffer", "uint32"], return: "int32" },
   // long syscall(long number, ...), bound with the futex shape: see NativeCalls.syscall
   // for why fixed arguments are exact on Linux x64/arm64 (and wrong on Apple arm64).
-  syscall: { arguments: ["int64", "uint64", "int32", "int32", "uint64", "uint64", "int32"], return: "int64" },
+  syscall: { arguments: ["int64", "uint64", "int32", "int32", "uint64", "uint64", "int32"], return: "int64", variadicFrom: 1 },
+  // int fcntl(int fd, int cmd, ... /* struct *arg */), bound on its own beside the int form
+  fcntl: { arguments: ["int32", "int32", "buffer"], return: "int32", variadicFrom: 2 },
 } satisfies Record<string, NodeSignature>;
 
-/** Returns node:ffi, or `undefined` on a Node without it (before 26, or disabled). */
-export function loadNodeFfi(): NodeFfi | undefined {
-  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  return getBuiltin?.("node:ffi") as NodeFfi | undefined;
-}
+/** node:ffi's names for the types variadic.ts rearranges. */
+const NODE_TYPES = {
+  key: "arguments",
+  wide: "int64" as NodeType,
+  slotSized: ["int64", "uint64", "buffer"] as NodeType[],
+};
 
-/** Binds libc through `node:ffi`. */
-export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): NativeCalls {
-  const [path, lib] = openFirst(ffi, constants.libcPaths, {
+/**
+ * The tables handed to node:ffi's `dlopen` on the platform of `constants`, and
+ * adapters that keep variadic calls right there. Exported for the ABI test.
+ */
+export function nodeBindings(constants: PlatformConstants): {
+  main: ReturnType<typeof prepareBindings<NodeSignature, NodeType>>;
+  optional: ReturnType<typeof prepareBindings<NodeSignature, NodeType>>;
+} {
+  const main = prepareBindings<NodeSignature, NodeType>({
     ...SYMBOLS,
     // int fstat(int fd, struct stat *statbuf)
     [constants.fstatSymbol]: { arguments: ["int32", "buffer"], return: "int32" },
@@ -137,11 +149,28 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
     [constants.readdirSymbol]: { arguments: ["uint64"], return: "uint64" },
     // int *__errno_location(void) on glibc/musl, int *__error(void) on Darwin
     [constants.errnoFunction]: { arguments: [], return: "uint64" },
-  });
+  }, constants, NODE_TYPES);
+  return { main, optional: prepareBindings<NodeSignature, NodeType>(OPTIONAL_SYMBOLS, constants, NODE_TYPES) };
+}
+
+/** Returns node:ffi, or `undefined` on a Node without it (before 26, or disabled). */
+export function loadNodeFfi(): NodeFfi | undefined {
+  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  return getBuiltin?.("node:ffi") as NodeFfi | undefined;
+}
+
+/** Binds libc through `node:ffi`. */
+export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): NativeCalls {
+  const bindings = nodeBindings(constants);
+  const [path, bound] = openFirst(ffi, constants.libcPaths, bindings.main.symbols);
+  const lib: Record<string, NodeFunction> = Object.fromEntries(
+    Object.entries(bound).map(([name, fn]) => [name, bindings.main.adapt(name, fn)]),
+  );
   const optional = (name: keyof typeof OPTIONAL_SYMBOLS): NodeFunction | undefined => {
     for (const candidate of [path, ...(name.startsWith("shm_") ? ["librt.so.1"] : [])]) {
       try {
-        return ffi.dlopen(candidate, { [name]: OPTIONAL_SYMBOLS[name] }).functions[name];
+        const fn = ffi.dlopen(candidate, { [name]: bindings.optional.symbols[name] }).functions[name];
+        return bindings.optional.adapt(name, fn);
       } catch { /* try the next library; absent everywhere means unsupported */ }
     }
     return undefined;
@@ -150,7 +179,8 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = lib[constants.errnoFunction]!() as bigint;
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink, flock, pread, kill, geteuid, readlink } = lib;
+  const { ftruncate, fsync, sysconf, unlink, flock, pread, kill, geteuid, readlink, fcntl } = lib;
+  const fcntlPointer = optional("fcntl");
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
   const shmOpen = optional("shm_open"), shmUnlink = optional("shm_unlink");
@@ -197,6 +227,8 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
       ((fd, offset, length, advice) => fadvise(fd, big(offset), big(length), advice) as number),
     fsync: (fd) => fsync(fd) as number,
     flock: (fd, operation) => flock(fd, operation) as number,
+    fcntl: (fd, command, arg) => fcntl(fd, command, big(arg)) as number,
+    fcntlPointer: fcntlPointer && ((fd, command, buffer) => fcntlPointer(fd, command, buffer) as number),
     unlink: (path) => unlink(path) as number,
     openat: (dirFd, path, flags, mode) => openat(dirFd, path, flags, mode) as number,
     openat2: constants.SYS_openat2 === 0 ? undefined : (dirFd, path, how) =>

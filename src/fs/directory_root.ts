@@ -81,8 +81,16 @@ export class DirectoryRoot {
   /** The call behind the last minus-errno {@linkcode DirectoryRoot.open} returned, for its error. */
   failedCall = "openat";
 
+  /**
+   * The libc the descriptor was opened with, which closes it: a root closed
+   * by a FinalizationRegistry at any later moment must not reach whichever
+   * libc is in use then (a test's fault-injecting one).
+   */
+  readonly #openedWith: Libc;
+
   private constructor(libc: () => Libc, fd: number, path: string, confined: boolean) {
     this.#libc = libc;
+    this.#openedWith = libc();
     this.#fd = fd;
     this.path = path;
     this.confined = confined;
@@ -123,7 +131,7 @@ export class DirectoryRoot {
   /** Closes the held descriptor; later use throws EBADF. */
   close(): void {
     if (!this.confined || this.#fd === -1) return;
-    this.#libc().close(this.#fd);
+    this.#openedWith.close(this.#fd);
     this.#fd = -1;
   }
 

@@ -69,7 +69,8 @@ export class Durability {
       this.#region.sync(offset, length, async);
       if (async) return;
       if (offset === 0 && length >= this.#region.size) this.#region.dirty = false;
-      if (this.#metadataDirty || this.#region.droppedDirty) this.#file?.fsync();
+      const drive = this.#file?.needsFsyncAfterMsync ?? false;
+      if (this.#metadataDirty || this.#region.droppedDirty || drive) this.#file?.fsync();
       this.#metadataDirty = false;
       this.#region.droppedDirty = false;
       if (this.#directoryDirty) this.#file?.syncDirectory();

@@ -228,7 +228,16 @@ export class FileDescriptor {
     if (libc.ftruncate(this.fd, newSize) !== 0) throw this.#error("ftruncate");
   }
 
-  /** @throws {MmapError} When fsync fails. */
+  /**
+   * True where msync(MS_SYNC) leaves written pages in the drive's cache
+   * (Darwin), so every durable sync must end with this file's fsync, which
+   * the Libc makes an F_FULLFSYNC there.
+   */
+  get needsFsyncAfterMsync(): boolean {
+    return this.#libc.constants.F_FULLFSYNC !== 0;
+  }
+
+  /** @throws {MmapError} When fsync (F_FULLFSYNC on Darwin) fails. */
   fsync(): void {
     if (this.#libc.fsync(this.fd) !== 0) throw this.#error("fsync");
   }

@@ -8,13 +8,14 @@
 
 import { ClosedError, errnoError, MmapError } from "../errors.ts";
 import type { Libc } from "../ffi/libc.ts";
+import { platformLabel } from "../ffi/constants.ts";
 import { libc as activeLibc } from "../ffi/mod.ts";
 import { FileDescriptor } from "../fs/file_descriptor.ts";
 import type { Mapping } from "../mapping.ts";
 import { assertByteCount, assertOptionalBoolean, assertPermissions, optionsObject, toPath } from "../validate.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { assertTrusted, mapRegion, openShmObject } from "./region_backing.ts";
-import { isFilePath, parseShmName, randomShmName, type ShmName, shmPermissionPath } from "./shm_name.ts";
+import { assertShmNameFits, isFilePath, parseShmName, randomShmName, type ShmName, shmPermissionPath } from "./shm_name.ts";
 import { assertSameFile, checkDescriptor, forbidCloning, reopenInProcess, type SharedRegion } from "../sharing.ts";
 
 export type { SharedRegion } from "../sharing.ts";
@@ -205,6 +206,7 @@ export class SharedMemory implements Disposable {
     }
     const given = options.name === undefined ? undefined : parseShmName(options.name);
     const libc = activeLibc();
+    if (given) assertShmNameFits(given, libc.constants);
     for (let attempt = 1;; attempt++) {
       const shmName = given ?? randomShmName();
       try {
@@ -225,6 +227,14 @@ export class SharedMemory implements Disposable {
       // Never truncate: other processes may map the object, and pages past a
       // new end of file would be SIGBUS for them. Grow only.
       const grow = size > existing;
+      if (grow && shmName && !file.created && libc.constants.shmSizeFixedOnce) {
+        throw new MmapError(
+          `EINVAL: cannot grow shared-memory object "${shmName.name}" from ${existing} to ${size} bytes: ` +
+            `on ${platformLabel(libc.constants)} an object's size is set once, by its creator; ` +
+            `create it with the larger size, or use a file path`,
+          { code: "EINVAL", errno: 22, syscall: "ftruncate", path: shmName.name },
+        );
+      }
       if (grow) file.setSize(size, existing);
       return new SharedMemory(libc, file, shmName, Math.max(size, existing), false, grow);
     } catch (error) {
@@ -268,6 +278,7 @@ export class SharedMemory implements Disposable {
     const path = byPath ? toPath(nameOrPath) : null;
     const readonly = options.readonly ?? false;
     const libc = activeLibc();
+    if (shmName) assertShmNameFits(shmName, libc.constants);
     const file = shmName
       ? openShmObject(libc, shmName, { create: false, exclusive: false, readonly, permissions: 0 })
       : FileDescriptor.open(libc, path!, { write: !readonly });
@@ -434,7 +445,8 @@ export class SharedMemory implements Disposable {
     }
     try {
       this.#mapping?.sync(0, this.size, false);
-      if (this.#fileDirty) this.#file.fsync();
+      // A named object lives in memory only; a file on Darwin needs F_FULLFSYNC after every msync.
+      if (this.#fileDirty || (!this.name && this.#file.needsFsyncAfterMsync)) this.#file.fsync();
       this.#fileDirty = false;
       if (this.#directoryDirty) this.#file.syncDirectory();
       this.#directoryDirty = false;

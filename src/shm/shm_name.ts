@@ -7,6 +7,8 @@
  * @module
  */
 
+import { type PlatformConstants, platformLabel } from "../ffi/constants.ts";
+
 const encoder = new TextEncoder();
 
 /**
@@ -59,6 +61,35 @@ export function parseShmName(value: unknown): ShmName {
   const bytes = encoder.encode(name).length;
   if (bytes > 255) throw new TypeError(`Name must be at most 255 bytes, got ${bytes}`);
   return { name, posixName: `/${name}` };
+}
+
+/**
+ * Refuses a name longer than the platform's shared-memory objects allow, before
+ * libc sees it: Darwin keeps at most 31 bytes with the slash (PSHMNAMLEN),
+ * Linux a file name (255 bytes, which {@linkcode parseShmName} checks).
+ *
+ * @example
+ * ```ts
+ * import { constantsFor } from "../ffi/constants.ts";
+ * const name = parseShmName("a_name_that_is_longer_than_thirty_one_bytes");
+ * assertShmNameFits(name, constantsFor("linux", "x64")!); // fine
+ * try {
+ *   assertShmNameFits(name, constantsFor("darwin", "arm64")!);
+ * } catch (error) {
+ *   console.log((error as TypeError).message); // Name must be at most 30 bytes on macOS …
+ * }
+ * ```
+ *
+ * @throws {TypeError} Naming the platform and its limit.
+ */
+export function assertShmNameFits(shmName: ShmName, constants: PlatformConstants): void {
+  const bytes = encoder.encode(shmName.posixName).length;
+  if (bytes <= constants.shmNameMaxBytes) return;
+  throw new TypeError(
+    `Name must be at most ${constants.shmNameMaxBytes - 1} bytes on ${platformLabel(constants)} ` +
+      `(its shared-memory names hold ${constants.shmNameMaxBytes} bytes with the leading slash), ` +
+      `got ${bytes - 1}: "${shmName.name}"`,
+  );
 }
 
 /**
