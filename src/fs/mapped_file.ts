@@ -486,6 +486,9 @@ export class MappedFile extends TypedAccess implements Disposable {
   }
 
   #slot(offset: number, size: number, forWrite: boolean): ValueSlot {
+    // Mapped whole: one DataView over exactly the range, so the slot is the offset itself.
+    const whole = this.#region.wholeData();
+    if (whole !== null) return { view: whole, at: offset };
     const { chunk, chunkStart } = this.#region.chunkAt(offset);
     const from = offset - chunkStart;
     if (from + size <= chunk.length) {
