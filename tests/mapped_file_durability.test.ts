@@ -230,6 +230,99 @@ describe("sync modes", () => {
   });
 });
 
+describe("large writes go to the file with pwrite", () => {
+  const big = 128 * 1024;
+  /** Bytes `[start, end)` of `file` as a plain Uint8Array (deepEqual tells a Buffer from one). */
+  const fileBytes = (file: string, start: number, end: number) => new Uint8Array(fs.readFileSync(file).subarray(start, end));
+
+  it("a large write past what was written is one pwrite: views and reads see it, the file holds it", () => {
+    const file = freshFile(new Uint8Array(4 * big));
+    withCounting((faulty) => {
+      using mapped = MappedFile.open(file, { mode: "readwrite", sync: "never" });
+      const view = mapped.subarray(0, 4 * big);
+      assert.equal(mapped.writeAt(pattern(big, 1), big), big);
+      assert.equal(faulty.calls("pwrite"), 1);
+      assert.deepEqual(view.subarray(big, 2 * big), pattern(big, 1));
+      const back = new Uint8Array(big);
+      mapped.readAt(back, big);
+      assert.deepEqual(back, pattern(big, 1));
+      assert.deepEqual(fileBytes(file, big, 2 * big), pattern(big, 1));
+    });
+  });
+
+  it("sync() fsyncs bytes only pwrite wrote (nothing in the mapping is dirty)", () => {
+    const file = freshFile(new Uint8Array(4 * big));
+    withCounting((faulty) => {
+      const mapped = MappedFile.open(file, { mode: "readwrite", sync: "never" });
+      mapped.writeAt(pattern(big, 2), 2 * big + 5);
+      assert.equal(faulty.calls("pwrite"), 1);
+      const fsyncs = faulty.calls("fsync");
+      mapped.sync();
+      assert.equal(faulty.calls("fsync"), fsyncs + 1, "the file is fsynced");
+      mapped.sync();
+      assert.equal(faulty.calls("fsync"), fsyncs + 1, "and only once");
+      mapped.close();
+      assert.deepEqual(fileBytes(file, 2 * big + 5, 3 * big + 5), pattern(big, 2));
+    });
+  });
+
+  it('"lazy" close fsyncs what pwrite wrote; a growing write goes to the file too', () => {
+    const file = freshFile("");
+    withCounting((faulty) => {
+      const mapped = MappedFile.open(file, { mode: "readwrite" });
+      mapped.write(pattern(big, 3));
+      mapped.write(pattern(big, 4));
+      assert.equal(faulty.calls("pwrite"), 2);
+      const fsyncs = faulty.calls("fsync");
+      mapped.close();
+      assert.ok(faulty.calls("fsync") > fsyncs, "close fsyncs");
+    });
+    assert.equal(fs.statSync(file).size, 2 * big);
+    assert.deepEqual(fileBytes(file, 0, big), pattern(big, 3));
+    assert.deepEqual(fileBytes(file, big, 2 * big), pattern(big, 4));
+  });
+
+  it("rewriting bytes already written, small writes, copy-on-write and \"immediate\" go through the mapping", () => {
+    const file = freshFile(new Uint8Array(4 * big));
+    withCounting((faulty) => {
+      using mapped = MappedFile.open(file, { mode: "readwrite", sync: "never" });
+      mapped.writeAt(pattern(big, 5), 0);
+      mapped.writeAt(pattern(big, 6), 0);
+      mapped.writeAt(pattern(1000, 7), big);
+      assert.equal(faulty.calls("pwrite"), 1, "only the first large write");
+      assert.deepEqual(mapped.subarray(0, big), pattern(big, 6));
+      mapped.sync();
+      assert.deepEqual(fileBytes(file, 0, big), pattern(big, 6));
+      assert.deepEqual(fileBytes(file, big, big + 1000), pattern(1000, 7));
+    });
+    withCounting((faulty) => {
+      using privateCopy = MappedFile.open(file, { mode: "copyonwrite" });
+      privateCopy.writeAt(pattern(big, 8), 0);
+      using immediate = MappedFile.open(file, { mode: "readwrite", sync: "immediate" });
+      immediate.writeAt(pattern(big, 9), 2 * big);
+      assert.equal(faulty.calls("pwrite"), 0);
+      assert.ok(faulty.calls("msync") >= 1, "immediate msyncs the range");
+    });
+    assert.deepEqual(fileBytes(file, 0, big), pattern(big, 6), "copy-on-write changes stay in the process");
+    assert.deepEqual(fileBytes(file, 2 * big, 3 * big), pattern(big, 9));
+  });
+
+  it("a failed pwrite throws MmapError; the object stays usable and the next sync still fsyncs", () => {
+    const file = freshFile(new Uint8Array(4 * big));
+    withCounting((faulty) => {
+      using mapped = MappedFile.open(file, { mode: "readwrite", sync: "never" });
+      faulty.fail("pwrite", { errno: 5 });
+      assert.throws(() => mapped.writeAt(pattern(big, 10), 0), (error: unknown) =>
+        error instanceof MmapError && error.code === "EIO" && error.syscall === "pwrite" && error.path === file);
+      const fsyncs = faulty.calls("fsync");
+      mapped.sync();
+      assert.equal(faulty.calls("fsync"), fsyncs + 1);
+      mapped.writeAt(pattern(big, 11), 0);
+      assert.deepEqual(mapped.subarray(0, big), pattern(big, 11));
+    });
+  });
+});
+
 describe("a failed sync poisons the object", () => {
   it("msync EIO throws, and every later sync throws too", () => {
     const file = freshFile();

@@ -55,6 +55,8 @@ const SYMBOLS = {
   close: { args: ["i32"], returns: "i32" },
   // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
   pread: { args: ["i32", "ptr", "u64", "i64"], returns: "i64" },
+  // ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
+  pwrite: { args: ["i32", "ptr", "u64", "i64"], returns: "i64" },
   // int ftruncate(int fd, off_t length)
   ftruncate: { args: ["i32", "i64"], returns: "i32" },
   // int fsync(int fd)
@@ -169,7 +171,7 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = Number(lib[constants.errnoFunction]!() as bigint);
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink, flock, pread, kill, geteuid, readlink, fcntl } = lib;
+  const { ftruncate, fsync, sysconf, unlink, flock, pread, pwrite, kill, geteuid, readlink, fcntl } = lib;
   const fcntlPointer = optional("fcntl");
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
@@ -208,6 +210,7 @@ export function bunNativeCalls(constants: PlatformConstants): NativeCalls {
     fstat: (fd, buffer) => fstat(fd, buffer) as number,
     stat: (path, buffer) => stat(path, buffer) as number,
     pread: (fd, buffer, offset) => Number(pread(fd, buffer, buffer.length, offset)),
+    pwrite: (fd, source, offset) => Number(pwrite(fd, source, source.length, offset)),
     ftruncate: (fd, length) => ftruncate(fd, length) as number,
     posixFallocate: fallocate && ((fd, offset, length) => fallocate(fd, offset, length) as number),
     posixFadvise: fadvise && ((fd, offset, length, advice) => fadvise(fd, offset, length, advice) as number),

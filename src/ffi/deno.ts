@@ -71,6 +71,8 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  // ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
+  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   // int ftruncate(int fd, off_t length)
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   // int posix_fallocate(int fd, off_t offset, off_t len)
@@ -191,6 +193,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
   const close = call("close"), fstat = call(constants.fstatSymbol), stat = call(constants.statSymbol);
   const ftruncate = call("ftruncate"), fsync = call("fsync"), sysconf = call("sysconf");
   const unlink = call("unlink"), flock = call("flock"), pread = call("pread");
+  const pwrite = call("pwrite");
   const geteuid = call("geteuid"), readlink = call("readlink");
   const fcntl = call("fcntl"), fcntlPointer = call("fcntl_pointer");
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
@@ -233,6 +236,7 @@ export function denoNativeCalls(constants: PlatformConstants): NativeCalls {
     fstat: (fd, buffer) => fstat(fd, buffer) as number,
     stat: (path, buffer) => stat(path, buffer) as number,
     pread: (fd, buffer, offset) => Number(pread(fd, buffer, BigInt(buffer.length), BigInt(offset))),
+    pwrite: (fd, source, offset) => Number(pwrite(fd, source, BigInt(source.length), BigInt(offset))),
     ftruncate: (fd, length) => ftruncate(fd, BigInt(length)) as number,
     posixFallocate: fallocate &&
       ((fd, offset, length) => fallocate(fd, BigInt(offset), BigInt(length)) as number),

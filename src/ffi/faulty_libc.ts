@@ -12,7 +12,7 @@ import type { DirectoryEntry, FileStat, Libc, RuntimeName } from "./libc.ts";
 /** The libc calls a {@linkcode FaultyLibc} can fail. */
 export type LibcCall =
   | "mmap" | "munmap" | "mremap" | "mprotect" | "madvise" | "msync" | "mlock" | "munlock"
-  | "mincore" | "open" | "close" | "fstat" | "stat" | "pread" | "ftruncate" | "posixFallocate" | "posixFadvise"
+  | "mincore" | "open" | "close" | "fstat" | "stat" | "pread" | "pwrite" | "ftruncate" | "posixFallocate" | "posixFadvise"
   | "fsync" | "flock" | "unlink" | "shmOpen" | "shmUnlink" | "memfdCreate" | "openat" | "openat2" | "fstatat"
   | "mkdirat" | "unlinkat" | "renameat" | "fchmod" | "fchmodat" | "fchownat" | "utimensat" | "readlinkat"
   | "fdopendir" | "readdir" | "closedir" | "write";
@@ -49,6 +49,7 @@ export class FaultyLibc implements Libc {
   readonly futexWaitAsync?: Libc["futexWaitAsync"];
   readonly gettid?: Libc["gettid"];
   readonly openat2?: Libc["openat2"];
+  readonly pwrite?: Libc["pwrite"];
   #inner: Libc;
   #ownErrno: number | undefined;
   #counts = new Map<LibcCall, number>();
@@ -58,7 +59,10 @@ export class FaultyLibc implements Libc {
     this.#inner = inner;
     this.constants = inner.constants;
     this.maxArrayBufferLength = options.maxArrayBufferLength ?? inner.maxArrayBufferLength;
-    const { mremap, posixFallocate, posixFadvise, memfdCreate, openat2 } = inner;
+    const { mremap, posixFallocate, posixFadvise, memfdCreate, openat2, pwrite } = inner;
+    if (pwrite) {
+      this.pwrite = (...args) => this.#run("pwrite", -1, () => pwrite.apply(inner, args));
+    }
     if (openat2) {
       this.openat2 = (...args) => this.#run("openat2", -1, () => openat2.apply(inner, args));
     }

@@ -83,6 +83,12 @@ export interface Libc {
    * `buffer` (count is its length); bytes read, 0 at end of file, or -1.
    */
   pread(fd: number, buffer: Uint8Array, offset: number): number;
+  /**
+   * `ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)` of
+   * `source` (count is its length); bytes written, or -1. Optional: without
+   * it writes go through the mapping only.
+   */
+  readonly pwrite?: (fd: number, source: Uint8Array, offset: number) => number;
   /** `int openat(int dirfd, const char *path, int flags, mode_t mode)` */
   openat(dirFd: number, path: string, flags: number, mode: number): number;
   /**

@@ -35,6 +35,8 @@ export interface NativeCalls {
   stat(path: Uint8Array, buffer: Uint8Array): number;
   /** Bytes read into `buffer` (its whole length asked for), or -1. */
   pread(fd: number, buffer: Uint8Array, offset: number): number;
+  /** Bytes of `source` (its whole length) written at `offset`, or -1. */
+  pwrite(fd: number, source: Uint8Array, offset: number): number;
   openat(dirFd: number, path: Uint8Array, flags: number, mode: number): number;
   /** `syscall(SYS_openat2, dirfd, path, how, how.length)`; absent where the platform has no openat2. */
   openat2?(dirFd: number, path: Uint8Array, how: Uint8Array): number;
@@ -306,6 +308,9 @@ class BoundLibc implements Libc {
   }
   pread(fd: number, buffer: Uint8Array, offset: number): number {
     return this.#int(this.#native.pread(fd, buffer, offset));
+  }
+  pwrite(fd: number, source: Uint8Array, offset: number): number {
+    return this.#int(this.#native.pwrite(fd, source, offset));
   }
   openat(dirFd: number, path: string, flags: number, mode: number): number {
     return this.#int(this.#native.openat(dirFd, cString(path), flags, mode));

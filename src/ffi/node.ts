@@ -57,6 +57,8 @@ const SYMBOLS = {
   close: { arguments: ["int32"], return: "int32" },
   // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
   pread: { arguments: ["int32", "buffer", "uint64", "int64"], return: "int64" },
+  // ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
+  pwrite: { arguments: ["int32", "buffer", "uint64", "int64"], return: "int64" },
   // int ftruncate(int fd, off_t length)
   ftruncate: { arguments: ["int32", "int64"], return: "int32" },
   // int fsync(int fd)
@@ -179,7 +181,7 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
   // errno is thread-local and its address is fixed for the thread's life.
   const errnoAddress = lib[constants.errnoFunction]!() as bigint;
   const { mmap, munmap, mprotect, madvise, msync, mlock, munlock, mincore, open, close } = lib;
-  const { ftruncate, fsync, sysconf, unlink, flock, pread, kill, geteuid, readlink, fcntl } = lib;
+  const { ftruncate, fsync, sysconf, unlink, flock, pread, pwrite, kill, geteuid, readlink, fcntl } = lib;
   const fcntlPointer = optional("fcntl");
   const fstat = lib[constants.fstatSymbol], stat = lib[constants.statSymbol];
   const mremap = optional("mremap"), fallocate = optional("posix_fallocate");
@@ -220,6 +222,7 @@ export function nodeNativeCalls(ffi: NodeFfi, constants: PlatformConstants): Nat
     fstat: (fd, buffer) => fstat(fd, buffer) as number,
     stat: (path, buffer) => stat(path, buffer) as number,
     pread: (fd, buffer, offset) => Number(pread(fd, buffer, big(buffer.length), big(offset))),
+    pwrite: (fd, source, offset) => Number(pwrite(fd, source, big(source.length), big(offset))),
     ftruncate: (fd, length) => ftruncate(fd, big(length)) as number,
     posixFallocate: fallocate &&
       ((fd, offset, length) => fallocate(fd, big(offset), big(length)) as number),

@@ -18,6 +18,8 @@ export class Durability {
   /** File size or existence changed since the last fsync. */
   #metadataDirty: boolean;
   #directoryDirty: boolean;
+  /** Bytes went to the file with pwrite since the last fsync: an fsync is what surely reaches them. */
+  #fileWritten = false;
   #failure: MmapError | undefined;
 
   constructor(region: MappedRegion, file: FileDescriptor | null) {
@@ -29,7 +31,7 @@ export class Durability {
 
   /** Something was written or resized and not flushed yet. */
   get pending(): boolean {
-    return this.#region.dirty || this.#region.droppedDirty || this.#metadataDirty;
+    return this.#region.dirty || this.#region.droppedDirty || this.#metadataDirty || this.#fileWritten;
   }
 
   /** Nothing to flush and no failure to report: a flush would change nothing. */
@@ -47,6 +49,16 @@ export class Durability {
     this.#failure ??= error;
   }
 
+  /** Whether bytes were written to the file with pwrite and not fsynced yet. */
+  get fileWritten(): boolean {
+    return this.#fileWritten;
+  }
+
+  /** Records bytes written to the file with pwrite (not through the mapping), so the next flush fsyncs. */
+  wroteToFile(): void {
+    this.#fileWritten = true;
+  }
+
   /** Records that the file's size changed, so the next flush fsyncs it. */
   sizeChanged(): void {
     if (this.#file) this.#metadataDirty = true;
@@ -54,7 +66,19 @@ export class Durability {
 
   /**
    * msync of `[offset, offset + length)`; unless `async`, then fsync of the
-   * file and its directory where their metadata changed.
+   * file where its metadata changed or pwrite wrote to it, and of its
+   * directory after a create.
+   *
+   * The cheapest calls that give the guarantee, measured (bench/workloads/write_chunks.ts,
+   * Linux ext4): msync(MS_SYNC) of the range is one call that writes back only
+   * the dirty pages in it (on Linux it is fdatasync of that file range), so
+   * neither fdatasync nor sync_file_range + fdatasync is cheaper for pages
+   * dirtied through the mapping; the fsync after it finds the data written
+   * and commits only metadata (~0.5 ms). What made durable writes slower
+   * than write + fsync was not the flush but the mapping: a write fault per
+   * fresh page (~3 µs each) and, at writeback, write-protecting every page
+   * again. Large sequential writes therefore go to the file with pwrite
+   * (MappedFile.writeAt), and this fsync is what makes them durable.
    *
    * @throws {MmapError} The failure, or the earlier failure that poisoned this object.
    */
@@ -70,8 +94,9 @@ export class Durability {
       if (async) return;
       if (offset === 0 && length >= this.#region.size) this.#region.dirty = false;
       const drive = this.#file?.needsFsyncAfterMsync ?? false;
-      if (this.#metadataDirty || this.#region.droppedDirty || drive) this.#file?.fsync();
+      if (this.#metadataDirty || this.#region.droppedDirty || this.#fileWritten || drive) this.#file?.fsync();
       this.#metadataDirty = false;
+      this.#fileWritten = false;
       this.#region.droppedDirty = false;
       if (this.#directoryDirty) this.#file?.syncDirectory();
       this.#directoryDirty = false;

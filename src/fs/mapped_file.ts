@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ClosedError, FileTruncatedError, MmapError } from "../errors.ts";
+import { ClosedError, errnoError, FileTruncatedError, MmapError } from "../errors.ts";
 import type { AdviceName } from "../ffi/constants.ts";
 import type { Libc } from "../ffi/libc.ts";
 import { libc as activeLibc } from "../ffi/mod.ts";
@@ -15,7 +15,7 @@ import {
   assertByteCount, assertChoice, assertOptionalBoolean, assertOptionalByteCount, assertSafeInteger, assertUint8Array, optionsObject,
   toBytes, toPath,
 } from "../validate.ts";
-import { FileDescriptor, type Opener } from "./file_descriptor.ts";
+import { errnoNumber, FileDescriptor, type Opener } from "./file_descriptor.ts";
 import type { FileStat } from "../ffi/libc.ts";
 import { type Advice, type MapOptions, type Mode, resolveMapOptions, type ResolvedMapOptions } from "./map_options.ts";
 import { Durability } from "./durability.ts";
@@ -36,6 +36,19 @@ const ADVICE_NAMES: readonly AdviceName[] = [
   "nohugepage", "populate-read", "populate-write", "cold", "pageout", "dontfork", "dofork",
   "mergeable", "unmergeable",
 ];
+
+/**
+ * Writes at least this long that start at or past the end of everything the
+ * handle wrote before (a file written front to back, a stream, an append) go
+ * to the file with pwrite rather than through the mapping; the page cache is
+ * the same, so every view sees them at once. Through the mapping, each fresh
+ * page costs a write fault, and its writeback write-protects it again: about
+ * 2x the time of write(2) for a new file (bench/workloads/write_chunks.ts).
+ * Rewriting bytes already written stays a memcpy into pages mapped by then,
+ * which beats a system call. 64 KiB keeps the call's own cost (~1 µs) small
+ * next to the copy.
+ */
+const WRITE_THROUGH_BYTES = 64 * 1024;
 
 /** Set by MappedFile's static block: an independent read-only handle on the same range. */
 let claimOf: (file: MappedFile) => MappedFile;
@@ -104,6 +117,8 @@ export class MappedFile extends TypedAccess implements Disposable {
   /** A writable view was handed out: its writes are invisible to us, so every sync must msync. */
   #writableViewsOut = false;
   #scratch = new DataView(new ArrayBuffer(8));
+  /** End of the furthest write so far (see {@linkcode WRITE_THROUGH_BYTES}). */
+  #writtenEnd = 0;
   readonly #waits: RegionWaits;
   static {
     adoptMapping = (libc, path, options, region, identity) => {
@@ -450,7 +465,12 @@ export class MappedFile extends TypedAccess implements Disposable {
     if (bytes.length === 0) return 0;
     if (end > this.size) this.#grow(end);
     else if (bytes.length > 0) this.#checkFileSize(end);
-    this.#region.copyIn(bytes, offset);
+    if (bytes.length >= WRITE_THROUGH_BYTES && offset >= this.#writtenEnd && this.#writesThrough()) {
+      this.#writeToFile(bytes, offset);
+    } else {
+      this.#region.copyIn(bytes, offset);
+    }
+    if (end > this.#writtenEnd) this.#writtenEnd = end;
     this.#afterWrite(offset, bytes.length);
     return bytes.length;
   }
@@ -865,8 +885,42 @@ export class MappedFile extends TypedAccess implements Disposable {
     this.close();
   }
 
+  /**
+   * Whether a write may go to the file with pwrite: a file mapped shared and
+   * writable (never copy-on-write, whose changes must not reach the file),
+   * not synced after every write ("immediate" msyncs just the range written).
+   */
+  #writesThrough(): boolean {
+    return this.#file !== null && this.mode === "readwrite" && this.#options.sync !== "immediate" &&
+      this.#libc.pwrite !== undefined;
+  }
+
+  /**
+   * pwrite of all of `bytes` at range offset `offset`; the next flush fsyncs them.
+   *
+   * @throws {MmapError} When pwrite fails (EIO, ENOSPC…); bytes before the failure may have been written.
+   */
+  #writeToFile(bytes: Uint8Array, offset: number): void {
+    const libc = this.#libc;
+    const fd = this.#file!.fd;
+    // Marked first: a write that fails half-way still leaves bytes to flush.
+    this.#durability.wroteToFile();
+    let done = 0;
+    while (done < bytes.length) {
+      const wrote = libc.pwrite!(fd, done === 0 ? bytes : bytes.subarray(done), this.#fileOffset + offset + done);
+      if (wrote <= 0) {
+        // A regular file never takes 0 bytes of a non-empty write; do not spin on one that does.
+        const errno = wrote === 0 ? errnoNumber(libc, "EIO") : libc.errno;
+        if (libc.constants.errnoNames[errno] === "EINTR") continue;
+        throw errnoError(errno, libc.constants.errnoNames, "pwrite", this.path);
+      }
+      done += wrote;
+    }
+  }
+
   #periodicSync(): void {
-    if (this.#closed || !this.#region.dirty || this.#durability.poisoned) return;
+    if (this.#closed || this.#durability.poisoned) return;
+    if (!this.#region.dirty && !this.#durability.fileWritten) return;
     try {
       this.#durability.flush(0, this.size, false);
     } catch {
