@@ -31,7 +31,7 @@ export const ERRNOS = {
   mkdirat: ["ENOSPC", "EIO", "EPERM"], unlinkat: ["EPERM", "EIO", "ENOMEM"], renameat: ["ENOSPC", "EIO", "EPERM"],
   fchmod: ["EPERM", "EIO"], fchmodat: ["EPERM", "EIO"], fchownat: ["EPERM", "EIO"], utimensat: ["EPERM", "EIO"],
   readlinkat: ["ENOMEM", "EIO"], fdopendir: ["ENOMEM"], readdir: ["EIO"], closedir: ["EIO"],
-  pread: ["EIO", "ENOMEM"], write: ["EIO", "ENOSPC"],
+  pread: ["EIO", "ENOMEM"], pwrite: ["EIO", "ENOSPC"], write: ["EIO", "ENOSPC"],
 } satisfies Record<LibcCall, string[]>;
 export const CALLS = Object.keys(ERRNOS) as LibcCall[];
 export const ERRNO_NUMBERS: Record<string, number> = { EPERM: 1, EIO: 5, EAGAIN: 11, ENOMEM: 12, ENOSPC: 28, ENOLCK: 37 };
@@ -195,6 +195,16 @@ const mappedFileCases: Case[] = [
   {
     op: "writeAt grows, sync immediate", setup: (c) => rw(c, { sync: "immediate" }),
     run: (c) => void mapped(c).writeAt("x", 6 * P),
+  },
+  // 64 KiB and more past what was written goes to the file with pwrite.
+  {
+    op: "writeAt 64 KiB in place (pwrite)", setup: (c) => void openMapped(c, { mode: "readwrite" }, 20 * P),
+    run: (c) => void mapped(c).writeAt(pattern(16 * P, 5), P + 9),
+  },
+  { op: "writeAt 64 KiB grows the file (pwrite)", setup: (c) => rw(c), run: (c) => void mapped(c).writeAt(pattern(16 * P, 5), 2 * P + 9) },
+  {
+    op: "sync after a pwrite", setup: (c) => void openMapped(c, { mode: "readwrite" }, 20 * P).writeAt(pattern(16 * P, 6), 9),
+    run: (c) => mapped(c).sync(),
   },
   { op: "write append", setup: (c) => rw(c, { append: true }), run: (c) => void mapped(c).write(pattern(100, 1)) },
   { op: "getUint32/setFloat64 across windows", setup: (c) => windowed(c), run: (c) => {

@@ -23,7 +23,7 @@ const ERRNO = {
   memfdCreate: ["EMFILE", 24], flock: ["ENOLCK", 37], openat: ["EMFILE", 24], openat2: ["EMFILE", 24], fstatat: ["EIO", 5],
   mkdirat: ["ENOSPC", 28], unlinkat: ["EPERM", 1], renameat: ["EIO", 5], fchmod: ["EPERM", 1],
   fchmodat: ["EPERM", 1], fchownat: ["EPERM", 1], utimensat: ["EPERM", 1], readlinkat: ["EIO", 5],
-  fdopendir: ["ENOMEM", 12], readdir: ["EIO", 5], closedir: ["EIO", 5], pread: ["EIO", 5], write: ["ENOSPC", 28],
+  fdopendir: ["ENOMEM", 12], readdir: ["EIO", 5], closedir: ["EIO", 5], pread: ["EIO", 5], pwrite: ["EIO", 5], write: ["ENOSPC", 28],
 } satisfies Record<LibcCall, [string, number]>;
 const CALLS = Object.keys(ERRNO) as LibcCall[];
 const syscallName = (call: LibcCall) => call === "posixFallocate" ? "posix_fallocate" : call;
