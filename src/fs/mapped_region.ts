@@ -19,9 +19,6 @@ import type { MmapError } from "../errors.ts";
 import type { Libc } from "../ffi/libc.ts";
 import { Mapping } from "../mapping.ts";
 
-/** `#wholeData` while the region is not mapped whole: a DataView, never null, so the field keeps one type. */
-const NOT_WHOLE = new DataView(new ArrayBuffer(0));
-
 /** How a region maps its file. */
 export interface RegionOptions {
   /** Descriptor, or -1 for anonymous memory. */
@@ -62,17 +59,20 @@ export class MappedRegion {
    * byte 0 in it, and a DataView over exactly the region. Set on first use
    * and forgotten before anything that detaches or replaces the mapping.
    *
-   * Hot paths build views from these plain fields alone. Reading `.buffer`
-   * and `.byteOffset` of the whole view instead, behind a branch that may
-   * yield null, cost little in instructions (~10 ns) but made each
-   * `subarray()` too long for the CPU to overlap one random page's cache and
-   * TLB miss with the next: ~90 ns per view on V8 (see bench/view_floor.ts).
-   * The views are those of the registered whole buffer, so close, resize and
-   * remap detach them as before.
+   * Hot paths build views from these plain fields alone. They used to read
+   * `.buffer` and `.byteOffset` of the whole view, which came back from a
+   * method that may return null: V8's optimizer could not prove it a typed
+   * array, so every `subarray()` called the `.buffer` getter as a C++ builtin
+   * (perf: `Builtin_TypedArrayPrototypeBuffer`, `JSTypedArray::GetBuffer`
+   * through `CEntry`). That cost ~15 ns on a page in cache, but ~90 ns on a
+   * random page of a large file: a call that long keeps the CPU from
+   * overlapping one view's cache and TLB miss with the next
+   * (bench/view_floor.ts). The views are those of the registered whole
+   * buffer, so close, resize and remap detach them as before.
    */
   #wholeBuffer: ArrayBuffer | null = null;
   #wholeBase = 0;
-  #wholeData: DataView = NOT_WHOLE;
+  #wholeData: DataView | null = null;
   /** Bytes may have changed in the current mapping since its last sync. */
   dirty = false;
   /**
@@ -176,7 +176,7 @@ export class MappedRegion {
   /** Called before the mapping is released, moved or resized: its buffers are about to be detached. */
   #forgetWhole(): void {
     this.#wholeBuffer = null;
-    this.#wholeData = NOT_WHOLE;
+    this.#wholeData = null;
   }
 
   /**
@@ -185,9 +185,7 @@ export class MappedRegion {
    * view), else null: typed accessors then go through {@linkcode chunkAt}.
    */
   wholeData(): DataView | null {
-    const data = this.#wholeData;
-    if (data !== NOT_WHOLE) return data;
-    return this.#cacheWhole() ? this.#wholeData : null;
+    return this.#wholeData ?? (this.#cacheWhole() ? this.#wholeData : null);
   }
 
   /**
