@@ -145,6 +145,11 @@ export class MappingCache implements MappingReclaimer {
     return { bytes: this.#bytes, files: this.#entries.size };
   }
 
+  /** Whether `entry` is still in the cache, so the cache holds a claim on its mapping. */
+  holds(entry: CacheEntry): boolean {
+    return this.#entries.get(entry.path) === entry;
+  }
+
   /** Whether `path` has an entry, fresh or stale; costs no system call. */
   has(path: string): boolean {
     return this.#entries.has(path);

@@ -139,11 +139,10 @@ export class MemMapFS implements Disposable {
     if (cache && sharesCachedMapping(merged)) {
       const entry = cache.lookup(display, this.#identityOf) ?? this.#load(cache, this.#paths.placeOf(display), merged);
       if (entry) {
-        const handle = mappedFileSharing(activeLibc(), entry.file, entry.mapping.share(), entry.identity, {
+        // Counted by the shared mapping's holders (see #load): nothing to remember per handle.
+        return mappedFileSharing(activeLibc(), entry.file, entry.mapping.share(), entry.identity, {
           populate: merged.populate, hugePages: merged.hugePages,
         });
-        this.#shared.handles.add(handle, entry.identity);
-        return handle;
       }
     } else if (merged.mode === "readwrite") {
       // A writer may change the size; drop the entry now rather than at the next stat.
@@ -542,7 +541,10 @@ export class MemMapFS implements Disposable {
   /** Maps `place` into the cache; `undefined` for an empty or too large file. */
   #load(cache: MappingCache, place: Place, options: MapOptions): CacheEntry | undefined {
     const { populate, hugePages } = options;
-    return cache.load(activeLibc(), place.display, { opener: this.#opener(place), populate, hugePages });
+    const entry = cache.load(activeLibc(), place.display, { opener: this.#opener(place), populate, hugePages });
+    // Every handle made from this entry holds its mapping: truncate() counts them by that.
+    if (entry) this.#shared.handles.addShared({ mapping: entry.mapping, ownerHolds: () => cache.holds(entry) }, entry.identity);
+    return entry;
   }
 
   #openUncached(place: Place, options: MapOptions): MappedFile {
