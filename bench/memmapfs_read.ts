@@ -5,13 +5,17 @@
  *
  * Contenders, each a pass over every file, µs per file:
  * - readFileSync: node:fs, a fresh buffer per file (the baseline).
- * - readFile: MemMapFS.readFile, a copy the caller owns. Its first pass is a
- *   plain read, its second maps each file into the cache, later ones copy out
- *   of the live mapping ("warm").
+ * - readFile: MemMapFS.readFile, a copy the caller owns, read with pread from
+ *   a descriptor of its own on every pass (it never copies out of the cache's
+ *   mapping: see README), three passes in a row.
  * - open + view: MemMapFS.open, touch one byte of every page through the
  *   zero-copy view, close. The first pass maps each file ("cold"); later ones
  *   reuse the cached mapping: one stat, no open, no mmap ("warm").
  * - open + read(): the same, but copying the file into one reused buffer.
+ * - open + view, root: the same through a MemMapFS confined to the files'
+ *   directory (`root`), whose hits are checked with fstatat beneath it.
+ * - open + view, validateAfterMs: a cache whose hits within 60 s of the last
+ *   check skip the stat (see README: only for files no one truncates in place).
  * The page cache is warm for every contender (files are written just before).
  * Each round starts with a new MemMapFS, so every round has a cold pass; every
  * pass is paired with a readFileSync pass run just before it, and the ratio is
@@ -89,9 +93,9 @@ function run(size: number): void {
 
     for (let round = 0; round < rounds; round++) {
       const copying = new MemMapFS({ cache: limits });
-      measure("readFile, first pass (plain read)", (name) => touchPages(copying.readFile(name)));
-      measure("readFile, second pass (maps)", (name) => touchPages(copying.readFile(name)));
-      measure("readFile, cache warm", (name) => touchPages(copying.readFile(name)));
+      measure("readFile, pass 1", (name) => touchPages(copying.readFile(name)));
+      measure("readFile, pass 2", (name) => touchPages(copying.readFile(name)));
+      measure("readFile, pass 3", (name) => touchPages(copying.readFile(name)));
       copying.close();
 
       const viewing = new MemMapFS({ cache: limits });
@@ -107,6 +111,25 @@ function run(size: number): void {
         return touchPages(buffer);
       });
       viewing.close();
+
+      const confined = new MemMapFS({ root: directory, cache: limits });
+      const relative = (name: string) => name.slice(directory.length + 1);
+      const openConfined = (name: string) => {
+        using file = confined.open(relative(name));
+        return touchPages(file.bytes);
+      };
+      measure("open + view, root, cache cold", openConfined);
+      measure("open + view, root, cache warm", openConfined);
+      confined.close();
+
+      const trusting = new MemMapFS({ cache: { ...limits, validateAfterMs: 60_000 } });
+      const openTrusting = (name: string) => {
+        using file = trusting.open(name);
+        return touchPages(file.bytes);
+      };
+      measure("open + view, validateAfterMs, cold", openTrusting);
+      measure("open + view, validateAfterMs, warm", openTrusting);
+      trusting.close();
 
       const uncached = new MemMapFS({ cache: false });
       measure("open + view, cache: false", (name) => {

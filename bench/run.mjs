@@ -6,6 +6,10 @@
 // Plain JavaScript that runs on the system Node (20 here), like
 // scripts/test.mjs: it only generates data and spawns the runtimes.
 //
+//   --runs=N                 N full runs (default 3; 1 with --quick), interleaved:
+//                            each workload runs on every runtime, then again, N
+//                            times, before the next workload; the report gives
+//                            each speed-up's median and its range over the runs
 //   --quick                  small sizes, for development (under two minutes)
 //   --runtime=deno,bun,node  only these runtimes (other runtimes' results stay)
 //   --report-only            only re-render report.md and ratios.svg from the JSON
@@ -13,13 +17,13 @@
 //                            the results on disk and the others stay
 import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDeps } from "../scripts/ensure_deps.mjs";
 import { describeMachine, machine, version } from "./lib/machine.mjs";
 import { installNpmPeers } from "./lib/npm_peers.mjs";
-import { consoleTable, markdownReport, targets } from "./lib/report.mjs";
+import { consoleTable, markdownReport, mergeRuns, metText, targets } from "./lib/report.mjs";
 import { ratioChart } from "./lib/svg_chart.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -42,9 +46,12 @@ function die(message) {
   console.error(`memmapfs bench: ${message}`);
   process.exit(2);
 }
-const unknown = args.filter((arg) => !/^--(quick|report-only|runtime=.*|only=.*)$/.test(arg));
+const unknown = args.filter((arg) => !/^--(quick|report-only|runtime=.*|only=.*|runs=.*)$/.test(arg));
 if (unknown.length > 0) die(`unknown option ${unknown.join(" ")}`);
 const quick = args.includes("--quick");
+const runsArg = args.find((arg) => arg.startsWith("--runs="));
+const runs = runsArg ? Number(runsArg.slice("--runs=".length)) : quick ? 1 : 3;
+if (!Number.isSafeInteger(runs) || runs < 1) die(`--runs: expected a whole number of at least 1, got "${runsArg.slice("--runs=".length)}"`);
 const runtimes = listArg("runtime", RUNTIMES);
 const only = listArg("only", WORKLOADS);
 
@@ -173,65 +180,107 @@ try {
   const notInstalled = npmPeers.filter((p) => !p.installed).map((p) => ({ name: p.name, reason: p.reason }));
 
   mkdirSync(resultsDir, { recursive: true });
+  const results = new Map();
   for (const runtime of runtimes) {
     const runtimeVersion = version(COMMANDS[runtime][0]);
     const label = { deno: "Deno", bun: "Bun", node: "Node" }[runtime];
-    const result = {
+    results.set(runtime, {
       runtime: { key: runtime, version: `${label} ${(runtimeVersion ?? "?").replace(/^(deno|v)\s*/i, "").split(" ")[0]}` },
       machine: machine(),
       date: new Date().toISOString(),
       quick,
       sizesText,
+      runs,
+      loadAverages: [],
       workloads: [],
-    };
-    console.log(`\n${result.runtime.version}:`);
-    for (const workload of only) {
-      const t0 = Date.now();
-      let outcome;
-      if (workload === "random_read" || workload === "zero_copy") {
-        outcome = runWorkload(runtime, workload, [`--file=${bigFile}`, `--reads=${S.reads}`, `--reps=${S.reps}`, addonsArg]);
-        if (!outcome.error) {
-          const mode = workload === "random_read" ? "copy" : "touch";
-          const name = mode === "copy" ? "C mmap + memcpy" : "C mmap, touch a byte";
-          if (cPeer?.binary) {
-            // Run right after the runtime's own contenders, on the same offsets.
-            const out = execFileSync(cPeer.binary, [bigFile, String(S.reads), String(S.reps), mode], { encoding: "utf8" });
-            outcome.contenders.push({ name, ours: false, value: JSON.parse(out).nsPerOp });
-          } else if (cPeer?.reason) outcome.skipped = [...(outcome.skipped ?? []), { name, reason: cPeer.reason }];
-        }
-      } else if (workload === "sequential_scan") {
-        outcome = runVariants(runtime, workload, ["mapped", "readFileSync", "streamed"], [`--file=${bigFile}`, `--reps=${S.bigReps}`]);
-      } else if (workload === "sparse_touch") {
-        outcome = runVariants(runtime, workload, ["mapped", "positional"], [`--file=${sparseFile}`, `--reps=${S.bigReps}`]);
-      } else if (workload === "write_chunks") {
-        outcome = runWorkload(runtime, workload, [`--workdir=${tempDir}`, `--bytes=${S.write}`, `--reps=${S.writeReps}`]);
-      } else if (workload === "small_file") {
-        outcome = runWorkload(runtime, workload, [`--workdir=${tempDir}`, `--ops=${S.ops}`, `--reps=${S.reps}`]);
-      } else {
-        outcome = runWorkload(runtime, workload, [`--workdir=${tempDir}`, `--calls=${S.calls}`, `--reps=${S.reps}`, addonsArg]);
-        if (!outcome.error && cPeer?.binary) {
-          // The system call alone, so the bare binding's excess over it is the runtime's FFI cost.
-          const page = join(tempDir, "page.bin");
-          writeFileSync(page, new Uint8Array(4096));
-          const out = execFileSync(cPeer.binary, [page, String(S.calls), String(S.reps), "advise"], { encoding: "utf8" });
-          outcome.contenders.push({ name: "C madvise (the system call alone)", ours: false, group: "advise", value: JSON.parse(out).nsPerOp });
-        }
+    });
+  }
+
+  /** One run of `workload` on `runtime`: its result, or { error }. */
+  const runOnce = (runtime, workload) => {
+    let outcome;
+    if (workload === "random_read" || workload === "zero_copy") {
+      outcome = runWorkload(runtime, workload, [`--file=${bigFile}`, `--reads=${S.reads}`, `--reps=${S.reps}`, addonsArg]);
+      if (!outcome.error) {
+        const mode = workload === "random_read" ? "copy" : "touch";
+        const name = mode === "copy" ? "C mmap + memcpy" : "C mmap, touch a byte";
+        if (cPeer?.binary) {
+          // Run right after the runtime's own contenders, on the same offsets.
+          const out = execFileSync(cPeer.binary, [bigFile, String(S.reads), String(S.reps), mode], { encoding: "utf8" });
+          outcome.contenders.push({ name, ours: false, value: JSON.parse(out).nsPerOp });
+        } else if (cPeer?.reason) outcome.skipped = [...(outcome.skipped ?? []), { name, reason: cPeer.reason }];
       }
-      if (["random_read", "zero_copy", "ffi_overhead"].includes(workload)) outcome.skipped = [...(outcome.skipped ?? []), ...notInstalled];
-      result.workloads.push(outcome);
-      console.log(`  ${workload}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    } else if (workload === "sequential_scan") {
+      outcome = runVariants(runtime, workload, ["mapped", "readFileSync", "streamed"], [`--file=${bigFile}`, `--reps=${S.bigReps}`]);
+    } else if (workload === "sparse_touch") {
+      outcome = runVariants(runtime, workload, ["mapped", "positional"], [`--file=${sparseFile}`, `--reps=${S.bigReps}`]);
+    } else if (workload === "write_chunks") {
+      outcome = runWorkload(runtime, workload, [`--workdir=${tempDir}`, `--bytes=${S.write}`, `--reps=${S.writeReps}`]);
+    } else if (workload === "small_file") {
+      outcome = runWorkload(runtime, workload, [`--workdir=${tempDir}`, `--ops=${S.ops}`, `--reps=${S.reps}`]);
+    } else {
+      outcome = runWorkload(runtime, workload, [`--workdir=${tempDir}`, `--calls=${S.calls}`, `--reps=${S.reps}`, addonsArg]);
+      if (!outcome.error && cPeer?.binary) {
+        // The system call alone, so the bare binding's excess over it is the runtime's FFI cost.
+        const page = join(tempDir, "page.bin");
+        writeFileSync(page, new Uint8Array(4096));
+        const out = execFileSync(cPeer.binary, [page, String(S.calls), String(S.reps), "advise"], { encoding: "utf8" });
+        outcome.contenders.push({ name: "C madvise (the system call alone)", ours: false, group: "advise", value: JSON.parse(out).nsPerOp });
+      }
     }
+    if (["random_read", "zero_copy", "ffi_overhead"].includes(workload)) outcome.skipped = [...(outcome.skipped ?? []), ...notInstalled];
+    return outcome;
+  };
+
+  /** Writes each runtime's results so far; an --only run keeps the other workloads on disk. */
+  const save = () => {
+    for (const [runtime, result] of results) {
+      const file = join(resultsDir, `${runtime}.json`);
+      let record = { ...result, npmPeers };
+      if (only.length < WORKLOADS.length && existsSync(file)) {
+        const previous = JSON.parse(readFileSync(file, "utf8"));
+        const done = result.workloads.map((w) => w.workload);
+        const kept = previous.workloads.filter((w) => !done.includes(w.workload));
+        record = {
+          ...record,
+          loadAverages: [...(previous.loadAverages ?? []), ...result.loadAverages],
+          workloads: [...kept, ...result.workloads].sort((a, b) => WORKLOADS.indexOf(a.workload) - WORKLOADS.indexOf(b.workload)),
+          npmPeers: npmPeers.length === 0 ? previous.npmPeers ?? [] : npmPeers,
+        };
+      }
+      writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+    }
+  };
+
+  // Interleaved: every runtime runs a workload, then every runtime again, `runs`
+  // times, before the next workload, so a slow spell of the machine lands on all
+  // runtimes and shows up as spread instead of as one runtime's result.
+  for (const workload of only) {
+    const perRuntime = new Map(runtimes.map((runtime) => [runtime, []]));
+    for (let run = 1; run <= runs; run++) {
+      for (const runtime of runtimes) {
+        const t0 = Date.now();
+        const load = loadavg()[0];
+        results.get(runtime).loadAverages.push(Number(load.toFixed(2)));
+        const outcome = runOnce(runtime, workload);
+        perRuntime.get(runtime).push(outcome);
+        console.log(`  ${workload}${runs > 1 ? ` run ${run}/${runs}` : ""} on ${runtime}: ${((Date.now() - t0) / 1000).toFixed(1)} s (load ${load.toFixed(2)})`);
+      }
+    }
+    for (const runtime of runtimes) {
+      const outcomes = perRuntime.get(runtime);
+      const failed = outcomes.find((o) => o.error);
+      // A failure in any run is reported: a spread over the runs that worked would hide it.
+      const merged = failed ?? { ...outcomes[0], contenders: mergeRuns(outcomes), runs: outcomes.map((o) => ({ contenders: o.contenders })) };
+      results.get(runtime).workloads.push(merged);
+    }
+    save();
+  }
+
+  for (const result of results.values()) {
+    console.log(`\n${result.runtime.version}${runs > 1 ? ` (${runs} runs: median time, speed-up median (min–max))` : ""}:`);
     console.log(consoleTable(result));
-    for (const t of targets(result)) console.log(`  target ${t.met == null ? "—" : t.met ? "met   " : "MISSED"} ${t.target}: ${t.value}`);
-    // An --only run replaces its workloads in this runtime's results and keeps the others.
-    const file = join(resultsDir, `${runtime}.json`);
-    if (only.length < WORKLOADS.length && existsSync(file)) {
-      const previous = JSON.parse(readFileSync(file, "utf8"));
-      const kept = previous.workloads.filter((w) => !only.includes(w.workload));
-      result.workloads = [...kept, ...result.workloads].sort((a, b) => WORKLOADS.indexOf(a.workload) - WORKLOADS.indexOf(b.workload));
-      if (npmPeers.length === 0) npmPeers.push(...(previous.npmPeers ?? []));
-    }
-    writeFileSync(file, `${JSON.stringify({ ...result, npmPeers }, null, 2)}\n`);
+    for (const t of targets(result)) console.log(`  target ${t.met == null ? "—     " : t.met === true ? "met   " : t.met === false ? "MISSED" : "MIXED "} ${t.target}: ${t.value}${typeof t.met === "string" ? ` (${metText(t.met)})` : ""}`);
   }
 
   writeReport();

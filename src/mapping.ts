@@ -163,6 +163,11 @@ export class Mapping {
     return this.#holders.count > 1;
   }
 
+  /** How many `Mapping` objects hold this range now (0 once the last let go). */
+  get holders(): number {
+    return this.#holders.count;
+  }
+
   /** Bytes actually mapped, from the page-aligned start. */
   get #mappedLength(): number {
     return this.#delta + this.#length;

@@ -11,6 +11,7 @@ type Builtins = {
   path: typeof import("node:path");
   os: typeof import("node:os");
   process: typeof import("node:process");
+  buffer: typeof import("node:buffer");
 };
 
 let cached: Builtins | undefined;
@@ -26,6 +27,7 @@ export function nodeBuiltins(): Builtins {
     path: get("node:path") as Builtins["path"],
     os: get("node:os") as Builtins["os"],
     process: get("node:process") as Builtins["process"],
+    buffer: get("node:buffer") as Builtins["buffer"],
   };
   return cached;
 }

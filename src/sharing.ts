@@ -113,7 +113,18 @@ export interface SharedRegion {
  * ```
  */
 export function forbidCloning(target: object, className: string): void {
-  Object.defineProperty(target, "notCloneable", {
+  Object.defineProperty(target, "notCloneable", cloningRefusals.get(className) ?? refusalFor(className));
+}
+
+/**
+ * One property descriptor per class, made once: the same getter on every
+ * instance lets the engine share one object shape among them (a new getter per
+ * instance made each object's shape its own, a cost on every open).
+ */
+const cloningRefusals = new Map<string, PropertyDescriptor>();
+
+function refusalFor(className: string): PropertyDescriptor {
+  const descriptor: PropertyDescriptor = {
     enumerable: true,
     get(): never {
       throw new TypeError(
@@ -121,7 +132,9 @@ export function forbidCloning(target: object, className: string): void {
           `call ${className}.fromShared(descriptor) in the worker`,
       );
     },
-  });
+  };
+  cloningRefusals.set(className, descriptor);
+  return descriptor;
 }
 
 /**

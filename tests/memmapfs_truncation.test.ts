@@ -76,6 +76,48 @@ describe("cutting a mapped file", () => {
     assert.throws(() => inner.truncate("real.bin", 0), busy);
   });
 
+  it("a cached handle keeps blocking after the cache let go of its entry", () => {
+    const [mfs] = fresh({ cache: { maxFiles: 1 } });
+    mfs.writeFile("a.bin", pattern(8192));
+    mfs.writeFile("b.bin", pattern(8192));
+    const first = mfs.open("a.bin");
+    const second = mfs.open("a.bin");
+    mfs.open("b.bin").close(); // evicts a.bin: the cache's claim on its mapping goes
+    assert.equal(mfs.cacheStats().evictions, 1);
+    assert.throws(() => mfs.truncate("a.bin", 0), (error: unknown) => busy(error) && /2 open/.test((error as Error).message));
+    first.close();
+    assert.throws(() => mfs.truncate("a.bin", 0), (error: unknown) => busy(error) && /1 open/.test((error as Error).message));
+    second.close();
+    mfs.truncate("a.bin", 0);
+    // A cached entry with no handle out blocks nothing either.
+    mfs.truncate("b.bin", 0);
+  });
+
+  it("a cached handle dropped without close() while its view lives on still blocks, after a collection too", () => {
+    const [, root] = fresh();
+    fs.writeFileSync(path.join(root, "kept.bin"), pattern(64 * 1024));
+    const result = runScript(`
+      import * as v8 from "node:v8";
+      import * as vm from "node:vm";
+      import { MemMapFS } from "../mod.ts";
+      const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
+      const collect = bun ? () => bun.gc(true)
+        : (globalThis as { gc?: () => void }).gc ?? (v8.setFlagsFromString("--expose-gc"), vm.runInNewContext("gc"));
+      const mfs = new MemMapFS({ root: ${JSON.stringify(root)} });
+      const view = mfs.open("kept.bin").bytes; // the handle itself is unreachable from here on
+      for (let round = 0; round < 3; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 0)); // a new job: nothing keeps the handle alive
+        collect();
+      }
+      try { mfs.truncate("kept.bin", 0); console.log("cut"); } catch (error) { console.log(error.code); }
+      console.log(view[60000]);
+    `, { env: { DENO_V8_FLAGS: "--expose-gc" } });
+    assert.equal(result.signal, null, result.stderr);
+    const lines = result.stdout.trim().split("\n");
+    assert.equal(lines[0], "EBUSY", result.stdout + result.stderr);
+    assert.equal(Number(lines[1]), pattern(60001)[60000]);
+  });
+
   it("closed and forgotten handles do not block", () => {
     const [mfs] = fresh();
     mfs.writeFile("f.bin", pattern(8192));

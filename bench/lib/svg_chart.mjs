@@ -1,7 +1,7 @@
 // A dependency-free SVG bar chart of speed-ups: one group per comparison
 // (memmapfs against one peer), one bar per runtime, on a log scale so 0.5x
 // and 2x are the same distance from the 1x line.
-import { compare, TITLES } from "./report.mjs";
+import { compareRuns, TITLES } from "./report.mjs";
 
 const COLORS = { deno: "#2b7a78", bun: "#e2a03f", node: "#3c6fb6" };
 const escape = (text) => String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -11,7 +11,7 @@ export function ratioChart(results, machineText) {
   for (const result of results) {
     for (const workload of result.workloads) {
       if (workload.error) continue;
-      const rows = compare(workload);
+      const rows = compareRuns(workload);
       const oursCount = new Set(rows.map((row) => row.ours.name)).size;
       for (const row of rows) {
         if (row.ratio == null || !Number.isFinite(row.ratio)) continue;

@@ -18,6 +18,19 @@ const encoder = new TextEncoder();
  *   is the last line of defence before libc.
  */
 export function cString(text: string): Uint8Array {
+  // Paths are nearly always ASCII: copied by hand, they cost a fraction of a
+  // TextEncoder call (a warm MemMapFS.open stats one path per call).
+  const length = text.length;
+  const bytes = new Uint8Array(length + 1);
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0 || code > 0x7f) return encodedCString(text);
+    bytes[i] = code;
+  }
+  return bytes;
+}
+
+function encodedCString(text: string): Uint8Array {
   if (text.includes("\0")) throw new TypeError("A path or name passed to libc must not contain NUL bytes");
   const bytes = new Uint8Array(encoder.encode(text).length + 1);
   encoder.encodeInto(text, bytes);

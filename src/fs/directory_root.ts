@@ -224,6 +224,11 @@ export class DirectoryRoot {
       const slash = relative.lastIndexOf("/");
       return { dirFd: c.AT_FDCWD, name: relative, prefix: slash <= 0 ? "/" : relative.slice(0, slash), owned: false };
     }
+    // One plain name (a file directly in the root, as most cache hits are):
+    // no split, nothing to walk. Anything else takes the general path below.
+    if (relative !== "" && relative !== "." && relative !== ".." && !relative.includes("/")) {
+      return { dirFd: this.fd, name: relative, prefix: "", owned: false };
+    }
     const parts = components(relative);
     let name = parts.pop() ?? ".";
     if (name === "..") {

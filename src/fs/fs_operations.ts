@@ -309,8 +309,8 @@ function notFollowed(libc: Libc, dirFd: number, name: string, display: string): 
 /**
  * Reads the whole file `place` leads to with pread, into a buffer of its own
  * (never out of a shared mapping another process could cut short: SIGBUS).
- * Reads until the end, so a file that grows meanwhile or reports size 0
- * (`/proc`) is read whole.
+ * Reads the size fstat reports, as node:fs does (bytes appended after that
+ * are not waited for); a file that reports size 0 (`/proc`) is read to its end.
  *
  * @throws {MmapError} ENOENT, EISDIR, ENODEV (not a regular file), EACCES (escape)…
  *
@@ -331,11 +331,14 @@ export function readFileAt(libc: Libc, root: DirectoryRoot, place: Place): Uint8
     if (!stat) throw failure(libc, "fstat", place.display);
     const type = typeOf(libc, stat);
     if (type !== c.S_IFREG) throw failure(libc, "open", place.display, errnoOf(libc, type === c.S_IFDIR ? "EISDIR" : "ENODEV"));
-    let buffer = new Uint8Array(stat.size);
+    let buffer = fileBuffer(stat.size);
     let filled = 0;
     for (;;) {
       if (filled === buffer.length) {
-        // Full: one more read says whether the file ends here or grew.
+        // All fstat reported: the file as it was then, as node:fs reads it (no
+        // extra read to ask whether it grew since).
+        if (filled > 0 && filled === stat.size) break;
+        // Size 0 (/proc) or more than reported: one more read says whether it ends here.
         const more = libc.pread(fd, probe, filled);
         if (more < 0) throw failure(libc, "pread", place.display);
         if (more === 0) break;
@@ -355,6 +358,19 @@ export function readFileAt(libc: Libc, root: DirectoryRoot, place: Place): Uint8
   } finally {
     libc.close(fd);
   }
+}
+
+/**
+ * A buffer of `size` bytes to read a file into, its whole `ArrayBuffer`. Not
+ * zero-filled where the runtime can skip that (Node and Bun: zeroing 64 KiB
+ * costs more than reading it from the page cache); readFileAt returns only
+ * the bytes it read, so nothing left over from the allocator is ever handed out.
+ */
+function fileBuffer(size: number): Uint8Array {
+  if (size < 4096) return new Uint8Array(size);
+  const unfilled = nodeBuiltins().buffer.Buffer.allocUnsafeSlow(size);
+  // A plain Uint8Array over the same memory: a Buffer's slice() would share it, not copy.
+  return new Uint8Array(unfilled.buffer, unfilled.byteOffset, size);
 }
 
 /** Where readFileAt looks past what fstat said. */

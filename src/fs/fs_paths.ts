@@ -63,6 +63,9 @@ function errnoOf(failure: { code?: unknown; errno?: unknown } | null | undefined
   return undefined;
 }
 
+/** Resolved paths an FsPaths remembers before it starts over. */
+const REMEMBERED_PATHS = 1024;
+
 /**
  * Where one path leads: relative to the file system's root (a confined root)
  * or absolute (the unconfined one), and as an absolute path for messages,
@@ -97,6 +100,8 @@ export interface Place {
 export class FsPaths {
   readonly #confine: string | null;
   #cwd: string;
+  /** Paths as given → their absolute paths, for paths that passed the checks. */
+  readonly #resolved = new Map<string, string>();
 
   /** `base` is the starting directory; `confine`, when set, is the directory no path may leave. */
   constructor(base: string, confine: string | null) {
@@ -128,10 +133,22 @@ export class FsPaths {
    * @throws {MmapError} EACCES when the text of a confined path leaves its root.
    */
   absolute(value: unknown, name = "path"): string {
+    // The text alone decides the answer (working directory and root fixed until
+    // chdir), so strings already resolved are looked up: a warm open resolves
+    // the same few paths again and again.
+    if (typeof value === "string") {
+      const known = this.#resolved.get(value);
+      if (known !== undefined) return known;
+    }
     const display = nodeBuiltins().path.resolve(this.#cwd, toPath(value, name));
     const confine = this.#confine;
-    if (confine === null || display === confine) return display;
-    if (!display.startsWith(confine.endsWith("/") ? confine : `${confine}/`)) throw escapeError(String(value), confine);
+    if (confine !== null && display !== confine && !display.startsWith(confine.endsWith("/") ? confine : `${confine}/`)) {
+      throw escapeError(String(value), confine);
+    }
+    if (typeof value === "string") {
+      if (this.#resolved.size >= REMEMBERED_PATHS) this.#resolved.clear();
+      this.#resolved.set(value, display);
+    }
     return display;
   }
 
@@ -146,5 +163,6 @@ export class FsPaths {
   /** Moves the working directory to `place` (checked to be a directory by the caller). */
   chdir(place: Place): void {
     this.#cwd = place.display;
+    this.#resolved.clear();
   }
 }

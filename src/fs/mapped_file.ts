@@ -116,10 +116,12 @@ export class MappedFile extends TypedAccess implements Disposable {
   #timer: ReturnType<typeof setInterval> | undefined;
   /** A writable view was handed out: its writes are invisible to us, so every sync must msync. */
   #writableViewsOut = false;
-  #scratch = new DataView(new ArrayBuffer(8));
+  /** Space for a typed value that straddles two windows; made on first need. */
+  #scratch: DataView | null = null;
   /** End of the furthest write so far (see {@linkcode WRITE_THROUGH_BYTES}). */
   #writtenEnd = 0;
-  readonly #waits: RegionWaits;
+  /** Made on the first wait or notify: most handles never wait, and a warm open makes one handle. */
+  #waits: RegionWaits | null = null;
   static {
     adoptMapping = (libc, path, options, region, identity) => {
       const handle = new MappedFile(libc, null, options, region, true);
@@ -164,9 +166,13 @@ export class MappedFile extends TypedAccess implements Disposable {
     if (options.sync === "periodic" && options.mode === "readwrite") {
       this.#timer = unrefInterval(() => this.#periodicSync(), options.syncInterval);
     }
+  }
+
+  #regionWaits(): RegionWaits {
+    if (this.#waits) return this.#waits;
     const handle = this;
     const wordAt = (byteOffset: number) => this.#region.ensure(byteOffset, byteOffset + 4);
-    this.#waits = new RegionWaits(libc, {
+    return this.#waits = new RegionWaits(this.#libc, {
       get description() {
         return handle.path ? `MappedFile "${handle.path}"` : "MappedFile";
       },
@@ -498,7 +504,7 @@ export class MappedFile extends TypedAccess implements Disposable {
   protected wrote(offset: number, size: number, slot: ValueSlot): void {
     if (slot.view === this.#scratch) {
       // The value straddles two windows: it was built in scratch space.
-      this.writeAt(new Uint8Array(this.#scratch.buffer, 0, size), offset);
+      this.writeAt(new Uint8Array(slot.view.buffer, 0, size), offset);
       return;
     }
     this.#region.dirty = true;
@@ -514,8 +520,9 @@ export class MappedFile extends TypedAccess implements Disposable {
     if (from + size <= chunk.length) {
       return { view: dataViewOf(chunk), at: chunk.byteOffset + from };
     }
-    if (!forWrite) this.readAt(new Uint8Array(this.#scratch.buffer, 0, size), offset);
-    return { view: this.#scratch, at: 0 };
+    const scratch = this.#scratch ??= new DataView(new ArrayBuffer(8));
+    if (!forWrite) this.readAt(new Uint8Array(scratch.buffer, 0, size), offset);
+    return { view: scratch, at: 0 };
   }
 
   /**
@@ -813,7 +820,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    * @throws {ClosedError} After close.
    */
   wait(byteOffset: number, expected: number, timeoutMs?: number): WaitResult {
-    return this.#waits.wait(byteOffset, expected, timeoutMs);
+    return this.#regionWaits().wait(byteOffset, expected, timeoutMs);
   }
 
   /**
@@ -832,7 +839,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    * @throws {TypeError} At once (not through the promise, as `Atomics.waitAsync`), as {@linkcode MappedFile.wait} does.
    */
   waitAsync(byteOffset: number, expected: number, timeoutMs?: number): Promise<WaitResult> {
-    return this.#waits.waitAsync(byteOffset, expected, timeoutMs);
+    return this.#regionWaits().waitAsync(byteOffset, expected, timeoutMs);
   }
 
   /**
@@ -850,7 +857,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    * @throws {RangeError} For an offset not a multiple of 4 inside the file, or a bad count.
    */
   notify(byteOffset: number, count: number = Infinity): number {
-    return this.#waits.notify(byteOffset, count);
+    return this.#regionWaits().notify(byteOffset, count);
   }
 
   /**
@@ -861,7 +868,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    */
   close(): void {
     if (this.#closed) return;
-    this.#waits.closeAll();
+    this.#waits?.closeAll();
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     let failure: unknown;

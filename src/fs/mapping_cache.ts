@@ -39,6 +39,20 @@ export interface CacheLimits {
   maxBytes?: number;
   /** Number of cached files; default 1024. */
   maxFiles?: number;
+  /**
+   * How long (ms) a check that a cached file is unchanged stays good. Default
+   * 0: every open of a cached file stats it first, so a file another process
+   * replaced or truncated is mapped afresh. With `validateAfterMs: N`, an open
+   * within N ms of the last check of that file by the same file system skips
+   * the stat, so for up to N ms an open may hand out the old mapping of a file
+   * another process changed behind this file system's back: replaced (it
+   * reads the old bytes, harmlessly), or cut short in place (touching the
+   * pages past the new end then kills the process with SIGBUS, as it would
+   * for a handle opened just before the cut). Changes made through this
+   * MemMapFS (writeFile, truncate, rename, remove, a read-write open) drop
+   * the entry at once, whatever N is. The permission model is asked on every open.
+   */
+  validateAfterMs?: number;
 }
 
 /**
@@ -72,6 +86,9 @@ export interface CacheEntry {
   readonly mapping: Mapping;
   /** What fstat said of the mapped file, on the descriptor that was mapped. */
   readonly identity: FileIdentity;
+  /** `Date.now()` when the file was last found unchanged (or mapped), and who looked. */
+  checkedAt: number;
+  checkedBy: unknown;
 }
 
 /**
@@ -128,6 +145,7 @@ export interface CacheStats {
 export class MappingCache implements MappingReclaimer {
   readonly #maxBytes: number;
   readonly #maxFiles: number;
+  readonly #validateAfterMs: number;
   /** Insertion order is recency order: a hit moves the entry to the end. */
   readonly #entries = new Map<string, CacheEntry>();
   #bytes = 0;
@@ -136,6 +154,7 @@ export class MappingCache implements MappingReclaimer {
   constructor(limits: CacheLimits = {}) {
     this.#maxBytes = limits.maxBytes ?? 256 * 2 ** 20;
     this.#maxFiles = limits.maxFiles ?? 1024;
+    this.#validateAfterMs = limits.validateAfterMs ?? 0;
     // At memmapfs's mapping budget, idle entries go before any open fails.
     addMappingReclaimer(this);
   }
@@ -143,6 +162,11 @@ export class MappingCache implements MappingReclaimer {
   /** Cached bytes and files now. */
   get size(): { bytes: number; files: number } {
     return { bytes: this.#bytes, files: this.#entries.size };
+  }
+
+  /** Whether `entry` is still in the cache, so the cache holds a claim on its mapping. */
+  holds(entry: CacheEntry): boolean {
+    return this.#entries.get(entry.path) === entry;
   }
 
   /** Whether `path` has an entry, fresh or stale; costs no system call. */
@@ -154,20 +178,35 @@ export class MappingCache implements MappingReclaimer {
    * The live entry for `path` if the file is unchanged, else `undefined`
    * after dropping a stale one. `current` stats the path (following links) and
    * returns `undefined` when it is gone or not a regular file; it is only
-   * called when there is an entry, so a miss costs no system call.
+   * called when there is an entry, so a miss costs no system call. Within
+   * `validateAfterMs` of the last check by the same `checker` (the file
+   * system's root: only the one that found the file may trust it), the entry
+   * is returned without calling `current`.
    */
-  lookup(path: string, current: (path: string) => FileIdentity | undefined): CacheEntry | undefined {
+  lookup(path: string, current: (path: string) => FileIdentity | undefined, checker?: unknown): CacheEntry | undefined {
     const entry = this.#entries.get(path);
     if (!entry) {
       this.stats.misses++;
       return undefined;
     }
-    const now = current(path);
-    const was = entry.identity;
-    if (!now || was.size !== now.size || was.mtimeNs !== now.mtimeNs || was.ino !== now.ino || was.dev !== now.dev) {
-      this.invalidate(path);
-      this.stats.misses++;
-      return undefined;
+    let fresh = false;
+    if (this.#validateAfterMs > 0 && entry.checkedBy === checker) {
+      // A clock stepped back counts as expired: trust never outlives the window.
+      const elapsed = Date.now() - entry.checkedAt;
+      fresh = elapsed >= 0 && elapsed < this.#validateAfterMs;
+    }
+    if (!fresh) {
+      const now = current(path);
+      const was = entry.identity;
+      if (!now || was.size !== now.size || was.mtimeNs !== now.mtimeNs || was.ino !== now.ino || was.dev !== now.dev) {
+        this.invalidate(path);
+        this.stats.misses++;
+        return undefined;
+      }
+      if (this.#validateAfterMs > 0) {
+        entry.checkedAt = Date.now();
+        entry.checkedBy = checker;
+      }
     }
     this.#entries.delete(path);
     this.#entries.set(path, entry);
@@ -185,7 +224,7 @@ export class MappingCache implements MappingReclaimer {
    *
    * @throws {MmapError} When the file cannot be opened or mapped (ENOENT, EISDIR, ELOOP…).
    */
-  load(libc: Libc, path: string, options: LoadOptions = {}): CacheEntry | undefined {
+  load(libc: Libc, path: string, options: LoadOptions = {}, checker?: unknown): CacheEntry | undefined {
     if (this.#maxFiles === 0) return undefined;
     const file = options.file ?? path;
     const descriptor = FileDescriptor.open(libc, file, { write: false }, options.opener);
@@ -198,7 +237,7 @@ export class MappingCache implements MappingReclaimer {
           fd: descriptor.fd, fileOffset: 0, length: size, writable: false, shared: true, absorbWrites: true,
           populate: options.populate ?? false, hugePages: options.hugePages ?? false, path: file,
         });
-        entry = { path, file, mapping, identity: { size, mtimeNs, ino, dev } };
+        entry = { path, file, mapping, identity: { size, mtimeNs, ino, dev }, checkedAt: Date.now(), checkedBy: checker };
       }
     } finally {
       descriptor.close();

@@ -137,13 +137,16 @@ export class MemMapFS implements Disposable {
     if (this.#root.closed) throw this.#closedError();
     const cache = this.#cache();
     if (cache && sharesCachedMapping(merged)) {
-      const entry = cache.lookup(display, this.#identityOf) ?? this.#load(cache, this.#paths.placeOf(display), merged);
+      // A hit is a read too: the permission model is asked on every open, so a grant
+      // revoked since the file was cached (Deno.permissions.revokeSync) is honoured
+      // even when the cache's validateAfterMs lets the hit skip its stat.
+      activeLibc().checkPathAccess(display, "read");
+      const entry = cache.lookup(display, this.#identityOf, this.#root) ?? this.#load(cache, this.#paths.placeOf(display), merged);
       if (entry) {
-        const handle = mappedFileSharing(activeLibc(), entry.file, entry.mapping.share(), entry.identity, {
+        // Counted by the shared mapping's holders (see #load): nothing to remember per handle.
+        return mappedFileSharing(activeLibc(), entry.file, entry.mapping.share(), entry.identity, {
           populate: merged.populate, hugePages: merged.hugePages,
         });
-        this.#shared.handles.add(handle, entry.identity);
-        return handle;
       }
     } else if (merged.mode === "readwrite") {
       // A writer may change the size; drop the entry now rather than at the next stat.
@@ -523,8 +526,7 @@ export class MemMapFS implements Disposable {
   readonly #identityOf = (display: string): FileIdentity | undefined => {
     const libc = activeLibc();
     const c = libc.constants;
-    // A hit is a read too: the permission model is asked again, so a grant
-    // revoked since the file was cached (Deno.permissions.revokeSync) is honoured.
+    // The path open() asked the permission model about (the same answer, remembered).
     const checked = libc.checkPathAccess(display, "read");
     let stat;
     if (!this.#root.confined) stat = libc.stat(checked);
@@ -542,7 +544,10 @@ export class MemMapFS implements Disposable {
   /** Maps `place` into the cache; `undefined` for an empty or too large file. */
   #load(cache: MappingCache, place: Place, options: MapOptions): CacheEntry | undefined {
     const { populate, hugePages } = options;
-    return cache.load(activeLibc(), place.display, { opener: this.#opener(place), populate, hugePages });
+    const entry = cache.load(activeLibc(), place.display, { opener: this.#opener(place), populate, hugePages }, this.#root);
+    // Every handle made from this entry holds its mapping: truncate() counts them by that.
+    if (entry) this.#shared.handles.addShared({ mapping: entry.mapping, ownerHolds: () => cache.holds(entry) }, entry.identity);
+    return entry;
   }
 
   #openUncached(place: Place, options: MapOptions): MappedFile {

@@ -50,9 +50,10 @@ export function checkMemMapFSOptions(given: MemMapFSOptions | undefined): Checke
   const rootPath = root === undefined ? undefined : toPath(root, "root");
   if (cache !== undefined && cache !== false) {
     if (typeof cache !== "object" || cache === null) throw new TypeError("Cache must be an object or false");
-    assertKnownKeys(cache, ["maxBytes", "maxFiles"], "cache");
+    assertKnownKeys(cache, ["maxBytes", "maxFiles", "validateAfterMs"], "cache");
     if (cache.maxBytes !== undefined) assertByteCount(cache.maxBytes, "cache.maxBytes");
     if (cache.maxFiles !== undefined) assertByteCount(cache.maxFiles, "cache.maxFiles");
+    if (cache.validateAfterMs !== undefined) assertByteCount(cache.validateAfterMs, "cache.validateAfterMs");
   }
   return { root: rootPath, cache: cache ?? {}, defaults };
 }

@@ -13,10 +13,19 @@
  * whose `readable()` stream is still being read counts as open: the stream
  * maps the same bytes.
  *
+ * Handles that share a mapping of the cache are not remembered one by one: the
+ * shared mapping is, once, when the cache maps the file, and its count of
+ * holders says how many handles and streams still map it. A warm open then
+ * costs nothing here (a `WeakRef` per open kept every handle of a synchronous
+ * loop alive until the loop's job ended, and the collector paid for them), and
+ * a handle dropped without `close()` whose view is still in use keeps blocking:
+ * its pages are still mapped.
+ *
  * @module
  */
 
 import { MmapError } from "../errors.ts";
+import type { Mapping } from "../mapping.ts";
 import { type MappedFile, mapsItsRange } from "./mapped_file.ts";
 
 /**
@@ -33,10 +42,31 @@ export interface InodeKey {
 }
 
 interface Held {
-  readonly handle: WeakRef<MappedFile>;
+  readonly handle: WeakRef<MappedFile> | null;
+  /** A mapping handles share (the cache's), counted by its holders; null for a handle of its own. */
+  readonly shared: SharedMapping | null;
   readonly dev: bigint;
   /** File offset of the handle's byte 0. */
   readonly offset: number;
+}
+
+/**
+ * A mapping that handles share, and whether its owner (the cache) still holds
+ * a claim of its own on it, which is not a handle.
+ *
+ * @example
+ * ```ts ignore
+ * const shared: SharedMapping = { mapping: entry.mapping, ownerHolds: () => cache.holds(entry) };
+ * ```
+ */
+export interface SharedMapping {
+  readonly mapping: Mapping;
+  ownerHolds(): boolean;
+}
+
+/** Handles and streams that hold `shared`'s mapping now, its owner's claim left out. */
+function holdersOf(shared: SharedMapping): number {
+  return shared.mapping.holders - (shared.ownerHolds() ? 1 : 0);
 }
 
 /** Entries kept before the first sweep of closed and collected handles. */
@@ -60,12 +90,25 @@ export class OpenHandles {
 
   /** Remembers `handle`, which maps `key` from file offset `offset`. */
   add(handle: MappedFile, key: InodeKey, offset = 0): void {
+    this.#push(key, { handle: new WeakRef(handle), shared: null, dev: key.dev, offset });
+  }
+
+  /**
+   * Remembers a mapping of `key` from file offset 0 that handles will share
+   * (see `Mapping.share`): every holder but its owner counts as a handle, so
+   * the handles made from it need no `add` of their own.
+   */
+  addShared(shared: SharedMapping, key: InodeKey): void {
+    this.#push(key, { handle: null, shared, dev: key.dev, offset: 0 });
+  }
+
+  #push(key: InodeKey, entry: Held): void {
     let held = this.#byInode.get(key.ino);
     if (!held) {
       held = [];
       this.#byInode.set(key.ino, held);
     }
-    held.push({ handle: new WeakRef(handle), dev: key.dev, offset });
+    held.push(entry);
     if (++this.#entries >= this.#sweepAt) this.#sweep();
   }
 
@@ -77,9 +120,14 @@ export class OpenHandles {
     const held = this.#byInode.get(key.ino);
     if (!held) return 0;
     let count = 0;
-    for (const { handle, dev, offset } of held) {
-      const file = handle.deref();
-      if (dev === key.dev && file && mapsItsRange(file) && offset + file.size > size) count++;
+    for (const { handle, shared, dev, offset } of held) {
+      if (dev !== key.dev) continue;
+      if (shared) {
+        if (offset + shared.mapping.length > size) count += holdersOf(shared);
+        continue;
+      }
+      const file = handle!.deref();
+      if (file && mapsItsRange(file) && offset + file.size > size) count++;
     }
     return count;
   }
@@ -103,8 +151,10 @@ export class OpenHandles {
   #sweep(): void {
     let entries = 0;
     for (const [ino, held] of this.#byInode) {
-      const live = held.filter(({ handle }) => {
-        const file = handle.deref();
+      const live = held.filter(({ handle, shared }) => {
+        // A shared mapping is kept while its owner or any handle holds it.
+        if (shared) return shared.mapping.holders > 0;
+        const file = handle!.deref();
         return file !== undefined && mapsItsRange(file);
       });
       entries += live.length;
