@@ -16,7 +16,7 @@
 import { errnoError, MmapError } from "../errors.ts";
 import type { Libc } from "../ffi/libc.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
-import type { FileDescriptor } from "./file_descriptor.ts";
+import type { FileDescriptor } from "../fs/file_descriptor.ts";
 
 /**
  * Another `BlockFile` — in another process, or in this one — has the file

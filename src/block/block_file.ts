@@ -44,7 +44,7 @@ import { type BlockFileStats, type BlockStore, FreeSpace } from "./free_space.ts
 import { HeldViews } from "./held_views.ts";
 import { lockBlockFile, removeIfSame } from "./block_file_lock.ts";
 import { mappedBlockStore } from "./mapped_block_store.ts";
-import { descriptorOf, MappedFile } from "./mapped_file.ts";
+import { descriptorOf, MappedFile } from "../fs/mapped_file.ts";
 
 export { BlockFileCorruptError, OutstandingViewsError } from "./block_file_errors.ts";
 export { BlockFileLockedError } from "./block_file_lock.ts";
