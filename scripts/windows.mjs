@@ -18,7 +18,7 @@
 //
 // Plain JavaScript that runs on Node 20 too, like test.mjs.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** Debian's wine64 package installs its loader here, not on PATH. */
@@ -89,10 +89,31 @@ export function winePath(path) {
 export function windowsEnv(env, root, bun) {
   const prefix = join(root, ".windows", "wineprefix");
   mkdirSync(prefix, { recursive: true });
-  const windows = { ...env, WINEPREFIX: prefix, WINEDEBUG: "-all", MEMMAPFS_BUN: winePath(bun), MEMMAPFS_WINE: "1" };
+  const windows = {
+    ...env, WINEPREFIX: prefix, WINEDEBUG: "-all", MEMMAPFS_BUN: winePath(bun), MEMMAPFS_WINE: "1",
+    MEMMAPFS_WINE_LINKS: winePath(linkFixture(root)),
+  };
   delete windows.MEMMAPFS_DENO;
   delete windows.MEMMAPFS_NODE;
   return windows;
+}
+
+/**
+ * A directory with symbolic links that lead out of it, for the confinement
+ * tests: a Windows program under Wine cannot make a Unix symlink, and Wine
+ * shows Unix symlinks to it as the files they lead to, as a Windows link
+ * would be followed. Made fresh for each run under .windows/.
+ */
+function linkFixture(root) {
+  const fixture = join(root, ".windows", "link-fixture");
+  rmSync(fixture, { recursive: true, force: true });
+  mkdirSync(join(fixture, "base", "inside"), { recursive: true });
+  writeFileSync(join(fixture, "outside.txt"), "outside");
+  writeFileSync(join(fixture, "base", "inside", "kept.txt"), "inside");
+  symlinkSync("../outside.txt", join(fixture, "base", "file-link.txt"));
+  symlinkSync("..", join(fixture, "base", "up"));
+  symlinkSync("inside/kept.txt", join(fixture, "base", "inner-link.txt"));
+  return fixture;
 }
 
 /**

@@ -508,6 +508,18 @@ export interface WindowsConstants {
   readonly GetFileExInfoStandard: number;
   /** GetFinalPathNameByHandleW: the DOS path with its volume letter (fileapi.h). */
   readonly VOLUME_NAME_DOS: number;
+  /** GetFileType's answers (fileapi.h): a file or directory on a disk, a character device, a pipe. */
+  readonly FILE_TYPE_DISK: number;
+  readonly FILE_TYPE_CHAR: number;
+  readonly FILE_TYPE_PIPE: number;
+  /**
+   * The `st_mode` type bits Windows' C runtime reports (`_S_IFREG`, `_S_IFDIR`,
+   * `_S_IFCHR`, `_S_IFIFO` in sys/stat.h): the values POSIX uses too.
+   */
+  readonly S_IFREG: number;
+  readonly S_IFDIR: number;
+  readonly S_IFCHR: number;
+  readonly S_IFIFO: number;
   /** Returned by GetFileAttributesW on failure. */
   readonly INVALID_FILE_ATTRIBUTES: number;
   /** `QueryWorkingSetEx`'s flag of a page that is resident (the Valid bit). */
@@ -631,6 +643,13 @@ export const WINDOWS_X64: WindowsConstants = {
   FileStandardInfo: 1,
   GetFileExInfoStandard: 0,
   VOLUME_NAME_DOS: 0,
+  FILE_TYPE_DISK: 1,
+  FILE_TYPE_CHAR: 2,
+  FILE_TYPE_PIPE: 3,
+  S_IFREG: 0o100000,
+  S_IFDIR: 0o040000,
+  S_IFCHR: 0o020000,
+  S_IFIFO: 0o010000,
   INVALID_FILE_ATTRIBUTES: 0xffff_ffff,
   WORKING_SET_VALID: 0x1,
   defaultPageSize: 4096,

@@ -88,6 +88,8 @@ export interface Kernel32 {
   pathAttributes(path: string): WindowsPathAttributes | null;
   /** `GetFinalPathNameByHandleW(VOLUME_NAME_DOS)`: the path the handle really opened; `null` on failure. */
   finalPath(handle: bigint): string | null;
+  /** `GetFileType`: FILE_TYPE_DISK (1), FILE_TYPE_CHAR (2), FILE_TYPE_PIPE (3); 0 when unknown or on failure. */
+  fileType(handle: bigint): number;
   /** `SetFilePointerEx(FILE_BEGIN)` then `SetEndOfFile`: the file is `size` bytes. */
   setFileSize(handle: bigint, size: number): boolean;
   /** `ReadFile` at `offset` (an OVERLAPPED position, so no shared file pointer moves); -1 on failure. */
@@ -100,6 +102,10 @@ export interface Kernel32 {
   lockFile(handle: bigint, flags: number, offset: number, length: number): boolean;
   /** `UnlockFileEx` */
   unlockFile(handle: bigint, offset: number, length: number): boolean;
+  /** `SetFileAttributesW` */
+  setFileAttributes(path: string, attributes: number): boolean;
+  /** `SetFileTime` of the last access and last write, in nanoseconds since 1970 (creation time kept). */
+  setFileTimes(handle: bigint, accessNs: bigint, writeNs: bigint): boolean;
   /** `DeleteFileW` */
   deleteFile(path: string): boolean;
   /** `MoveFileExW` */
@@ -132,6 +138,11 @@ export interface Kernel32 {
   virtualUnlock(address: bigint, length: number): boolean;
   /** `VirtualProtect`: the old protection, or -1 on failure. */
   virtualProtect(address: bigint, length: number, protect: number): number;
+  /**
+   * `VirtualQuery`: the region of pages with the same state from `address`
+   * (MEMORY_BASIC_INFORMATION's RegionSize and AllocationBase); `null` on failure.
+   */
+  virtualQuery(address: bigint): { allocationBase: bigint; regionSize: number } | null;
   /** `VirtualAlloc`; `0n` on failure. */
   virtualAlloc(address: bigint, length: number, type: number, protect: number): bigint;
   /** `VirtualFree` */
@@ -154,6 +165,11 @@ export interface Kernel32 {
   processRunning(id: number): boolean;
   /** A zero-copy `ArrayBuffer` over `length` bytes at `address` (the runtime's own function). */
   arrayBuffer(address: bigint, length: number): ArrayBuffer;
+  /**
+   * Whether the runtime's permission model allows `access` to the absolute
+   * `path`; absent where there is none (Bun).
+   */
+  readonly permits?: (path: string, access: "read" | "write") => boolean;
 }
 
 /**
@@ -257,6 +273,7 @@ const WIN32_FIND_DATAW_SIZE = 592;
 const WIN32_FIND_DATAW_NAME = 44;
 const SYSTEM_INFO_SIZE = 48;
 const OVERLAPPED_SIZE = 32;
+const MEMORY_BASIC_INFORMATION_SIZE = 48;
 /** PROCESS_QUERY_LIMITED_INFORMATION (winnt.h): enough to read an exit code. */
 const PROCESS_QUERY_LIMITED_INFORMATION = 0x1000;
 /** GetExitCodeProcess's code of a process still running. */
@@ -273,6 +290,7 @@ class BoundKernel32 implements Kernel32 {
   readonly arrayBuffer: Kernel32["arrayBuffer"];
   readonly prefetch?: Kernel32["prefetch"];
   readonly residentPages?: Kernel32["residentPages"];
+  readonly permits?: Kernel32["permits"];
   lastError = 0;
   #calls: Kernel32Native["calls"];
   #getLastError: Kernel32Function;
@@ -286,6 +304,7 @@ class BoundKernel32 implements Kernel32 {
     this.arrayBuffer = native.arrayBuffer;
     this.#calls = native.calls;
     this.#getLastError = native.calls.GetLastError;
+    if (native.permits) this.permits = native.permits;
     const { PrefetchVirtualMemory, K32QueryWorkingSetEx } = native.optional;
     if (PrefetchVirtualMemory) {
       // WIN32_MEMORY_RANGE_ENTRY { PVOID VirtualAddress; SIZE_T NumberOfBytes; }
@@ -410,6 +429,12 @@ class BoundKernel32 implements Kernel32 {
     }
   }
 
+  fileType(handle: bigint): number {
+    const type = this.#calls.GetFileType(handle) as number;
+    if (type === 0) this.lastError = this.#getLastError() as number;
+    return type;
+  }
+
   setFileSize(handle: bigint, size: number): boolean {
     const { SetFilePointerEx, SetEndOfFile } = this.#calls;
     return this.#ok(SetFilePointerEx(handle, BigInt(size), null, this.constants.FILE_BEGIN)) &&
@@ -457,6 +482,20 @@ class BoundKernel32 implements Kernel32 {
   unlockFile(handle: bigint, offset: number, length: number): boolean {
     const low = length % 2 ** 32, high = Math.floor(length / 2 ** 32);
     return this.#ok(this.#calls.UnlockFileEx(handle, 0, low, high, this.#overlapped(offset)));
+  }
+
+  setFileAttributes(path: string, attributes: number): boolean {
+    const name = wideString(path);
+    return this.#ok(this.#calls.SetFileAttributesW(name, attributes));
+  }
+
+  setFileTimes(handle: bigint, accessNs: bigint, writeNs: bigint): boolean {
+    const fileTime = (ns: bigint) => {
+      const bytes = new Uint8Array(8);
+      new DataView(bytes.buffer).setBigUint64(0, ns / 100n + FILETIME_UNIX_EPOCH, true);
+      return bytes;
+    };
+    return this.#ok(this.#calls.SetFileTime(handle, null, fileTime(accessNs), fileTime(writeNs)));
   }
 
   deleteFile(path: string): boolean {
@@ -537,6 +576,18 @@ class BoundKernel32 implements Kernel32 {
   virtualProtect(address: bigint, length: number, protect: number): number {
     if (!this.#ok(this.#calls.VirtualProtect(address, BigInt(length), protect, this.#word))) return -1;
     return this.#wordView.getUint32(0, true);
+  }
+
+  virtualQuery(address: bigint): { allocationBase: bigint; regionSize: number } | null {
+    // MEMORY_BASIC_INFORMATION (x64): BaseAddress, AllocationBase, AllocationProtect + PartitionId, RegionSize, …
+    const buffer = new Uint8Array(MEMORY_BASIC_INFORMATION_SIZE);
+    const written = this.#calls.VirtualQuery(address, buffer, BigInt(buffer.length)) as bigint;
+    if (written === 0n) {
+      this.lastError = this.#getLastError() as number;
+      return null;
+    }
+    const view = new DataView(buffer.buffer);
+    return { allocationBase: view.getBigUint64(8, true), regionSize: Number(view.getBigUint64(24, true)) };
   }
 
   virtualAlloc(address: bigint, length: number, type: number, protect: number): bigint {

@@ -30,6 +30,10 @@ interface DenoFfi {
   dlopen(path: string, symbols: Record<string, DenoSymbol>): { symbols: Record<string, Kernel32Function | null> };
   UnsafePointer: { create(value: bigint): unknown };
   UnsafePointerView: { getArrayBuffer(pointer: unknown, length: number): ArrayBuffer };
+  permissions: {
+    querySync(descriptor: { name: "read" | "write"; path: string }): { state: string };
+    requestSync(descriptor: { name: "read" | "write"; path: string }): { state: string };
+  };
 }
 
 /** Deno's name for each kind: handles and addresses as `usize`, so they cross as numbers, never pointer objects. */
@@ -78,5 +82,11 @@ export function denoKernel32(): Kernel32Native {
     optional,
     arrayBuffer: (address, length) =>
       deno.UnsafePointerView.getArrayBuffer(deno.UnsafePointer.create(address), length),
+    // FFI bypasses Deno's model: ask it as Deno.openSync would (prompting where Deno would).
+    permits: (path, access) => {
+      const descriptor = { name: access, path };
+      const { state } = deno.permissions.querySync(descriptor);
+      return state === "granted" || (state === "prompt" && deno.permissions.requestSync(descriptor).state === "granted");
+    },
   };
 }

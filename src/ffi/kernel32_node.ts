@@ -71,5 +71,10 @@ export function nodeKernel32(ffi: unknown): Kernel32Native {
     calls,
     optional,
     arrayBuffer: (address, length) => nodeFfi.toArrayBuffer(address, length, false),
+    // FFI bypasses Node's permission model: ask it as node:fs does under --permission.
+    permits: (path, access) => {
+      const permission = (process as { permission?: { has(scope: string, reference?: string): boolean } }).permission;
+      return permission?.has(access === "read" ? "fs.read" : "fs.write", path) ?? true;
+    },
   };
 }

@@ -60,6 +60,8 @@ export const KERNEL32_SYMBOLS = {
   // BOOL WriteFile(HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite, LPDWORD lpNumberOfBytesWritten,
   //   LPOVERLAPPED lpOverlapped)
   WriteFile: { parameters: ["handle", "buffer", "u32", "buffer", "buffer"], result: "i32" },
+  // DWORD GetFileType(HANDLE hFile)
+  GetFileType: { parameters: ["handle"], result: "u32" },
   // BOOL FlushFileBuffers(HANDLE hFile)
   FlushFileBuffers: { parameters: ["handle"], result: "i32" },
   // BOOL LockFileEx(HANDLE hFile, DWORD dwFlags, DWORD dwReserved, DWORD nNumberOfBytesToLockLow,
@@ -68,6 +70,11 @@ export const KERNEL32_SYMBOLS = {
   // BOOL UnlockFileEx(HANDLE hFile, DWORD dwReserved, DWORD nNumberOfBytesToUnlockLow,
   //   DWORD nNumberOfBytesToUnlockHigh, LPOVERLAPPED lpOverlapped)
   UnlockFileEx: { parameters: ["handle", "u32", "u32", "u32", "buffer"], result: "i32" },
+  // BOOL SetFileAttributesW(LPCWSTR lpFileName, DWORD dwFileAttributes)
+  SetFileAttributesW: { parameters: ["buffer", "u32"], result: "i32" },
+  // BOOL SetFileTime(HANDLE hFile, const FILETIME *lpCreationTime, const FILETIME *lpLastAccessTime,
+  //   const FILETIME *lpLastWriteTime)
+  SetFileTime: { parameters: ["handle", "buffer", "buffer", "buffer"], result: "i32" },
   // BOOL DeleteFileW(LPCWSTR lpFileName)
   DeleteFileW: { parameters: ["buffer"], result: "i32" },
   // BOOL MoveFileExW(LPCWSTR lpExistingFileName, LPCWSTR lpNewFileName, DWORD dwFlags)
@@ -100,6 +107,8 @@ export const KERNEL32_SYMBOLS = {
   VirtualUnlock: { parameters: ["address", "usize"], result: "i32" },
   // BOOL VirtualProtect(LPVOID lpAddress, SIZE_T dwSize, DWORD flNewProtect, PDWORD lpflOldProtect)
   VirtualProtect: { parameters: ["address", "usize", "u32", "buffer"], result: "i32" },
+  // SIZE_T VirtualQuery(LPCVOID lpAddress, PMEMORY_BASIC_INFORMATION lpBuffer, SIZE_T dwLength)
+  VirtualQuery: { parameters: ["address", "buffer", "usize"], result: "usize" },
   // LPVOID VirtualAlloc(LPVOID lpAddress, SIZE_T dwSize, DWORD flAllocationType, DWORD flProtect)
   VirtualAlloc: { parameters: ["address", "usize", "u32", "u32"], result: "address" },
   // BOOL VirtualFree(LPVOID lpAddress, SIZE_T dwSize, DWORD dwFreeType)
@@ -150,6 +159,12 @@ export interface Kernel32Native {
   readonly optional: { readonly [name in Kernel32OptionalName]?: Kernel32Function };
   /** A zero-copy `ArrayBuffer` over foreign memory (the runtime's own function). */
   arrayBuffer(address: bigint, length: number): ArrayBuffer;
+  /**
+   * Whether the runtime's permission model lets this program `access` the
+   * absolute `path` (asking where the runtime itself would prompt). Absent
+   * where nothing limits file access (Bun).
+   */
+  readonly permits?: (path: string, access: "read" | "write") => boolean;
 }
 
 /**
