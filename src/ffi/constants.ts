@@ -412,7 +412,7 @@ const TABLES: Record<PlatformName, PlatformConstants> = {
  * console.log(platformLabel(constantsFor("darwin", "arm64")!)); // "macOS (darwin-arm64)"
  * ```
  */
-export function platformLabel(constants: PlatformConstants): string {
+export function platformLabel(constants: Pick<PlatformConstants, "name">): string {
   return `${constants.name.startsWith("darwin") ? "macOS" : "Linux"} (${constants.name})`;
 }
 

@@ -9,8 +9,8 @@
  */
 
 import { MmapError } from "../errors.ts";
-import { constantsFor } from "../ffi/constants.ts";
-import { escapeError } from "./directory_root.ts";
+import { errnoNumberOf } from "../os/mod.ts";
+import { escapeError } from "../os/posix/descriptor_root.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { toPath } from "../validate.ts";
 
@@ -57,10 +57,7 @@ function errnoOf(failure: { code?: unknown; errno?: unknown } | null | undefined
   const code = failure?.code;
   if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return undefined;
   if (typeof failure!.errno === "number" && failure!.errno !== 0) return Math.abs(failure!.errno);
-  const { process } = nodeBuiltins();
-  const names = constantsFor(process.platform, process.arch)?.errnoNames ?? {};
-  for (const [number, name] of Object.entries(names)) if (name === code) return Number(number);
-  return undefined;
+  return errnoNumberOf(code);
 }
 
 /**

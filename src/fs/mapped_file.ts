@@ -7,23 +7,21 @@
  */
 
 import { ClosedError, FileTruncatedError, MmapError } from "../errors.ts";
-import type { AdviceName } from "../ffi/constants.ts";
-import type { Libc } from "../ffi/libc.ts";
-import { libc as activeLibc } from "../ffi/mod.ts";
+import type { AdviceName, Platform } from "../os/platform.ts";
+import { platform as activePlatform } from "../os/mod.ts";
 import { unrefInterval } from "../ffi/timers.ts";
 import {
   assertByteCount, assertChoice, assertOptionalBoolean, assertOptionalByteCount, assertSafeInteger, assertUint8Array, optionsObject,
   toBytes, toPath,
 } from "../validate.ts";
 import { FileDescriptor, type Opener } from "./file_descriptor.ts";
-import type { FileStat } from "../ffi/libc.ts";
+import type { FileStat } from "../os/platform.ts";
 import { type Advice, type MapOptions, type Mode, resolveMapOptions, type ResolvedMapOptions } from "./map_options.ts";
 import { Durability } from "./durability.ts";
 import { GrowableSharedMemory } from "./growable_shared_memory.ts";
 import { MappedRegion } from "./mapped_region.ts";
 import type { Mapping } from "../mapping.ts";
 import { RegionWaits, type WaitResult } from "../shm/wait_notify.ts";
-import { probeAdvice } from "./advice_probe.ts";
 import { readableFrom, type StreamRange, writableTo } from "./streams.ts";
 import { TypedAccess, type ValueSlot } from "./typed_access.ts";
 import { assertSameFile, checkDescriptor, forbidCloning, type SharedMappedFile } from "../sharing.ts";
@@ -45,7 +43,7 @@ let claimedRange: (file: MappedFile) => boolean;
 
 /** Set by MappedFile's static block: builds a handle over a shared mapping. */
 let adoptMapping: (
-  libc: Libc,
+  platform: Platform,
   path: string,
   options: ResolvedMapOptions,
   region: MappedRegion,
@@ -90,7 +88,7 @@ let openMapped: (path: string, options: MapOptions | undefined, opener: Opener) 
  * ```
  */
 export class MappedFile extends TypedAccess implements Disposable {
-  readonly #libc: Libc;
+  readonly #platform: Platform;
   readonly #file: FileDescriptor | null;
   readonly #options: ResolvedMapOptions;
   readonly #region: MappedRegion;
@@ -106,8 +104,8 @@ export class MappedFile extends TypedAccess implements Disposable {
   #scratch = new DataView(new ArrayBuffer(8));
   readonly #waits: RegionWaits;
   static {
-    adoptMapping = (libc, path, options, region, identity) => {
-      const handle = new MappedFile(libc, null, options, region, true);
+    adoptMapping = (platform, path, options, region, identity) => {
+      const handle = new MappedFile(platform, null, options, region, true);
       handle.#sharedPath = path;
       handle.#identity = identity;
       return handle;
@@ -129,14 +127,14 @@ export class MappedFile extends TypedAccess implements Disposable {
   readonly mode: Mode;
 
   private constructor(
-    libc: Libc,
+    platform: Platform,
     file: FileDescriptor | null,
     options: ResolvedMapOptions,
     region: MappedRegion,
     shared: boolean,
   ) {
     super();
-    this.#libc = libc;
+    this.#platform = platform;
     this.#file = file;
     this.#options = options;
     this.#region = region;
@@ -151,7 +149,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     }
     const handle = this;
     const wordAt = (byteOffset: number) => this.#region.ensure(byteOffset, byteOffset + 4);
-    this.#waits = new RegionWaits(libc, {
+    this.#waits = new RegionWaits(platform, {
       get description() {
         return handle.path ? `MappedFile "${handle.path}"` : "MappedFile";
       },
@@ -196,10 +194,10 @@ export class MappedFile extends TypedAccess implements Disposable {
   }
 
   static #open(filePath: string, options: MapOptions | undefined, opener?: Opener): { file: MappedFile; stat: FileStat } {
-    const libc = activeLibc();
-    const resolved = resolveMapOptions(options, libc.pageSize());
+    const platform = activePlatform();
+    const resolved = resolveMapOptions(options, platform.pageSize);
     const write = resolved.mode === "readwrite";
-    const file = FileDescriptor.open(libc, filePath, {
+    const file = FileDescriptor.open(platform, filePath, {
       write,
       create: resolved.create,
       exclusive: resolved.exclusive,
@@ -211,7 +209,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     try {
       file.assertMappableSize();
       const size = rangeSize(file, resolved, originalSize);
-      region = new MappedRegion(libc, {
+      region = new MappedRegion(platform, {
         fd: file.fd,
         fileOffset: resolved.offset,
         writable: resolved.mode !== "readonly",
@@ -225,13 +223,13 @@ export class MappedFile extends TypedAccess implements Disposable {
       }, size);
       region.mapInitial();
       if (resolved.lock) region.lock();
-      const mapped = new MappedFile(libc, file, resolved, region, resolved.mode !== "copyonwrite");
+      const mapped = new MappedFile(platform, file, resolved, region, resolved.mode !== "copyonwrite");
       if (file.openedStat.size !== originalSize) mapped.#durability.sizeChanged();
       return { file: mapped, stat };
     } catch (error) {
       region?.release();
       // Undo what open did: a grown file gets its old size back, a new one goes.
-      if (!file.created) restoreSize(libc, file, originalSize);
+      if (!file.created) restoreSize(platform, file, originalSize);
       file.discard();
       throw error;
     }
@@ -260,10 +258,10 @@ export class MappedFile extends TypedAccess implements Disposable {
     assertByteCount(size, "size");
     const { shared = false } = optionsObject(options, "options", ["shared"]);
     assertOptionalBoolean(shared, "shared");
-    const libc = activeLibc();
-    const resolved = resolveMapOptions({ mode: "readwrite", sync: "never" }, libc.pageSize());
-    const memory = shared ? GrowableSharedMemory.create(libc, size) : null;
-    const region = new MappedRegion(libc, {
+    const platform = activePlatform();
+    const resolved = resolveMapOptions({ mode: "readwrite", sync: "never" }, platform.pageSize);
+    const memory = shared ? GrowableSharedMemory.create(platform, size) : null;
+    const region = new MappedRegion(platform, {
       fd: memory?.fd ?? -1, fileOffset: 0, writable: true, shared, populate: false, hugePages: false,
       absorbWrites: false, window: 0, syncBeforeSlide: false, path: null,
     }, size);
@@ -273,7 +271,7 @@ export class MappedFile extends TypedAccess implements Disposable {
       memory?.close();
       throw error;
     }
-    const mapped = new MappedFile(libc, null, resolved, region, shared);
+    const mapped = new MappedFile(platform, null, resolved, region, shared);
     mapped.#memory = memory;
     return mapped;
   }
@@ -330,7 +328,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    */
   static supportsAdvice(advice: Advice): boolean {
     assertChoice(advice, ADVICE_NAMES, "advice");
-    return probeAdvice(activeLibc(), advice);
+    return activePlatform().supportsAdvice(advice);
   }
 
   /** The path of the file, or `null` for anonymous memory. */
@@ -508,13 +506,12 @@ export class MappedFile extends TypedAccess implements Disposable {
     assertOptionalByteCount(length, "length");
     this.#assertStartInRange(offset);
     const span = length ?? this.size - offset;
-    const number = this.#libc.constants.advice[advice];
-    if (number === undefined) {
+    if (!this.#platform.adviceKnown(advice)) {
       throw new MmapError(`EINVAL: madvise "${advice}" is not available on this platform`, {
-        code: "EINVAL", errno: 22, syscall: "madvise", path: this.path,
+        code: "EINVAL", errno: this.#platform.error("EINVAL", "madvise", null).errno, syscall: "madvise", path: this.path,
       });
     }
-    if (this.size > 0 && span > 0) this.#region.advise(offset, span, number);
+    if (this.size > 0 && span > 0) this.#region.advise(offset, span, advice);
   }
 
   /**
@@ -695,7 +692,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    * the descriptor. Closing it lets go of exactly what it holds.
    */
   #claim(): MappedFile {
-    const libc = this.#libc;
+    const platform = this.#platform;
     const ownMapping = this.#region.windowed || (this.mode === "readwrite" && this.#file !== null);
     const file = this.#file?.retain() ?? null;
     const shared = ownMapping ? null : this.#region.shareWhole();
@@ -704,14 +701,14 @@ export class MappedFile extends TypedAccess implements Disposable {
     try {
       const options = resolveMapOptions(
         { mode: "readonly", offset: this.#fileOffset, checked: this.#options.checked },
-        libc.pageSize(),
+        platform.pageSize,
       );
-      region = new MappedRegion(libc, {
+      region = new MappedRegion(platform, {
         fd: file?.fd ?? -1, fileOffset: this.#fileOffset, writable: false, shared: true, populate: false,
         hugePages: false, absorbWrites: false, window: ownMapping ? this.#options.window : 0, syncBeforeSlide: false, path: this.path,
       }, this.size, shared ?? undefined);
       if (!shared) region.mapInitial();
-      const claim = new MappedFile(libc, file, { ...options, window: this.#options.window }, region, true);
+      const claim = new MappedFile(platform, file, { ...options, window: this.#options.window }, region, true);
       claim.#sharedPath = this.path;
       claim.#owner = this;
       this.#claims++;
@@ -932,23 +929,23 @@ export class MappedFile extends TypedAccess implements Disposable {
  *
  * @example
  * ```ts ignore
- * const handle = mappedFileSharing(libc(), "/data/file.bin", cached.share(), cached.identity);
+ * const handle = mappedFileSharing(platform(), "/data/file.bin", cached.share(), cached.identity);
  * ```
  */
 export function mappedFileSharing(
-  libc: Libc,
+  platform: Platform,
   path: string,
   mapping: Mapping,
   identity: FileIdentity,
   options: Pick<MapOptions, "populate" | "hugePages"> = {},
 ): MappedFile {
-  const resolved = resolveMapOptions({ ...options, mode: "readonly" }, libc.pageSize());
-  const region = new MappedRegion(libc, {
+  const resolved = resolveMapOptions({ ...options, mode: "readonly" }, platform.pageSize);
+  const region = new MappedRegion(platform, {
     // No descriptor: the region starts with the whole mapping and never maps again.
     fd: -1, fileOffset: 0, writable: false, shared: true, populate: resolved.populate,
     hugePages: resolved.hugePages, absorbWrites: true, window: 0, syncBeforeSlide: false, path,
   }, mapping.length, mapping);
-  return adoptMapping(libc, path, resolved, region, identity);
+  return adoptMapping(platform, path, resolved, region, identity);
 }
 
 /**
@@ -1024,9 +1021,10 @@ function rangeSize(file: FileDescriptor, resolved: ResolvedMapOptions, fileSize:
   return length;
 }
 
-function restoreSize(libc: Libc, file: FileDescriptor, size: number): void {
-  const now = libc.fstat(file.fd);
-  if (now && now.size !== size) libc.ftruncate(file.fd, size);
+function restoreSize(platform: Platform, file: FileDescriptor, size: number): void {
+  try {
+    if (platform.stat(file.fd, file.path).size !== size) platform.truncateFile(file.fd, size, file.path);
+  } catch { /* best effort, while the caller is already throwing */ }
 }
 
 const dataViews = new WeakMap<ArrayBufferLike, DataView>();

@@ -29,7 +29,11 @@
  */
 
 import type { MmapError } from "../errors.ts";
+import type { AdviceName } from "../ffi/constants.ts";
 import type { FileStat, RuntimeName } from "../ffi/libc.ts";
+
+/** Advice by name, as the public `Advice` type spells it (`madvise` names without `MADV_`). */
+export type { AdviceName, FileStat, RuntimeName };
 
 /**
  * An open file in this process. Opaque above `src/os`: on POSIX a descriptor,
@@ -132,26 +136,6 @@ export interface PlatformMapping {
   readonly absorbing: boolean;
 }
 
-/** Advice by name, as the public `Advice` type spells it. */
-export type AdviceName =
-  | "normal"
-  | "random"
-  | "sequential"
-  | "willneed"
-  | "dontneed"
-  | "free"
-  | "remove"
-  | "hugepage"
-  | "nohugepage"
-  | "populate-read"
-  | "populate-write"
-  | "cold"
-  | "pageout"
-  | "dontfork"
-  | "dofork"
-  | "mergeable"
-  | "unmergeable";
-
 /** How {@linkcode Platform.openSharedMemory} opens a named object. */
 export interface SharedMemoryRequest {
   /** Create the object; with `exclusive` fail with `EEXIST` when it exists. */
@@ -172,7 +156,7 @@ export interface OpenedSharedMemory {
 }
 
 /** Whole-file advice a platform may take (`posix_fadvise`). */
-export type FileAdviceName = "dontneed" | "willneed";
+export type FileAdviceName = "dontneed";
 
 /**
  * Where one MemMapFS path leads (the `Place` of `src/fs/fs_paths.ts`):
@@ -217,8 +201,6 @@ export interface DirectoryRoot {
   /** Paths are kept beneath `path`. */
   readonly confined: boolean;
   readonly closed: boolean;
-  /** The system call behind the last failure of {@linkcode DirectoryRoot.openFile}, for its error. */
-  readonly failedCall: string;
   /** Releases the directory handle; later calls throw. A second close does nothing. */
   close(): void;
   /**
@@ -256,8 +238,13 @@ export interface DirectoryRoot {
   readFile(place: RootPlace): Uint8Array;
   /** Replaces the file's content (creating it with `permissions`), keeping its owner. */
   writeFile(place: RootPlace, bytes: Uint8Array, permissions: number): void;
-  /** Cuts or extends the file `place` leads to (following links) to `size` bytes. */
-  truncate(place: RootPlace, size: number): void;
+  /**
+   * Cuts or extends the regular file `place` leads to (following links) to
+   * `size` bytes (`EINVAL` for anything else). `beforeCut` sees the opened
+   * file's stat first and may refuse by throwing: the file checked is the
+   * file cut.
+   */
+  truncate(place: RootPlace, size: number, beforeCut?: (stat: PlatformStat) => void): void;
   /** Makes the entry `place` names durable in its directory (see {@linkcode Platform.syncParentDirectory}). */
   syncParentDirectory(place: RootPlace): void;
 }
@@ -270,7 +257,7 @@ export type AddressWaitResult = "ok" | "not-equal" | "timed-out";
  * library: get it from `platform()` in `src/os/mod.ts`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { platform } from "./mod.ts";
  * const os = platform();
  * const region = os.map({ file: null, offset: 0, length: 100, access: "write", shared: false, label: null });
@@ -281,8 +268,10 @@ export type AddressWaitResult = "ok" | "not-equal" | "timed-out";
 export interface Platform {
   /** Which runtime's FFI this platform calls through (for messages and tests). */
   readonly runtime: RuntimeName;
-  /** A human label: `linux-x64`, `darwin-arm64`, `windows-x64`. For messages only. */
+  /** The platform's short name: `linux-x64`, `darwin-arm64`, `windows-x64`. For messages only. */
   readonly label: string;
+  /** The platform for people: `Linux (linux-x64)`, `macOS (darwin-arm64)`, `Windows (windows-x64)`. */
+  readonly displayName: string;
   /** The virtual memory page: the unit of protection, locking, flushing and residency. */
   readonly pageSize: number;
   /**
@@ -337,6 +326,12 @@ export interface Platform {
    */
   stat(file: FileHandle, label: string | null): PlatformStat;
   /**
+   * `stat` of `path` (already permission-checked), following links: how a
+   * cache hit is told from a changed file. `null` when it fails (missing,
+   * no access…): the caller then does the real open and reports that.
+   */
+  statPath(path: string): PlatformStat | null;
+  /**
    * Reads up to `buffer.length` bytes at `offset`, without moving any file
    * position: the bytes read, 0 at end of file.
    *
@@ -354,6 +349,13 @@ export interface Platform {
    * @throws {MmapError} ENOSPC, EFBIG, EBUSY…
    */
   setSize(file: FileHandle, newSize: number, oldSize: number, label: string | null): void;
+  /**
+   * Sets the size plainly, reserving nothing (`ftruncate`; `SetEndOfFile`):
+   * for memory files and for cutting a file back.
+   *
+   * @throws {MmapError} syscall `ftruncate`.
+   */
+  truncateFile(file: FileHandle, size: number, label: string | null): void;
   /**
    * Makes the file's data and size durable: on return they survive a power
    * loss (`fsync`; `F_FULLFSYNC` on Darwin; `FlushFileBuffers` on Windows).
@@ -418,11 +420,20 @@ export interface Platform {
    */
   readonly openSharedMemory?: (name: string, request: SharedMemoryRequest) => OpenedSharedMemory;
   /**
-   * Removes the name of a shared memory object; holders keep their mappings.
-   * Windows has no such call (an object lives while a handle is open): there
-   * it is absent. Never throws: the error is returned.
+   * Removes the name of a shared memory object (checked against the
+   * permission model for writing); holders keep their mappings. Windows has
+   * no such call (an object lives while a handle is open): there it is absent.
+   *
+   * @throws {MmapError} ENOENT, EACCES; path `name`.
    */
-  readonly unlinkSharedMemory?: (name: string) => MmapError | undefined;
+  readonly unlinkSharedMemory?: (name: string) => void;
+  /**
+   * Longest shared memory name, in bytes with a leading slash (Darwin's
+   * PSHMNAMLEN is 31; 256 where names are file names).
+   */
+  readonly shmNameMaxBytes: number;
+  /** An object's size is set once, by its creator (Darwin, Windows): an opener cannot grow it. */
+  readonly sharedMemorySizeFixedOnce: boolean;
   /**
    * An anonymous file in memory that can be resized and mapped shared
    * (`memfd_create`): how shared anonymous memory grows. Absent elsewhere.
@@ -472,10 +483,11 @@ export interface Platform {
    * Replaces `[address, address + length)` in place with private zero-filled
    * pages (`mmap(MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS)`): how a range some
    * view could not be detached from is let go without a fault for its reader.
-   * Returns false when that failed. Absent where memory cannot be replaced in
-   * place (Windows): such a range is kept mapped instead.
+   * Never throws: the error is returned, and the range is then unchanged.
+   * Absent where memory cannot be replaced in place (Windows): such a range
+   * is kept mapped instead.
    */
-  readonly overlay?: (address: bigint, length: number) => boolean;
+  readonly overlay?: (address: bigint, length: number, label: string | null) => MmapError | undefined;
   /**
    * Writes the dirty pages of `[address, address + length)` (page-aligned
    * start) to the file: on return, when not `async`, they are on their way to
@@ -550,8 +562,13 @@ export interface Platform {
    * @throws {MmapError} syscall `futex`.
    */
   readonly waitOnAddress?: (address: bigint, expected: number, timeoutMs: number) => AddressWaitResult;
-  /** The same wait on another thread; resolves like the blocking one (errors resolve as `"ok"`: a spurious wake). */
-  readonly waitOnAddressAsync?: (address: bigint, expected: number, timeoutMs: number) => Promise<AddressWaitResult>;
+  /**
+   * The same wait on another thread, keeping the process alive while pending:
+   * resolves `true` when woken, `false` otherwise (the word differed, the
+   * time ran out, an interruption) — the caller re-checks the word. Absent
+   * where the runtime has no thread to wait on.
+   */
+  readonly waitOnAddressAsync?: (address: bigint, expected: number, timeoutMs: number) => Promise<boolean>;
   /** Wakes up to `count` waiters on the word at `address`; how many woke. @throws {MmapError} syscall `futex`. */
   readonly wakeAddress?: (address: bigint, count: number) => number;
   /** The kernel's id of the calling thread; with the waits, what robust cross-process locks need. */
