@@ -7,12 +7,13 @@
  * @module
  */
 
-import { constantsFor } from "../ffi/constants.ts";
+import { constantsFor, WINDOWS_X64, windowsErrorFor } from "../ffi/constants.ts";
 import type { Libc } from "../ffi/libc.ts";
-import { libc, pageSizeWithoutFfi, runtimeLibcOrUndefined } from "../ffi/mod.ts";
+import { libc, onWindows, pageSizeWithoutFfi, runtimeLibcOrUndefined } from "../ffi/mod.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import type { Platform } from "./platform.ts";
 import { PosixPlatform } from "./posix/posix_platform.ts";
+import { windowsPlatform } from "./windows/windows_platform.ts";
 
 export type * from "./platform.ts";
 
@@ -38,6 +39,8 @@ let replacement: Platform | undefined;
  */
 export function platform(): Platform {
   if (replacement) return replacement;
+  // Windows: kernel32, bound once (a fault-injecting Libc has nothing to wrap there).
+  if (onWindows()) return windowsPlatform();
   const active = libc();
   if (current?.libc !== active) current = { libc: active, platform: new PosixPlatform(active) };
   return current.platform;
@@ -68,6 +71,8 @@ export function usePlatform(next: Platform | null): void {
  * ```
  */
 export function systemPageSize(): number {
+  // Every x64 Windows has 4 KiB pages (GetSystemInfo says so too, once bound).
+  if (onWindows()) return WINDOWS_X64.defaultPageSize;
   const known = pageSizeWithoutFfi();
   if (known !== undefined) return known;
   const bound = runtimeLibcOrUndefined();
@@ -88,6 +93,8 @@ export function systemPageSize(): number {
  * ```
  */
 export function errnoNumberOf(code: string): number | undefined {
+  // Windows reports its own error codes; MmapError.errno holds those there.
+  if (onWindows()) return windowsErrorFor(code);
   const { process } = nodeBuiltins();
   const names = constantsFor(process.platform, process.arch)?.errnoNames ?? {};
   for (const [number, name] of Object.entries(names)) if (name === code) return Number(number);
