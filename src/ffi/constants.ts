@@ -504,6 +504,12 @@ export interface WindowsConstants {
   readonly DUPLICATE_SAME_ACCESS: number;
   /** GetFileInformationByHandleEx's FileStandardInfo class (minwinbase.h). */
   readonly FileStandardInfo: number;
+  /** SetFileInformationByHandle's FileDispositionInfoEx class (minwinbase.h). */
+  readonly FileDispositionInfoEx: number;
+  /** FILE_DISPOSITION_INFO_EX flags (winbase.h): delete, with POSIX semantics, even if read-only. */
+  readonly FILE_DISPOSITION_FLAG_DELETE: number;
+  readonly FILE_DISPOSITION_FLAG_POSIX_SEMANTICS: number;
+  readonly FILE_DISPOSITION_FLAG_IGNORE_READONLY_ATTRIBUTE: number;
   /** GetFileAttributesExW's GetFileExInfoStandard level (minwinbase.h). */
   readonly GetFileExInfoStandard: number;
   /** GetFinalPathNameByHandleW: the DOS path with its volume letter (fileapi.h). */
@@ -641,6 +647,10 @@ export const WINDOWS_X64: WindowsConstants = {
   MOVEFILE_WRITE_THROUGH: 0x8,
   DUPLICATE_SAME_ACCESS: 0x2,
   FileStandardInfo: 1,
+  FileDispositionInfoEx: 21,
+  FILE_DISPOSITION_FLAG_DELETE: 0x1,
+  FILE_DISPOSITION_FLAG_POSIX_SEMANTICS: 0x2,
+  FILE_DISPOSITION_FLAG_IGNORE_READONLY_ATTRIBUTE: 0x10,
   GetFileExInfoStandard: 0,
   VOLUME_NAME_DOS: 0,
   FILE_TYPE_DISK: 1,

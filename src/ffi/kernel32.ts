@@ -102,6 +102,13 @@ export interface Kernel32 {
   lockFile(handle: bigint, flags: number, offset: number, length: number): boolean;
   /** `UnlockFileEx` */
   unlockFile(handle: bigint, offset: number, length: number): boolean;
+  /**
+   * `SetFileInformationByHandle(FileDispositionInfoEx)` with `flags`
+   * (FILE_DISPOSITION_FLAG_*): with DELETE | POSIX_SEMANTICS the name goes at
+   * once while open handles keep the file (Windows 10 1709+, NTFS). The
+   * handle needs DELETE access.
+   */
+  setDisposition(handle: bigint, flags: number): boolean;
   /** `SetFileAttributesW` */
   setFileAttributes(path: string, attributes: number): boolean;
   /** `SetFileTime` of the last access and last write, in nanoseconds since 1970 (creation time kept). */
@@ -482,6 +489,13 @@ class BoundKernel32 implements Kernel32 {
   unlockFile(handle: bigint, offset: number, length: number): boolean {
     const low = length % 2 ** 32, high = Math.floor(length / 2 ** 32);
     return this.#ok(this.#calls.UnlockFileEx(handle, 0, low, high, this.#overlapped(offset)));
+  }
+
+  setDisposition(handle: bigint, flags: number): boolean {
+    // FILE_DISPOSITION_INFO_EX { ULONG Flags; }
+    const info = new Uint8Array(4);
+    new DataView(info.buffer).setUint32(0, flags, true);
+    return this.#ok(this.#calls.SetFileInformationByHandle(handle, this.constants.FileDispositionInfoEx, info, info.length));
   }
 
   setFileAttributes(path: string, attributes: number): boolean {

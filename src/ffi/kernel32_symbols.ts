@@ -70,6 +70,9 @@ export const KERNEL32_SYMBOLS = {
   // BOOL UnlockFileEx(HANDLE hFile, DWORD dwReserved, DWORD nNumberOfBytesToUnlockLow,
   //   DWORD nNumberOfBytesToUnlockHigh, LPOVERLAPPED lpOverlapped)
   UnlockFileEx: { parameters: ["handle", "u32", "u32", "u32", "buffer"], result: "i32" },
+  // BOOL SetFileInformationByHandle(HANDLE hFile, FILE_INFO_BY_HANDLE_CLASS FileInformationClass,
+  //   LPVOID lpFileInformation, DWORD dwBufferSize)
+  SetFileInformationByHandle: { parameters: ["handle", "i32", "buffer", "u32"], result: "i32" },
   // BOOL SetFileAttributesW(LPCWSTR lpFileName, DWORD dwFileAttributes)
   SetFileAttributesW: { parameters: ["buffer", "u32"], result: "i32" },
   // BOOL SetFileTime(HANDLE hFile, const FILETIME *lpCreationTime, const FILETIME *lpLastAccessTime,

@@ -108,8 +108,11 @@ function mapView(k: Kernel32, request: PlatformMapRequest, offset: number, lengt
     object = k.createFileMapping(INVALID_HANDLE_VALUE, c.PAGE_READWRITE, length, null);
   } else {
     const protect = copy ? c.PAGE_WRITECOPY : request.access === "read" ? c.PAGE_READONLY : c.PAGE_READWRITE;
-    // Maximum size 0: the file's size now. A larger one would grow the file.
-    object = k.createFileMapping(BigInt(request.file), protect, 0, null);
+    // The object ends where the view does (the caller has checked the file
+    // holds that much): a larger object would grow the file, and an object
+    // of the whole file would keep the file from being cut down to this
+    // view's end (error 1224) while the view lives, as a shrink needs.
+    object = k.createFileMapping(BigInt(request.file), protect, offset + length, null);
   }
   if (object === 0n) return null;
   const view = k.mapView(object, viewAccess, offset, length);

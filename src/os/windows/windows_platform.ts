@@ -41,6 +41,7 @@ import type {
   RuntimeName,
   SharedMemoryRequest,
 } from "../platform.ts";
+import { deleteFile } from "./windows_delete.ts";
 import { lastWindowsError, posixNamedError } from "./windows_errors.ts";
 import { isSection, mapWindows, prefetch, sections, sectionSize } from "./windows_mapping.ts";
 import { isDevicePath, kernelPath, sharedMemoryObjectName } from "./windows_paths.ts";
@@ -225,7 +226,7 @@ export class WindowsPlatform implements Platform {
   }
 
   removeFile(path: string): MmapError | undefined {
-    return this.#k.deleteFile(kernelPath(path)) ? undefined : lastWindowsError(this.#k, "DeleteFileW", path);
+    return deleteFile(this.#k, kernelPath(path)) ? undefined : lastWindowsError(this.#k, "DeleteFileW", path);
   }
 
   tryLockFile(file: FileHandle, label: string | null): boolean {

@@ -19,6 +19,7 @@ import type { MmapError } from "../../errors.ts";
 import { INVALID_HANDLE_VALUE } from "../../ffi/constants.ts";
 import type { Kernel32 } from "../../ffi/kernel32.ts";
 import type { DirectoryRoot, FileHandle, FileKind, OpenFileRequest, PlatformStat, RootEntry, RootPlace } from "../platform.ts";
+import { deleteFile } from "./windows_delete.ts";
 import { lastWindowsError, posixNamedError } from "./windows_errors.ts";
 import { isDevicePath, kernelPath } from "./windows_paths.ts";
 import type { WindowsPlatform } from "./windows_platform.ts";
@@ -159,10 +160,8 @@ export class WindowsRoot implements DirectoryRoot {
   mkdir(place: RootPlace, _mode: number, recursive: boolean): void {
     const k = this.#k;
     const c = k.constants;
-    const parts = this.#parts(place);
-    const first = recursive ? 1 : parts.length;
-    for (let count = first; count <= parts.length; count++) {
-      const step = this.#placeOf(parts.slice(0, count), place, count === parts.length);
+    const steps = recursive ? this.#ancestry(place) : [place];
+    for (const step of steps) {
       this.#inParent(step, (full) => {
         if (k.createDirectory(full)) return;
         const error = k.lastError;
@@ -341,11 +340,29 @@ export class WindowsRoot implements DirectoryRoot {
     return kernelPath(parts.length === 0 ? this.path : `${this.path}\\${parts.join("\\")}`);
   }
 
-  /** The place of the first components of `place` (for recursive mkdir). */
-  #placeOf(parts: string[], place: RootPlace, whole: boolean): RootPlace {
-    if (whole) return place;
-    const relative = this.confined ? parts.join("\\") : place.relative;
-    return { relative, display: `${this.path}\\${parts.join("\\")}` };
+  /**
+   * The places of `place` and of each directory above it, outermost first,
+   * up to the root (or, unconfined, up to the drive or share): what a
+   * recursive mkdir makes.
+   */
+  #ancestry(place: RootPlace): RootPlace[] {
+    if (this.confined) {
+      const parts = this.#parts(place);
+      return parts.map((_, at) => {
+        const relative = parts.slice(0, at + 1).join("\\");
+        return at === parts.length - 1 ? place : { relative, display: `${this.path}\\${relative}` };
+      });
+    }
+    const full = this.#resolve(place).replace(/^\\\\\?\\/, "");
+    const parts = full.split("\\");
+    // "C:" or, for \\server\share, the four parts up to the share.
+    const rootParts = full.startsWith("\\\\") ? 4 : 1;
+    const places: RootPlace[] = [];
+    for (let count = rootParts + 1; count <= parts.length; count++) {
+      const prefix = parts.slice(0, count).join("\\");
+      places.push(count === parts.length ? place : { relative: prefix, display: prefix });
+    }
+    return places;
   }
 
   /**
@@ -415,8 +432,8 @@ export class WindowsRoot implements DirectoryRoot {
       if (!k.removeDirectory(full)) throw lastWindowsError(k, "RemoveDirectoryW", display);
       return;
     }
-    if (k.deleteFile(full)) return;
-    // POSIX unlinks whatever a file's mode says; Windows refuses a read-only file until the bit is cleared.
+    if (deleteFile(k, full)) return;
+    // POSIX unlinks whatever a file's mode says; DeleteFileW refuses a read-only file until the bit is cleared.
     if ((attributes.attributes & c.FILE_ATTRIBUTE_READONLY) !== 0 && c.errorNames[k.lastError] === "EACCES") {
       if (k.setFileAttributes(full, attributes.attributes & ~c.FILE_ATTRIBUTE_READONLY) && k.deleteFile(full)) return;
     }
