@@ -174,19 +174,29 @@ describe("the Windows platform", { skip }, () => {
     os.protect(mapped.address, 4096, "read", null);
     os.protect(mapped.address, 4096, "write", null);
     view[0] = 2;
-    for (const advice of ["normal", "willneed", "populate-read", "dontneed"] as const) {
+    for (const advice of ["normal", "random", "sequential", "willneed", "populate-read", "dontneed"] as const) {
       assert.ok(os.adviceKnown(advice));
       os.advise(mapped.address, 65536, advice, null);
     }
     assert.equal(view[12345], 1, "dontneed keeps the bytes of memory (it only trims the working set)");
-    assert.equal(os.adviceKnown("random"), false);
-    assert.equal(codeOf(() => os.advise(mapped.address, 4096, "random", null)), 'EINVAL advise "random"');
-    if (os.resident) {
-      const counted = os.resident(mapped.address, 1 << 20, null);
-      assert.equal(counted.pages, 256);
-      assert.ok(counted.resident >= 0 && counted.resident <= 256);
-    }
+    assert.equal(os.adviceKnown("free"), false);
+    assert.equal(codeOf(() => os.advise(mapped.address, 4096, "free", null)), 'EINVAL advise "free"');
+    assert.equal(codeOf(() => os.advise(mapped.address, 4096, "hugepage", null)), 'EINVAL advise "hugepage"');
     unmap(mapped);
+  });
+
+  it("counts resident pages (QueryWorkingSetEx): none of a fresh view, all after populate", () => {
+    assert.ok(os.resident, "K32QueryWorkingSetEx is bound");
+    fs.writeFileSync(file("resident.bin"), pattern(64 * 4096));
+    const handle = open("resident.bin", false);
+    const cold = map({ file: handle, offset: 0, length: 64 * 4096, access: "read", shared: true, label: null });
+    assert.deepEqual(os.resident(cold.address, cold.length, null), { pages: 64, resident: 0 });
+    os.prefetch(cold.address, 16 * 4096);
+    assert.deepEqual(os.resident(cold.address, cold.length, null), { pages: 64, resident: 16 });
+    const warm = map({ file: handle, offset: 0, length: 64 * 4096, access: "read", shared: true, populate: true, label: null });
+    assert.deepEqual(os.resident(warm.address, warm.length, null), { pages: 64, resident: 64 });
+    unmap(cold);
+    unmap(warm);
   });
 
   it("locks a file exclusively against other handles without blocking their reads", () => {

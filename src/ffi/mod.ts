@@ -116,10 +116,15 @@ function bindWith(globals: RuntimeGlobals, constants: PlatformConstants, omit: r
   }
 }
 
-/** Whether memmapfs runs on Windows (through kernel32) rather than on a POSIX libc. */
+let windows: boolean | undefined;
+
+/** Whether memmapfs runs on Windows (through kernel32) rather than on a POSIX libc. Asked once. */
 export function onWindows(): boolean {
-  const where = platform(globalThis as RuntimeGlobals);
-  return where !== undefined && windowsConstantsFor(where.os, where.arch) !== undefined;
+  if (windows === undefined) {
+    const where = platform(globalThis as RuntimeGlobals);
+    windows = where !== undefined && windowsConstantsFor(where.os, where.arch) !== undefined;
+  }
+  return windows;
 }
 
 function loadRuntimeKernel32(): Kernel32 {

@@ -123,8 +123,11 @@ function mapView(k: Kernel32, request: PlatformMapRequest, offset: number, lengt
 }
 
 /**
- * Faults the pages in for reading: `PrefetchVirtualMemory` (Windows 8+), else
- * one read per page. A hint: never throws.
+ * Faults the pages in for reading: `PrefetchVirtualMemory` (Windows 8+)
+ * reads them from disk in large batches, into the file cache; then one read
+ * per page maps each into this process's working set, which is what
+ * `MADV_POPULATE_READ` gives on Linux and what `resident()` counts. A hint:
+ * never throws.
  *
  * @example
  * ```ts ignore
@@ -132,7 +135,7 @@ function mapView(k: Kernel32, request: PlatformMapRequest, offset: number, lengt
  * ```
  */
 export function prefetch(k: Kernel32, address: bigint, length: number): void {
-  if (k.prefetch?.(address, length)) return;
+  k.prefetch?.(address, length);
   const bytes = new Uint8Array(k.arrayBuffer(address, length));
   let sink = 0;
   for (let at = 0; at < length; at += k.constants.defaultPageSize) sink ^= bytes[at]!;

@@ -57,8 +57,10 @@ const LOCK_HELD = new Set([32, 33]);
 const ERROR_NOT_LOCKED = 158;
 /** ERROR_ALREADY_EXISTS: CreateFileMappingW found the named object. */
 const ERROR_ALREADY_EXISTS = 183;
-/** The advice Windows can act on (see `advise`). */
-const WINDOWS_ADVICE: ReadonlySet<AdviceName> = new Set(["normal", "willneed", "populate-read", "populate-write", "dontneed"]);
+/** The advice Windows takes (see `advise`). */
+const WINDOWS_ADVICE: ReadonlySet<AdviceName> = new Set([
+  "normal", "random", "sequential", "willneed", "populate-read", "populate-write", "dontneed",
+]);
 
 /**
  * {@linkcode Platform} over one {@linkcode Kernel32}.
@@ -313,8 +315,12 @@ export class WindowsPlatform implements Platform {
   /**
    * Windows' advice: `willneed` and `populate-*` prefetch the pages,
    * `dontneed` drops them from the working set (`VirtualUnlock` of pages
-   * not locked does exactly that; clean file pages stay in the cache),
-   * `normal` is what Windows always does. The rest is `EINVAL`.
+   * not locked does exactly that; clean file pages stay in the cache).
+   * `normal`, `random` and `sequential` are taken and change nothing: Windows
+   * has no read-ahead setting per view (its cache manager watches the access
+   * pattern itself), and the advice is a hint a kernel may ignore anyway, so
+   * portable programs that give it keep working. The rest (`free`, `remove`,
+   * `hugepage`, `dontfork`, `mergeable`, …: Linux's own) is `EINVAL`.
    */
   advise(address: bigint, length: number, advice: AdviceName, label: string | null): void {
     const k = this.#k;
@@ -325,7 +331,7 @@ export class WindowsPlatform implements Platform {
       if (!k.virtualUnlock(address, length) && k.lastError !== ERROR_NOT_LOCKED) {
         throw lastWindowsError(k, "VirtualUnlock", label);
       }
-    } else if (advice !== "normal") {
+    } else if (advice === "willneed" || advice.startsWith("populate")) {
       prefetch(k, address, length);
     }
   }
