@@ -10,6 +10,7 @@ import { MmapError } from "../mod.ts";
 import { onWindows } from "../src/ffi/mod.ts";
 import type { FileHandle, Platform, PlatformMapping } from "../src/os/platform.ts";
 import { windowsPlatform, type WindowsPlatform } from "../src/os/windows/windows_platform.ts";
+import { sections } from "../src/os/windows/windows_mapping.ts";
 import { makeDirectory, pattern, removeDirectory, runScript } from "./helpers.ts";
 
 const skip = !onWindows() && "Windows only (the Windows leg runs it under Wine)";
@@ -255,6 +256,21 @@ describe("the Windows platform", { skip }, () => {
       codeOf(() => os.openSharedMemory!(name, { create: false, exclusive: false, readonly: true, permissions: 0 })),
       "ENOENT OpenFileMappingW",
     );
+  });
+
+  it("knows a shared memory handle another realm opened (a worker's), by what Windows says of it", () => {
+    const name = `wnsm_realm_${process.pid}`;
+    const region = os.openSharedMemory!(name, { create: true, exclusive: true, readonly: false, permissions: 0o600, size: 8192 });
+    files.push(region.file);
+    const copy = os.reopenInProcess!(region.file, true)!;
+    files.push(copy);
+    // As a worker sees it: a handle value and nothing registered.
+    sections.delete(copy);
+    assert.equal(os.stat(copy, null).size, 8192);
+    const mapped = map({ file: copy, offset: 0, length: 8192, access: "write", shared: true, label: name });
+    bytesOf(mapped)[8191] = 1;
+    unmap(mapped);
+    assert.equal(os.stat(open("identity.bin", false), null).kind, "file", "a file is never taken for one");
   });
 
   it("shares named memory with a second Windows process", () => {

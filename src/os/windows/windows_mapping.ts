@@ -26,7 +26,8 @@ export const sections: Map<number, { size: number }> = new Map();
 
 /**
  * Whether `file` is a file mapping object (named shared memory) rather than
- * a file: registered here, or a handle `GetFileType` knows no file type of.
+ * a file: registered here, or a handle that is no file (no file information:
+ * Wine's `GetFileType` calls a section a disk file) and yet maps.
  *
  * @example
  * ```ts ignore
@@ -35,7 +36,11 @@ export const sections: Map<number, { size: number }> = new Map();
  */
 export function isSection(k: Kernel32, file: number): boolean {
   if (sections.has(file)) return true;
-  return k.fileType(BigInt(file)) === 0 && k.lastError === 0;
+  if (k.fileInformation(BigInt(file)) !== null) return false;
+  const view = k.mapView(BigInt(file), k.constants.FILE_MAP_READ, 0, 1);
+  if (view === 0n) return false;
+  k.unmapView(view);
+  return true;
 }
 
 /**
