@@ -165,7 +165,8 @@ describe("the classes above the seam on a platform shaped like Windows", () => {
     const after = fs.readFileSync(file);
     assert.equal(after.length, offset + 1000);
     assert.equal(after[offset], 0xab);
-    assert.deepEqual(mappingsOf(file), [], "every view, old and new, was unmapped");
+    // Where the process's mappings can be listed (Linux), none of the file is left.
+    if (fs.existsSync("/proc/self/maps")) assert.deepEqual(mappingsOf(file), [], "every view, old and new, was unmapped");
   });
 
   it("a window slides across 64 KiB boundaries and reads every byte where it is", () => {
