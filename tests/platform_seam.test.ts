@@ -85,9 +85,10 @@ describe("nothing above src/os knows which system runs", () => {
 });
 
 /**
- * The runtime's platform with the powers a Windows back-end lacks taken away
- * and a 64 KiB allocation granularity laid over its mappings, recording the
- * deltas it hands out.
+ * The runtime's platform with the powers a Windows back-end lacks taken away,
+ * a 64 KiB allocation granularity laid over its mappings (recording the
+ * deltas it hands out), and Windows's refusal to change a file's size while
+ * a view of it is mapped (error 1224, EBUSY).
  */
 function windowsShaped(inner: Platform): Platform & { deltas: number[] } {
   const granularity = 65536;
@@ -95,18 +96,41 @@ function windowsShaped(inner: Platform): Platform & { deltas: number[] } {
     "remap", "unmapTail", "overlay", "resident", "createMemoryFile", "unlinkSharedMemory", "adviseFile", "reopenInProcess",
   ]);
   const deltas: number[] = [];
+  /** Views mapped now: address → the file they show. */
+  const views = new Map<bigint, number | null>();
   const map = (request: PlatformMapRequest): PlatformMapping => {
     const delta = request.offset % granularity;
     const mapped = inner.map({ ...request, offset: request.offset - delta, length: request.length + delta });
     assert.equal(mapped.delta, 0, "the inner platform maps an offset aligned to 64 KiB from its start");
     deltas.push(delta);
+    views.set(mapped.address, request.file);
     return { ...mapped, delta };
+  };
+  const unmap = (address: bigint, length: number, label: string | null) => {
+    const error = inner.unmap(address, length, label);
+    if (!error) views.delete(address);
+    return error;
+  };
+  const pinned = (file: number, label: string | null) => {
+    if ([...views.values()].includes(file)) throw inner.error("EBUSY", "SetEndOfFile", label);
+  };
+  const setSize = (file: number, newSize: number, oldSize: number, label: string | null) => {
+    pinned(file, label);
+    inner.setSize(file, newSize, oldSize, label);
+  };
+  const truncateFile = (file: number, size: number, label: string | null) => {
+    pinned(file, label);
+    inner.truncateFile(file, size, label);
   };
   return new Proxy(inner as Platform & { deltas: number[] }, {
     get(target, key) {
       if (absent.has(key)) return undefined;
       if (key === "granularity") return granularity;
       if (key === "map") return map;
+      if (key === "unmap") return unmap;
+      if (key === "setSize") return setSize;
+      if (key === "truncateFile") return truncateFile;
+      if (key === "viewsPinFileSize") return true;
       if (key === "deltas") return deltas;
       const value = Reflect.get(target, key, target);
       return typeof value === "function" ? value.bind(target) : value;
@@ -129,7 +153,7 @@ describe("the classes above the seam on a platform shaped like Windows", () => {
     removeDirectory(directory);
   });
 
-  it("maps any byte offset through a 64 KiB-aligned view, writes through, syncs, grows and shrinks by mapping anew", () => {
+  it("maps any byte offset through a 64 KiB-aligned view, writes through, syncs, grows and shrinks by mapping anew, unmapped while the file's size changes", () => {
     const file = path.join(directory, "offset.bin");
     const size = 3 * 65536 + 1234;
     const bytes = pattern(size, 7);
@@ -144,7 +168,11 @@ describe("the classes above the seam on a platform shaped like Windows", () => {
       mapped.setUint32(69_996, 0xdeadbeef);
       mapped.sync();
       assert.equal(fs.readFileSync(file)[offset], 0xab);
-      // Growing past the end: no mremap here, so the range is mapped anew at the same delta.
+      // Growing inside the file: no mremap here, so the range is mapped anew at the same delta.
+      mapped.resize(100_000);
+      assert.equal(mapped.getUint32(69_996), 0xdeadbeef);
+      assert.deepEqual(mapped.bytes.subarray(70_000), bytes.subarray(offset + 70_000, offset + 100_000));
+      // Growing the file: the view goes, the file grows, the range is mapped again.
       mapped.resize(70_000 + 100_000);
       assert.equal(mapped.getUint32(69_996), 0xdeadbeef);
       assert.equal(mapped.bytes[0], 0xab);

@@ -1,18 +1,20 @@
 /**
- * Picks the {@linkcode Platform} of the running system: the POSIX one over the
- * active {@linkcode Libc} (so a test's fault-injecting libc, swapped in with
- * `useLibc`, is what the platform calls), or one a test or back-end supplies
- * with {@linkcode usePlatform}.
+ * Picks the {@linkcode Platform} of the running system: on Windows the one
+ * over kernel32 (`src/os/windows`); elsewhere the POSIX one over the active
+ * {@linkcode Libc} (so a test's fault-injecting libc, swapped in with
+ * `useLibc`, is what the platform calls); or one a test supplies with
+ * {@linkcode usePlatform}.
  *
  * @module
  */
 
 import { constantsFor } from "../ffi/constants.ts";
 import type { Libc } from "../ffi/libc.ts";
-import { libc, pageSizeWithoutFfi, runtimeLibcOrUndefined } from "../ffi/mod.ts";
+import { libc, onWindows, pageSizeWithoutFfi, runtimeLibcOrUndefined } from "../ffi/mod.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import type { Platform } from "./platform.ts";
 import { PosixPlatform } from "./posix/posix_platform.ts";
+import { windowsPlatform } from "./windows/windows_platform.ts";
 
 export type * from "./platform.ts";
 
@@ -20,6 +22,8 @@ export type * from "./platform.ts";
 let current: { libc: Libc; platform: Platform } | undefined;
 /** A replacement set by {@linkcode usePlatform}. */
 let replacement: Platform | undefined;
+/** Windows is known from the runtime's globals, without binding anything: asked once. */
+const windows = onWindows();
 
 /**
  * The active platform. Cheap after the first call (one comparison), but
@@ -38,6 +42,7 @@ let replacement: Platform | undefined;
  */
 export function platform(): Platform {
   if (replacement) return replacement;
+  if (windows) return windowsPlatform();
   const active = libc();
   if (current?.libc !== active) current = { libc: active, platform: new PosixPlatform(active) };
   return current.platform;
