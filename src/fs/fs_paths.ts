@@ -8,9 +8,8 @@
  * @module
  */
 
-import { MmapError } from "../errors.ts";
+import { escapeError, MmapError } from "../errors.ts";
 import { errnoNumberOf } from "../os/mod.ts";
-import { escapeError } from "../os/posix/descriptor_root.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { toPath } from "../validate.ts";
 
@@ -93,11 +92,14 @@ export interface Place {
  */
 export class FsPaths {
   readonly #confine: string | null;
+  /** The separator of the system's paths (`/`; `\` on Windows). */
+  readonly #sep: string;
   #cwd: string;
 
   /** `base` is the starting directory; `confine`, when set, is the directory no path may leave. */
   constructor(base: string, confine: string | null) {
     const { path } = nodeBuiltins();
+    this.#sep = path.sep;
     this.#cwd = path.resolve(base);
     this.#confine = confine === null ? null : path.resolve(confine);
   }
@@ -128,7 +130,7 @@ export class FsPaths {
     const display = nodeBuiltins().path.resolve(this.#cwd, toPath(value, name));
     const confine = this.#confine;
     if (confine === null || display === confine) return display;
-    if (!display.startsWith(confine.endsWith("/") ? confine : `${confine}/`)) throw escapeError(String(value), confine);
+    if (!display.startsWith(confine.endsWith(this.#sep) ? confine : `${confine}${this.#sep}`)) throw escapeError(String(value), confine);
     return display;
   }
 
@@ -137,7 +139,7 @@ export class FsPaths {
     const confine = this.#confine;
     if (confine === null) return { relative: display, display };
     if (display === confine) return { relative: "", display };
-    return { relative: display.slice(confine.endsWith("/") ? confine.length : confine.length + 1), display };
+    return { relative: display.slice(confine.endsWith(this.#sep) ? confine.length : confine.length + 1), display };
   }
 
   /** Moves the working directory to `place` (checked to be a directory by the caller). */

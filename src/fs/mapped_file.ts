@@ -580,7 +580,9 @@ export class MappedFile extends TypedAccess implements Disposable {
     const file = this.#file ?? this.#memory;
     const fileSize = file ? file.stat().size : 0;
     const newEnd = this.#fileOffset + newSize;
-    if (newSize > old) {
+    if (file && this.#platform.viewsPinFileSize && (newEnd > fileSize || this.#fileOffset + old >= fileSize)) {
+      this.#resizeUnmapped(file, newSize, newEnd);
+    } else if (newSize > old) {
       const grows = file !== null && newEnd > fileSize;
       if (grows) file.setSize(newEnd);
       try {
@@ -606,6 +608,33 @@ export class MappedFile extends TypedAccess implements Disposable {
       }
     }
     if (this.#options.sync === "immediate") this.#durability.flush(0, this.size, false);
+  }
+
+  /**
+   * Resizes where a mapped view pins the file's size (Windows): the views go
+   * first, then the file takes its new size, then the range is mapped again.
+   * When the file keeps its size the range is mapped again as it was.
+   */
+  #resizeUnmapped(file: FileDescriptor | GrowableSharedMemory, newSize: number, newEnd: number): void {
+    const locked = this.#region.locked;
+    const remapAs = (): void => {
+      this.#region.mapInitial();
+      if (locked) this.#region.lock();
+    };
+    const releaseError = this.#region.release();
+    if (releaseError) {
+      remapAs();
+      throw releaseError;
+    }
+    try {
+      file.setSize(newEnd);
+    } catch (error) {
+      remapAs();
+      throw error;
+    }
+    this.#region.resize(newSize);
+    remapAs();
+    this.#durability.sizeChanged();
   }
 
   /**

@@ -341,6 +341,8 @@ export class MemMapFS implements Disposable {
     assertByteCount(size, "size");
     const place = this.#locate(path);
     this.#check(place, "write");
+    // Where a mapped view pins a file's size (Windows), the cache lets its view go first.
+    if (activePlatform().viewsPinFileSize) this.#shared.cache?.invalidate(place.display);
     // The file checked against the open handles is the file cut.
     this.#root.truncate(place, size, (stat) => this.#shared.handles.assertNoneReachingPast(stat, size, place.display, "truncate"));
     this.#shared.cache?.invalidate(place.display);

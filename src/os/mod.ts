@@ -1,8 +1,9 @@
 /**
- * Picks the {@linkcode Platform} of the running system: the POSIX one over the
- * active {@linkcode Libc} (so a test's fault-injecting libc, swapped in with
- * `useLibc`, is what the platform calls), or one a test or back-end supplies
- * with {@linkcode usePlatform}.
+ * Picks the {@linkcode Platform} of the running system: on Windows the one
+ * over kernel32 (`src/os/windows`); elsewhere the POSIX one over the active
+ * {@linkcode Libc} (so a test's fault-injecting libc, swapped in with
+ * `useLibc`, is what the platform calls); or one a test supplies with
+ * {@linkcode usePlatform}.
  *
  * @module
  */
@@ -21,6 +22,8 @@ export type * from "./platform.ts";
 let current: { libc: Libc; platform: Platform } | undefined;
 /** A replacement set by {@linkcode usePlatform}. */
 let replacement: Platform | undefined;
+/** Windows is known from the runtime's globals, without binding anything: asked once. */
+const windows = onWindows();
 
 /**
  * The active platform. Cheap after the first call (one comparison), but
@@ -39,8 +42,7 @@ let replacement: Platform | undefined;
  */
 export function platform(): Platform {
   if (replacement) return replacement;
-  // Windows: kernel32, bound once (a fault-injecting Libc has nothing to wrap there).
-  if (onWindows()) return windowsPlatform();
+  if (windows) return windowsPlatform();
   const active = libc();
   if (current?.libc !== active) current = { libc: active, platform: new PosixPlatform(active) };
   return current.platform;
@@ -72,7 +74,7 @@ export function usePlatform(next: Platform | null): void {
  */
 export function systemPageSize(): number {
   // Every x64 Windows has 4 KiB pages (GetSystemInfo says so too, once bound).
-  if (onWindows()) return WINDOWS_X64.defaultPageSize;
+  if (windows) return WINDOWS_X64.defaultPageSize;
   const known = pageSizeWithoutFfi();
   if (known !== undefined) return known;
   const bound = runtimeLibcOrUndefined();
@@ -94,7 +96,7 @@ export function systemPageSize(): number {
  */
 export function errnoNumberOf(code: string): number | undefined {
   // Windows reports its own error codes; MmapError.errno holds those there.
-  if (onWindows()) return windowsErrorFor(code);
+  if (windows) return windowsErrorFor(code);
   const { process } = nodeBuiltins();
   const names = constantsFor(process.platform, process.arch)?.errnoNames ?? {};
   for (const [number, name] of Object.entries(names)) if (name === code) return Number(number);

@@ -357,6 +357,13 @@ export interface Platform {
    */
   truncateFile(file: FileHandle, size: number, label: string | null): void;
   /**
+   * True where a file's size cannot change while a view of it is mapped
+   * (Windows refuses with error 1224, `EBUSY`): a caller lets its own views
+   * go, sets the size, and maps again. Absent or false where the size can
+   * change under a mapping (POSIX), which is cheaper.
+   */
+  readonly viewsPinFileSize?: boolean;
+  /**
    * Makes the file's data and size durable: on return they survive a power
    * loss (`fsync`; `F_FULLFSYNC` on Darwin; `FlushFileBuffers` on Windows).
    *

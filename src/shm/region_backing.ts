@@ -21,6 +21,11 @@ export interface ShmOpenRequest {
   readonly readonly: boolean;
   /** Mode of an object this call creates. */
   readonly permissions: number;
+  /**
+   * Bytes of an object this call creates, where the platform fixes the size
+   * at creation (Windows); elsewhere the caller sets it after.
+   */
+  readonly size?: number;
 }
 
 /**

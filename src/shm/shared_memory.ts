@@ -209,7 +209,7 @@ export class SharedMemory implements Disposable {
     for (let attempt = 1;; attempt++) {
       const shmName = given ?? randomShmName();
       try {
-        const file = openShmObject(platform, shmName, { create: true, exclusive, readonly: false, permissions });
+        const file = openShmObject(platform, shmName, { create: true, exclusive, readonly: false, permissions, size });
         return SharedMemory.#sized(platform, file, shmName, size, trust);
       } catch (error) {
         const collided = error instanceof MmapError && error.code === "EEXIST";

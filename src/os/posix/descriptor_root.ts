@@ -23,7 +23,7 @@
  * @module
  */
 
-import { errnoError, MmapError } from "../../errors.ts";
+import { errnoError, escapeError, MmapError } from "../../errors.ts";
 import type { Libc } from "../../ffi/libc.ts";
 import { errnoNumber } from "./posix_errors.ts";
 
@@ -410,18 +410,4 @@ export function components(relative: string): string[] {
 export function isLinkError(libc: Libc, errno: number): boolean {
   const code = libc.constants.errnoNames[errno];
   return code === "ELOOP" || code === "ENOTDIR" || code === "EMLINK";
-}
-
-/**
- * MmapError EACCES for a path that leads outside `root`.
- *
- * @example
- * ```ts ignore
- * throw escapeError("../etc/passwd", "/srv");
- * ```
- */
-export function escapeError(path: string, root: string): MmapError {
-  return new MmapError(`EACCES: "${path}" leads outside "${root}", which this file system is confined to`, {
-    code: "EACCES", errno: 13, syscall: "open", path,
-  });
 }

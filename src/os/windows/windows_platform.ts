@@ -81,6 +81,8 @@ export class WindowsPlatform implements Platform {
   readonly granularity: number;
   readonly maxArrayBufferLength: number;
   readonly flushNeedsFileFlush = true;
+  /** A file's size cannot change under a view of it (error 1224): callers let views go first. */
+  readonly viewsPinFileSize = true;
   /** Object names are at most MAX_PATH (260) characters with their `Local\` and NUL. */
   readonly shmNameMaxBytes = 250;
   readonly sharedMemorySizeFixedOnce = true;
