@@ -127,15 +127,12 @@ const NEEDS_PROC = "reads /proc (descriptors, maps, smaps, status), which Window
 const NEEDS_SIGNALS = "kills children with POSIX signals (SIGKILL, SIGBUS) or sets rlimits through bash";
 const POSIX_LIBC = "swaps in or calls the POSIX Libc (useLibc, FaultyLibc, libc()) in its tests: Windows calls kernel32";
 const POSIX_ONLY = "tests POSIX behaviour (file modes, uids, symlinks, FIFOs, O_NOFOLLOW, flock) that Windows does not have";
-// Above the seam, not yet Windows-aware (issue 15's upper layer):
-const SLASH_PATHS =
-  "a confined MemMapFS: src/fs/fs_paths.ts joins and confines paths with '/', so on Windows it refuses " +
-  "its own files as leading outside the root";
-const NAMED_SHM =
-  "creates named SharedMemory: Windows fixes an object's size when it is made, and SharedMemory.create " +
-  "does not yet pass the size to Platform.openSharedMemory";
-const SHRINK = "shrinks mapped files: MappedFile.resize maps the smaller range before cutting the file, and Windows " +
-  "(Wine at least) refuses to cut a file while any view of it is open (error 1224): it must unmap first";
+// Windows semantics the test asserts otherwise, or the upper layer does not handle yet:
+const NO_LINKS = "makes symbolic links with node:fs, which Bun for Windows under Wine silently does not (Windows links need a privilege)";
+const SHM_LIFETIME =
+  "expects a named region to outlive its handles until unlink(): on Windows a named object lives exactly as long as " +
+  "some process holds a handle or a view of it";
+const BACKSLASH_SHM = "SharedMemory.open(\"C:\\…\") takes a backslashed Windows path for a shared memory name (only '/' marks a path)";
 
 /**
  * Test files the Windows leg leaves out, each with its reason. Everything else
@@ -149,12 +146,12 @@ export const WINDOWS_LEFT_OUT = {
   "block_file_errors.test.ts": POSIX_LIBC,
   "block_file_faults.test.ts": POSIX_LIBC,
   "block_file_lock.test.ts": POSIX_LIBC + " (flock faults); windows_public_api holds a BlockFile against a second opener",
-  "cli.test.ts": "reads VmLck from /proc, walks POSIX symlinks and counts pages like fincore",
+  "cli.test.ts": "reads VmLck from /proc, walks POSIX symlinks, counts pages like fincore; `lock` waits for a POSIX signal",
   "constants.test.ts": "checks the running platform's POSIX table against headers; kernel32_tables checks the Windows one",
   "contract_gaps.test.ts": POSIX_LIBC + "; reads /proc/self",
   "darwin_paths.test.ts": "runs the Darwin code paths on the running POSIX libc",
   "fault_sweep.test.ts": POSIX_LIBC,
-  "hostile_input.test.ts": POSIX_LIBC + "; " + SLASH_PATHS,
+  "hostile_input.test.ts": POSIX_LIBC + "; expects chown to take any uid (Windows: ENOTSUP)",
   "lazy_libc.test.ts": "asserts a child's stderr is empty; Bun for Windows under Wine writes 'Internal error: directory mismatch' there",
   "mapped_file_basic.test.ts": "asserts POSIX modes of created files (0600), file: URLs (toPath) and shared anonymous growth (memfd)",
   "mapped_file_durability.test.ts": NEEDS_SIGNALS,
@@ -162,19 +159,17 @@ export const WINDOWS_LEFT_OUT = {
   "mapped_file_large.test.ts": POSIX_LIBC + " (a simulated buffer limit)",
   "mapped_file_memory.test.ts": NEEDS_PROC,
   "mapped_file_safety.test.ts": NEEDS_SIGNALS,
-  "mapped_file_streams.test.ts": NEEDS_PROC + "; " + SLASH_PATHS,
+  "mapped_file_streams.test.ts": NEEDS_PROC + " (a stream's descriptor and mapping)",
   "mapped_file_window.test.ts": POSIX_LIBC + "; counts windows in /proc/self/maps",
   "mapped_file_window_views.test.ts": "counts mappings in /proc/self/maps",
-  "mapping_budget.test.ts": "vm.max_map_count is a Linux limit, read from /proc",
-  "memmapfs.test.ts": SLASH_PATHS,
-  "memmapfs_cache.test.ts": SLASH_PATHS,
+  "memmapfs.test.ts": NO_LINKS + "; asserts POSIX modes",
+  "memmapfs_cache.test.ts": POSIX_LIBC + "; renames over a file the cache maps, which Windows refuses (EACCES) while the view lives",
   "memmapfs_confinement.test.ts": POSIX_ONLY + " (openat2, the openat walk, symlink races)",
   "memmapfs_confinement_race.test.ts": POSIX_ONLY + " (a symlink-swapping attacker)",
-  "memmapfs_flags.test.ts": SLASH_PATHS,
-  "memmapfs_read_rewrite.test.ts": SLASH_PATHS,
+  "memmapfs_flags.test.ts": "asserts the umask and the modes of created files (POSIX)",
+  "memmapfs_read_rewrite.test.ts": "a second process cuts and rewrites a file this one maps, which Windows refuses (error 1224)",
   "memmapfs_truncation.test.ts": "a second process truncates a mapped file: Windows refuses that (error 1224) by design",
-  "model_fuzz_mapped_file.test.ts": SHRINK,
-  "model_fuzz_memmapfs.test.ts": SLASH_PATHS,
+  "model_fuzz_memmapfs.test.ts": "removes its trees with node:fs rmSync, which fails under Bun for Windows on Wine (EFAULT)",
   "nonregular_files.test.ts": POSIX_ONLY,
   "readonly_stray_write.test.ts": NEEDS_PROC,
   "reliability_kill.test.ts": NEEDS_SIGNALS,
@@ -184,16 +179,16 @@ export const WINDOWS_LEFT_OUT = {
     "its cleanup deletes test.txt while an example's MemMapFS cache still maps it, which Windows refuses (EPERM) " +
     "while a view lives; its examples pass",
   "shared_anonymous_growth.test.ts": "grows shared anonymous memory through memfd_create, which Windows does not have",
-  "shared_memory.test.ts": NAMED_SHM + "; " + POSIX_LIBC,
+  "shared_memory.test.ts": POSIX_LIBC + "; POSIX modes and owners of regions",
   "shared_memory_faults.test.ts": POSIX_LIBC,
-  "shared_memory_processes.test.ts": NAMED_SHM + "; windows_platform shares named memory between two Windows processes",
+  "shared_memory_processes.test.ts": SHM_LIFETIME + "; windows_platform shares named memory between two Windows processes",
   "shared_memory_python.test.ts": "runs a Python peer; Windows Python is not installed under Wine",
-  "shared_memory_seed_examples.test.ts": NAMED_SHM,
+  "shared_memory_seed_examples.test.ts": SHM_LIFETIME,
   "shm_mutex.test.ts": "futex-based SharedMutex; Windows has no address wait across processes here yet (named events)",
   "shm_ring.test.ts": "futex-based SharedRing; Windows has no address wait across processes here yet (named events)",
   "shm_wait_notify.test.ts": "futex wait/notify; Windows has no address wait across processes here yet (named events)",
   "variadic_abi.test.ts": "checks the libc bindings against the running POSIX libc in its last step",
-  "workers.test.ts": NAMED_SHM + "; " + SLASH_PATHS,
+  "workers.test.ts": SHM_LIFETIME + "; " + BACKSLASH_SHM,
   "write_from_own_view.test.ts": "grows shared anonymous memory (memfd) and swaps in a FaultyLibc",
 };
 
