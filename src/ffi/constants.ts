@@ -530,6 +530,18 @@ export interface WindowsConstants {
   readonly INVALID_FILE_ATTRIBUTES: number;
   /** `QueryWorkingSetEx`'s flag of a page that is resident (the Valid bit). */
   readonly WORKING_SET_VALID: number;
+  /** Error codes memmapfs acts on by number (winerror.h); `errorNames` names them all. */
+  readonly ERROR_ACCESS_DENIED: number;
+  readonly ERROR_NO_MORE_FILES: number;
+  readonly ERROR_SHARING_VIOLATION: number;
+  readonly ERROR_LOCK_VIOLATION: number;
+  readonly ERROR_HANDLE_EOF: number;
+  readonly ERROR_NOT_LOCKED: number;
+  readonly ERROR_ALREADY_EXISTS: number;
+  /** OpenProcess access that is enough to read an exit code (winnt.h). */
+  readonly PROCESS_QUERY_LIMITED_INFORMATION: number;
+  /** GetExitCodeProcess's code of a process still running (minwinbase.h). */
+  readonly STILL_ACTIVE: number;
   /** Page size and allocation granularity of every x64 Windows (GetSystemInfo reports them too). */
   readonly defaultPageSize: number;
   readonly defaultGranularity: number;
@@ -662,6 +674,15 @@ export const WINDOWS_X64: WindowsConstants = {
   S_IFIFO: 0o010000,
   INVALID_FILE_ATTRIBUTES: 0xffff_ffff,
   WORKING_SET_VALID: 0x1,
+  ERROR_ACCESS_DENIED: 5,
+  ERROR_NO_MORE_FILES: 18,
+  ERROR_SHARING_VIOLATION: 32,
+  ERROR_LOCK_VIOLATION: 33,
+  ERROR_HANDLE_EOF: 38,
+  ERROR_NOT_LOCKED: 158,
+  ERROR_ALREADY_EXISTS: 183,
+  PROCESS_QUERY_LIMITED_INFORMATION: 0x1000,
+  STILL_ACTIVE: 259,
   defaultPageSize: 4096,
   defaultGranularity: 65536,
   errorNames: WINDOWS_ERROR_NAMES,

@@ -7,6 +7,7 @@
 
 import { INVALID_HANDLE_VALUE } from "../../ffi/constants.ts";
 import type { Kernel32 } from "../../ffi/kernel32.ts";
+import { lastWindowsError } from "./windows_errors.ts";
 
 /**
  * Removes the file (or link) at the kernel path `full`, without following
@@ -37,4 +38,59 @@ export function deleteFile(k: Kernel32, full: string): boolean {
   }
   // Whatever stopped the POSIX way (no support, no DELETE access), DeleteFileW says it in its own error.
   return k.deleteFile(full);
+}
+
+/**
+ * Removes the file, link or empty directory at the kernel path `full`,
+ * never following a final link. A read-only file goes too, as POSIX
+ * `unlink` ignores a file's mode.
+ *
+ * @example
+ * ```ts ignore
+ * removeEntry(k, "C:\\data\\old.bin", "C:\\data\\old.bin");
+ * ```
+ *
+ * @throws {MmapError} ENOENT, ENOTEMPTY, EACCES…
+ */
+export function removeEntry(k: Kernel32, full: string, display: string): void {
+  const c = k.constants;
+  const attributes = k.pathAttributes(full);
+  if (!attributes) throw lastWindowsError(k, "GetFileAttributesExW", display);
+  if ((attributes.attributes & c.FILE_ATTRIBUTE_DIRECTORY) !== 0) {
+    if (!k.removeDirectory(full)) throw lastWindowsError(k, "RemoveDirectoryW", display);
+    return;
+  }
+  if (deleteFile(k, full)) return;
+  // DeleteFileW refuses a read-only file until the bit is cleared.
+  if ((attributes.attributes & c.FILE_ATTRIBUTE_READONLY) !== 0 && c.errorNames[k.lastError] === "EACCES") {
+    if (k.setFileAttributes(full, attributes.attributes & ~c.FILE_ATTRIBUTE_READONLY) && k.deleteFile(full)) return;
+  }
+  throw lastWindowsError(k, "DeleteFileW", display);
+}
+
+/**
+ * Removes the tree at the kernel path `full` without following links or
+ * junctions (they go as entries); a missing path is fine.
+ *
+ * @example
+ * ```ts ignore
+ * removeTree(k, "C:\\data\\cache", "C:\\data\\cache");
+ * ```
+ *
+ * @throws {MmapError} When an entry cannot be removed.
+ */
+export function removeTree(k: Kernel32, full: string, display: string): void {
+  const c = k.constants;
+  const attributes = k.pathAttributes(full);
+  if (!attributes) return;
+  const directory = (attributes.attributes & c.FILE_ATTRIBUTE_DIRECTORY) !== 0;
+  const link = (attributes.attributes & c.FILE_ATTRIBUTE_REPARSE_POINT) !== 0;
+  if (directory && !link) {
+    const entries = k.listDirectory(full);
+    if (!entries) throw lastWindowsError(k, "FindFirstFileW", display);
+    for (const { name } of entries) {
+      if (name !== "." && name !== "..") removeTree(k, `${full}\\${name}`, display);
+    }
+  }
+  removeEntry(k, full, display);
 }

@@ -47,16 +47,8 @@ import { isSection, mapWindows, prefetch, sections, sectionSize } from "./window
 import { isDevicePath, kernelPath, sharedMemoryObjectName } from "./windows_paths.ts";
 import { WindowsRoot } from "./windows_root.ts";
 
-/** Other processes may read, write, rename and delete what memmapfs opens, as on POSIX. */
-const SHARE_ALL = 0x1 | 0x2 | 0x4;
 /** The byte `tryLockFile` locks: past any file (2^53 − 2), so no read or write of data is ever blocked. */
 const LOCK_BYTE = Number.MAX_SAFE_INTEGER - 1;
-/** ERROR_LOCK_VIOLATION and ERROR_SHARING_VIOLATION: another handle holds the lock. */
-const LOCK_HELD = new Set([32, 33]);
-/** ERROR_NOT_LOCKED: VirtualUnlock of pages that were not locked (munlock calls that success). */
-const ERROR_NOT_LOCKED = 158;
-/** ERROR_ALREADY_EXISTS: CreateFileMappingW found the named object. */
-const ERROR_ALREADY_EXISTS = 183;
 /** The advice Windows takes (see `advise`). */
 const WINDOWS_ADVICE: ReadonlySet<AdviceName> = new Set([
   "normal", "random", "sequential", "willneed", "populate-read", "populate-write", "dontneed",
@@ -142,7 +134,7 @@ export class WindowsPlatform implements Platform {
     // BACKUP_SEMANTICS lets a directory open (the caller refuses it by kind);
     // OPEN_REPARSE_POINT opens a final link itself, refused below as O_NOFOLLOW would.
     const flags = c.FILE_ATTRIBUTE_NORMAL | c.FILE_FLAG_BACKUP_SEMANTICS | c.FILE_FLAG_OPEN_REPARSE_POINT;
-    const handle = k.createFile(target, access, SHARE_ALL, disposition, flags);
+    const handle = k.createFile(target, access, shareAll(c), disposition, flags);
     if (handle === INVALID_HANDLE_VALUE) {
       const error = k.lastError;
       const attributes = c.errorNames[error] === "EACCES" ? k.pathAttributes(target) : null;
@@ -187,7 +179,7 @@ export class WindowsPlatform implements Platform {
     const k = this.#k;
     const c = k.constants;
     if (isDevicePath(path)) return null;
-    const handle = k.createFile(kernelPath(path), c.FILE_READ_ATTRIBUTES, SHARE_ALL, c.OPEN_EXISTING, c.FILE_FLAG_BACKUP_SEMANTICS);
+    const handle = k.createFile(kernelPath(path), c.FILE_READ_ATTRIBUTES, shareAll(c), c.OPEN_EXISTING, c.FILE_FLAG_BACKUP_SEMANTICS);
     if (handle === INVALID_HANDLE_VALUE) return null;
     try {
       const info = k.fileInformation(handle);
@@ -237,7 +229,9 @@ export class WindowsPlatform implements Platform {
     const k = this.#k;
     const flags = k.constants.LOCKFILE_EXCLUSIVE_LOCK | k.constants.LOCKFILE_FAIL_IMMEDIATELY;
     if (k.lockFile(BigInt(file), flags, LOCK_BYTE, 1)) return true;
-    if (LOCK_HELD.has(k.lastError)) return false;
+    // Another handle holds the lock byte (ERROR_LOCK_VIOLATION; a sharing violation on some file systems).
+    const { ERROR_LOCK_VIOLATION, ERROR_SHARING_VIOLATION } = k.constants;
+    if (k.lastError === ERROR_LOCK_VIOLATION || k.lastError === ERROR_SHARING_VIOLATION) return false;
     throw lastWindowsError(k, "LockFileEx", label);
   }
 
@@ -259,7 +253,7 @@ export class WindowsPlatform implements Platform {
       if (size <= 0) throw posixNamedError(c.errorNames, "EINVAL", "CreateFileMappingW", name);
       const object = k.createFileMapping(INVALID_HANDLE_VALUE, c.PAGE_READWRITE, size, objectName);
       if (object === 0n) throw lastWindowsError(k, "CreateFileMappingW", name);
-      if (k.lastError !== ERROR_ALREADY_EXISTS) {
+      if (k.lastError !== c.ERROR_ALREADY_EXISTS) {
         sections.set(Number(object), { size });
         return { file: Number(object), created: true };
       }
@@ -298,7 +292,8 @@ export class WindowsPlatform implements Platform {
   }
 
   unlock(address: bigint, length: number, label: string | null): void {
-    if (this.#k.virtualUnlock(address, length) || this.#k.lastError === ERROR_NOT_LOCKED) return;
+    // Pages that were not locked: munlock calls that success.
+    if (this.#k.virtualUnlock(address, length) || this.#k.lastError === this.#k.constants.ERROR_NOT_LOCKED) return;
     throw lastWindowsError(this.#k, "VirtualUnlock", label);
   }
 
@@ -330,7 +325,7 @@ export class WindowsPlatform implements Platform {
       throw posixNamedError(k.constants.errorNames, "EINVAL", `advise "${advice}"`, label);
     }
     if (advice === "dontneed") {
-      if (!k.virtualUnlock(address, length) && k.lastError !== ERROR_NOT_LOCKED) {
+      if (!k.virtualUnlock(address, length) && k.lastError !== k.constants.ERROR_NOT_LOCKED) {
         throw lastWindowsError(k, "VirtualUnlock", label);
       }
     } else if (advice === "willneed" || advice.startsWith("populate")) {
@@ -365,6 +360,11 @@ export class WindowsPlatform implements Platform {
   error(code: string, syscall: string, label: string | null): MmapError {
     return posixNamedError(this.#k.constants.errorNames, code, syscall, label);
   }
+}
+
+/** Other processes may read, write, rename and delete what memmapfs opens, as on POSIX. */
+function shareAll(c: Kernel32["constants"]): number {
+  return c.FILE_SHARE_READ | c.FILE_SHARE_WRITE | c.FILE_SHARE_DELETE;
 }
 
 /** A {@linkcode PlatformStat} from what `GetFileInformationByHandle` said. */

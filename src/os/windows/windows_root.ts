@@ -19,14 +19,11 @@ import type { MmapError } from "../../errors.ts";
 import { INVALID_HANDLE_VALUE } from "../../ffi/constants.ts";
 import type { Kernel32 } from "../../ffi/kernel32.ts";
 import type { DirectoryRoot, FileHandle, FileKind, OpenFileRequest, PlatformStat, RootEntry, RootPlace } from "../platform.ts";
-import { deleteFile } from "./windows_delete.ts";
+import { removeEntry, removeTree } from "./windows_delete.ts";
 import { lastWindowsError, posixNamedError } from "./windows_errors.ts";
 import { isDevicePath, kernelPath } from "./windows_paths.ts";
 import type { WindowsPlatform } from "./windows_platform.ts";
 
-/** Others may read and write; no FILE_SHARE_DELETE: the directory cannot be renamed or removed while held. */
-const SHARE_PINNED = 0x1 | 0x2;
-const SHARE_ALL = 0x1 | 0x2 | 0x4;
 
 /** A path as `GetFinalPathNameByHandleW` reports it, without `\\?\` (or `\\?\UNC\`), for comparison. */
 function comparable(path: string): string {
@@ -52,6 +49,10 @@ export class WindowsRoot implements DirectoryRoot {
   readonly #real: string;
   readonly path: string;
   readonly confined: boolean;
+  /** Others may read and write; no FILE_SHARE_DELETE: a directory held so cannot be renamed or removed. */
+  readonly #pinned: number;
+  /** Others may read, write, rename and delete, as on POSIX. */
+  readonly #shareAll: number;
 
   private constructor(platform: WindowsPlatform, handle: bigint | null, path: string, real: string) {
     this.#platform = platform;
@@ -60,6 +61,9 @@ export class WindowsRoot implements DirectoryRoot {
     this.path = path;
     this.#real = real;
     this.confined = handle !== null;
+    const c = this.#k.constants;
+    this.#pinned = c.FILE_SHARE_READ | c.FILE_SHARE_WRITE;
+    this.#shareAll = this.#pinned | c.FILE_SHARE_DELETE;
   }
 
   /**
@@ -70,7 +74,9 @@ export class WindowsRoot implements DirectoryRoot {
   static open(platform: WindowsPlatform, path: string): WindowsRoot {
     const k = platform.kernel32;
     const c = k.constants;
-    const handle = k.createFile(kernelPath(path), c.FILE_READ_ATTRIBUTES, SHARE_PINNED, c.OPEN_EXISTING, c.FILE_FLAG_BACKUP_SEMANTICS);
+    // Others may read and write; no FILE_SHARE_DELETE: the directory cannot be renamed or removed while held.
+    const pinned = c.FILE_SHARE_READ | c.FILE_SHARE_WRITE;
+    const handle = k.createFile(kernelPath(path), c.FILE_READ_ATTRIBUTES, pinned, c.OPEN_EXISTING, c.FILE_FLAG_BACKUP_SEMANTICS);
     if (handle === INVALID_HANDLE_VALUE) throw lastWindowsError(k, "CreateFileW", path);
     return WindowsRoot.#adopt(platform, handle, path);
   }
@@ -108,7 +114,7 @@ export class WindowsRoot implements DirectoryRoot {
 
   openBelow(place: RootPlace): DirectoryRoot {
     const c = this.#k.constants;
-    const handle = this.#open(place, c.FILE_READ_ATTRIBUTES, SHARE_PINNED, c.OPEN_EXISTING, 0, true);
+    const handle = this.#open(place, c.FILE_READ_ATTRIBUTES, this.#pinned, c.OPEN_EXISTING, 0, true);
     return WindowsRoot.#adopt(this.#platform, handle, this.#resolve(place).replace(/^\\\\\?\\/, ""));
   }
 
@@ -119,7 +125,7 @@ export class WindowsRoot implements DirectoryRoot {
     const disposition = request.create === "exclusive" ? c.CREATE_NEW : c.OPEN_EXISTING;
     let handle: bigint;
     try {
-      handle = this.#open(place, access, SHARE_ALL, disposition, c.FILE_ATTRIBUTE_NORMAL, true);
+      handle = this.#open(place, access, this.#shareAll, disposition, c.FILE_ATTRIBUTE_NORMAL, true);
     } catch (error) {
       const attributes = (error as MmapError).code === "EACCES" ? k.pathAttributes(this.#resolve(place)) : null;
       if (attributes && (attributes.attributes & c.FILE_ATTRIBUTE_DIRECTORY) !== 0) {
@@ -145,7 +151,7 @@ export class WindowsRoot implements DirectoryRoot {
     const k = this.#k;
     const c = k.constants;
     // Held without FILE_SHARE_DELETE while listed: the directory listed is the one checked.
-    const handle = this.#open(place, c.FILE_READ_ATTRIBUTES, SHARE_PINNED, c.OPEN_EXISTING, 0, true);
+    const handle = this.#open(place, c.FILE_READ_ATTRIBUTES, this.#pinned, c.OPEN_EXISTING, 0, true);
     try {
       const entries = k.listDirectory(this.#resolve(place));
       if (!entries) throw lastWindowsError(k, "FindFirstFileW", place.display);
@@ -173,14 +179,15 @@ export class WindowsRoot implements DirectoryRoot {
   }
 
   remove(place: RootPlace): void {
-    this.#inParent(place, (full) => this.#removeEntry(full, place.display));
+    const k = this.#k;
+    this.#inParent(place, (full) => removeEntry(k, full, place.display));
   }
 
   removeAll(place: RootPlace): void {
     const k = this.#k;
     this.#inParent(place, (full) => {
       if (k.pathAttributes(full) === null && k.constants.errorNames[k.lastError] === "ENOENT") return;
-      this.#removeTree(full, place.display);
+      removeTree(k, full, place.display);
     });
   }
 
@@ -390,7 +397,7 @@ export class WindowsRoot implements DirectoryRoot {
 
   /** Runs `work` with `place` opened for `access`; closes it after. */
   #with<T>(place: RootPlace, access: number, follow: boolean, work: (handle: bigint) => T): T {
-    const handle = this.#open(place, access, SHARE_ALL, this.#k.constants.OPEN_EXISTING, 0, follow);
+    const handle = this.#open(place, access, this.#shareAll, this.#k.constants.OPEN_EXISTING, 0, follow);
     try {
       return work(handle);
     } finally {
@@ -413,49 +420,12 @@ export class WindowsRoot implements DirectoryRoot {
     const parentRelative = this.confined ? parentParts.join("\\") : full.slice(0, Math.max(full.lastIndexOf("\\"), 3));
     const parentPlace = { relative: parentRelative, display: place.display };
     const c = this.#k.constants;
-    const parent = this.#open(parentPlace, c.FILE_READ_ATTRIBUTES, SHARE_PINNED, c.OPEN_EXISTING, 0, true);
+    const parent = this.#open(parentPlace, c.FILE_READ_ATTRIBUTES, this.#pinned, c.OPEN_EXISTING, 0, true);
     try {
       return work(full);
     } finally {
       this.#k.closeHandle(parent);
     }
-  }
-
-  /** Removes a file, link or empty directory by path, never following a final link. */
-  #removeEntry(full: string, display: string): void {
-    const k = this.#k;
-    const c = k.constants;
-    const attributes = k.pathAttributes(full);
-    if (!attributes) throw lastWindowsError(k, "GetFileAttributesExW", display);
-    const directory = (attributes.attributes & c.FILE_ATTRIBUTE_DIRECTORY) !== 0;
-    if (directory) {
-      if (!k.removeDirectory(full)) throw lastWindowsError(k, "RemoveDirectoryW", display);
-      return;
-    }
-    if (deleteFile(k, full)) return;
-    // POSIX unlinks whatever a file's mode says; DeleteFileW refuses a read-only file until the bit is cleared.
-    if ((attributes.attributes & c.FILE_ATTRIBUTE_READONLY) !== 0 && c.errorNames[k.lastError] === "EACCES") {
-      if (k.setFileAttributes(full, attributes.attributes & ~c.FILE_ATTRIBUTE_READONLY) && k.deleteFile(full)) return;
-    }
-    throw lastWindowsError(k, "DeleteFileW", display);
-  }
-
-  /** Removes a tree without following links or junctions (they go as entries). */
-  #removeTree(full: string, display: string): void {
-    const k = this.#k;
-    const c = k.constants;
-    const attributes = k.pathAttributes(full);
-    if (!attributes) return;
-    const directory = (attributes.attributes & c.FILE_ATTRIBUTE_DIRECTORY) !== 0;
-    const link = (attributes.attributes & c.FILE_ATTRIBUTE_REPARSE_POINT) !== 0;
-    if (directory && !link) {
-      const entries = k.listDirectory(full);
-      if (!entries) throw lastWindowsError(k, "FindFirstFileW", display);
-      for (const { name } of entries) {
-        if (name !== "." && name !== "..") this.#removeTree(`${full}\\${name}`, display);
-      }
-    }
-    this.#removeEntry(full, display);
   }
 }
 
