@@ -2,14 +2,15 @@
 // checks, runs the whole suite under Deno, Bun and Node 26, builds dist/ and
 // tests the build, then runs the suite again under the linux-arm64 builds of
 // the three runtimes through qemu-user where the emulator is set up (see
-// arm64.mjs; skipped with a message elsewhere, never skipped in CI). Ends with
-// one line "N passed, N failed".
+// arm64.mjs; skipped with a message elsewhere, never skipped in CI), and under
+// Bun for Windows through Wine where Wine is installed (see windows.mjs; the
+// same rule). Ends with one line "N passed, N failed".
 //
 // Plain JavaScript that runs on Node 20 too: on a fresh machine `npm test`
 // starts under the system Node, before node_modules/.bin/node exists.
 //
 // Subsets, for development (CI refuses them, so a green CI ran everything):
-//   --only=static|deno|doc|bun|node|dist|package|examples|arm64  comma-separated steps
+//   --only=static|deno|doc|bun|node|dist|package|examples|arm64|windows  comma-separated steps
 //   --quick                       only the suite, under each runtime
 //   MEMMAPFS_RUNTIMES=node,bun    only the steps that run on these runtimes
 //   any other argument            a test file, or part of a tests/*.test.ts name
@@ -21,13 +22,14 @@ import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ARM64_BUN_ONLY, ARM64_LEFT_OUT, arm64Env, arm64Missing, arm64Suite, ensureArm64Runtimes } from "./arm64.mjs";
 import { ensureDeps } from "./ensure_deps.mjs";
+import { ensureWindowsBun, WINE, WINDOWS_LEFT_OUT, WINDOWS_NOISE, windowsEnv, windowsMissing, windowsSuite } from "./windows.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const ci = /^(1|true|yes)$/i.test(process.env.CI ?? "");
 const stepTimeout = Number(process.env.MEMMAPFS_STEP_TIMEOUT ?? 1200) * 1000;
 
-const STEPS = ["static", "deno", "doc", "bun", "node", "dist", "package", "examples", "arm64"];
+const STEPS = ["static", "deno", "doc", "bun", "node", "dist", "package", "examples", "arm64", "windows"];
 const RUNTIMES = ["deno", "bun", "node"];
 
 const args = process.argv.slice(2);
@@ -62,6 +64,9 @@ const suite = filters.length === 0 ? allTests : filters.flatMap((filter) => {
 for (const name of [...Object.keys(ARM64_LEFT_OUT), ...Object.keys(ARM64_BUN_ONLY)]) {
   if (!allTests.includes(`tests/${name}`)) die(`scripts/arm64.mjs leaves out ${name}, which is not a test file`);
 }
+for (const name of Object.keys(WINDOWS_LEFT_OUT)) {
+  if (!allTests.includes(`tests/${name}`)) die(`scripts/windows.mjs leaves out ${name}, which is not a test file`);
+}
 // Bun reads a bare name as a filter on file names, so relative paths get "./".
 const bunPath = (file) => (isAbsolute(file) ? file : `./${file}`);
 
@@ -77,7 +82,7 @@ delete env.FORCE_COLOR;
 
 // Deno warns once per `/// <reference path>` in @types/node's index.d.ts when
 // it reads node: types from node_modules; the lines say nothing about us.
-const noise = [/^Warning Failed resolving types\. .*@types\/node\//, /^\s+at file:\/\/.*\/node_modules\/@types\/node\//];
+const noise = [/^Warning Failed resolving types\. .*@types\/node\//, /^\s+at file:\/\/.*\/node_modules\/@types\/node\//, WINDOWS_NOISE];
 
 const results = [];
 const notRun = [];
@@ -130,7 +135,7 @@ function execute(command, commandArgs, stepEnv = env) {
       clearTimeout(timer);
       current = null;
       if (partial) process.stdout.write(`${partial}\n`);
-      if (hidden > 0) console.log(`(${hidden} lines of Deno warnings about @types/node references hidden)`);
+      if (hidden > 0) console.log(`(${hidden} lines of known runtime noise hidden: see the noise patterns in test.mjs)`);
       if (error) console.log(`could not start ${command}: ${error.message}`);
       if (timedOut) console.log(`timed out after ${stepTimeout / 1000} s: killed`);
       resolve({ status: timedOut ? null : status, signal, timedOut, output });
@@ -234,9 +239,9 @@ function parsePlain(text) {
 }
 
 const onRuntime = (runtime) => !runtimes || runtimes.includes(runtime);
-// --quick leaves out the emulated arm64 leg unless --only names it.
+// --quick leaves out the emulated arm64 and Windows legs unless --only names them.
 const filtered = (step, runtime) => (only && !only.includes(step)) ||
-  (quick && !RUNTIMES.includes(step) && !(step === "arm64" && only?.includes("arm64"))) ||
+  (quick && !RUNTIMES.includes(step) && !((step === "arm64" || step === "windows") && only?.includes(step))) ||
   (runtime && !onRuntime(runtime));
 
 async function step(name, runtime, group, ...rest) {
@@ -319,6 +324,29 @@ if (arm64Wanted.length > 0) {
   notRun.push("linux-arm64 under qemu");
 }
 
+// Windows under Wine: the suite files windows.mjs does not leave out (each
+// with its reason), under Bun for Windows. Deno and Node for Windows do not
+// start under Wine.
+let windowsSkipped = null;
+if (!filtered("windows", "bun")) {
+  windowsSkipped = windowsMissing();
+  if (windowsSkipped) {
+    console.log(`\n=== windows (Bun under Wine): skipped: ${windowsSkipped}`);
+    if (ci) results.push({ step: "bun test (windows, wine)", ok: false, problem: `not run: ${windowsSkipped}`, passed: 0, failed: 0, skipped: [], seconds: 0 });
+  } else {
+    const files = windowsSuite(suite);
+    if (files.length === 0) {
+      notRun.push("bun test (windows, wine): no file of the subset is in the Windows leg");
+    } else {
+      const bunExe = ensureWindowsBun(root);
+      await run("bun test (windows, wine)", WINE, [bunExe, "test", "--timeout=120000", ...files.map(bunPath)], parseBun,
+        windowsEnv(env, root, bunExe));
+    }
+  }
+} else {
+  notRun.push("windows (Bun under Wine)");
+}
+
 const treeAfter = gitStatus();
 if (treeBefore && treeAfter) {
   const changed = treeAfter.filter((line) => !treeBefore.includes(line));
@@ -339,6 +367,7 @@ for (const r of results) {
 }
 if (notRun.length > 0) console.log(`not run (a subset was asked for): ${notRun.join(", ")}`);
 if (arm64Skipped && !ci) console.log(`linux-arm64 under qemu: skipped (${arm64Skipped})`);
+if (windowsSkipped && !ci) console.log(`windows (Bun under Wine): skipped (${windowsSkipped})`);
 console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
 // A step that failed without a failing test (a type error, a crash) counts once.

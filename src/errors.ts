@@ -158,3 +158,19 @@ const DESCRIPTIONS: Record<string, string> = {
   ENOTSUP: "Operation not supported",
   EDQUOT: "Disk quota exceeded",
 };
+
+/**
+ * {@linkcode MmapError} `EACCES` for a path that leads outside `root`, the
+ * directory a confined file system may not leave.
+ *
+ * @example
+ * ```ts
+ * import { escapeError } from "./errors.ts";
+ * console.log(escapeError("../etc/passwd", "/srv").code); // "EACCES"
+ * ```
+ */
+export function escapeError(path: string, root: string): MmapError {
+  return new MmapError(`EACCES: "${path}" leads outside "${root}", which this file system is confined to`, {
+    code: "EACCES", errno: 13, syscall: "open", path,
+  });
+}

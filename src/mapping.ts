@@ -11,31 +11,29 @@
  * @module
  */
 
-import { errnoError, MmapError } from "./errors.ts";
-import { MAP_FAILED } from "./ffi/constants.ts";
-import type { Libc } from "./ffi/libc.ts";
+import type { MmapError } from "./errors.ts";
 import { countMapping, reserveMapping, returnMapping } from "./mapping_budget.ts";
+import type { AdviceName, FileHandle, Platform, PlatformMapRequest } from "./os/platform.ts";
 
 /** What to map. */
 export interface MapRequest {
-  /** Descriptor to map, or -1 for anonymous memory. */
-  readonly fd: number;
+  /** File to map, or -1 for anonymous memory. */
+  readonly fd: FileHandle;
   /** Byte offset in the file of the first byte wanted; any value, aligned inside. */
   readonly fileOffset: number;
   /** Bytes wanted; more than 0. */
   readonly length: number;
   readonly writable: boolean;
-  /** `MAP_SHARED` when true, else copy-on-write `MAP_PRIVATE`. */
+  /** Shared with the file and other processes when true, else copy-on-write. */
   readonly shared: boolean;
   readonly populate?: boolean;
   readonly hugePages?: boolean;
   /**
    * With `writable: false`: map the pages private and writable instead of
-   * `PROT_READ`, so a stray write through a view changes this process's copy
+   * read-only, so a stray write through a view changes this process's copy
    * of the page and never the file, instead of killing the process with
-   * SIGSEGV. `MAP_NORESERVE` keeps the mapping off the commit charge, so a
-   * file larger than RAM + swap still maps. Where the kernel refuses that
-   * mapping (strict overcommit charges it anyway) the strict one is made.
+   * SIGSEGV (see `PlatformMapRequest.absorbWrites`). Where the kernel refuses
+   * that mapping the strict one is made.
    */
   readonly absorbWrites?: boolean;
   /** For error messages. */
@@ -54,11 +52,11 @@ interface Holders {
 
 /** One mmap'd range of a file or of anonymous memory. */
 export class Mapping {
-  readonly #libc: Libc;
+  readonly #platform: Platform;
   readonly #request: MapRequest;
   readonly #pageSize: number;
   #address: bigint;
-  /** Distance from the page-aligned start of the mapping to the first wanted byte. */
+  /** Distance from the aligned start of the mapping to the first wanted byte. */
   readonly #delta: number;
   #length: number;
   /** Internal and user views of whole chunks, created on first use. */
@@ -73,15 +71,15 @@ export class Mapping {
   #holders: Holders;
 
   private constructor(
-    libc: Libc,
+    platform: Platform,
     request: MapRequest,
     address: bigint,
     delta: number,
     holders: Holders = { count: 1, tainted: false },
   ) {
-    this.#libc = libc;
+    this.#platform = platform;
     this.#request = request;
-    this.#pageSize = libc.pageSize();
+    this.#pageSize = platform.pageSize;
     this.#address = address;
     this.#delta = delta;
     this.#length = request.length;
@@ -95,7 +93,7 @@ export class Mapping {
    */
   share(): Mapping {
     this.#holders.count++;
-    const other = new Mapping(this.#libc, this.#request, this.#address, this.#delta, this.#holders);
+    const other = new Mapping(this.#platform, this.#request, this.#address, this.#delta, this.#holders);
     other.#length = this.#length;
     other.#absorbing = this.#absorbing;
     return other;
@@ -106,30 +104,11 @@ export class Mapping {
    *
    * @throws {MmapError} When mmap fails.
    */
-  static map(libc: Libc, request: MapRequest): Mapping {
-    const page = libc.pageSize();
-    const delta = request.fileOffset % page;
-    const aligned = request.fileOffset - delta;
-    const absorbing = request.absorbWrites === true && !request.writable
-      ? mapAbsorbing(libc, request, aligned, delta + request.length)
-      : null;
-    const address = absorbing ?? mapRange(libc, request, aligned, delta + request.length);
-    const mapping = new Mapping(libc, request, address, delta);
-    mapping.#absorbing = absorbing !== null;
-    if (request.populate && (mapping.#absorbing || !libc.constants.MAP_POPULATE)) mapping.#prefault();
-    if (request.hugePages) mapping.#adviseQuietly("hugepage");
+  static map(platform: Platform, request: MapRequest): Mapping {
+    const mapped = mapRange(platform, request, request.length);
+    const mapping = new Mapping(platform, request, mapped.address, mapped.delta);
+    mapping.#absorbing = mapped.absorbing;
     return mapping;
-  }
-
-  /**
-   * Prefaults the pages without writing: `MADV_POPULATE_READ` (Linux 5.14+),
-   * else `MADV_WILLNEED`. `MAP_POPULATE` would fault a private writable
-   * mapping for writing, copying every page of the file.
-   */
-  #prefault(): void {
-    const read = this.#libc.constants.advice["populate-read"];
-    if (read !== undefined && this.#libc.madvise(this.#address, this.#mappedLength, read) === 0) return;
-    this.#adviseQuietly("willneed");
   }
 
   /**
@@ -175,7 +154,7 @@ export class Mapping {
 
   /** The largest view this runtime can make in one buffer. */
   get #chunkSize(): number {
-    const max = this.#libc.maxArrayBufferLength;
+    const max = this.#platform.maxArrayBufferLength;
     return this.#mappedLength <= max ? this.#mappedLength : Math.min(LARGE_CHUNK, max);
   }
 
@@ -192,14 +171,14 @@ export class Mapping {
       return chunk.subarray(start - chunkStart, end - chunkStart);
     }
     const length = end - start;
-    if (length > this.#libc.maxArrayBufferLength) {
+    if (length > this.#platform.maxArrayBufferLength) {
       throw new RangeError(
         `Cannot view ${length} bytes at once: this runtime's buffers hold at most ` +
-          `${this.#libc.maxArrayBufferLength} bytes; use subarray() on smaller ranges ` +
+          `${this.#platform.maxArrayBufferLength} bytes; use subarray() on smaller ranges ` +
           "or open with a window",
       );
     }
-    const buffer = this.#libc.arrayBuffer(this.#address + BigInt(this.#delta + start), length);
+    const buffer = this.#platform.arrayBuffer(this.#address + BigInt(this.#delta + start), length);
     this.#extraBuffers.add(new WeakRef(buffer));
     return new Uint8Array(buffer);
   }
@@ -219,7 +198,7 @@ export class Mapping {
    */
   wholeView(): Uint8Array<ArrayBuffer> | null {
     if (this.#whole) return this.#whole;
-    if (this.#length === 0 || this.#mappedLength > this.#libc.maxArrayBufferLength) return null;
+    if (this.#length === 0 || this.#mappedLength > this.#platform.maxArrayBufferLength) return null;
     this.#whole = this.#chunkFor(0).chunk;
     return this.#whole;
   }
@@ -234,7 +213,7 @@ export class Mapping {
     if (!chunk) {
       const mappedStart = index * size;
       const mappedEnd = Math.min(mappedStart + size, this.#mappedLength);
-      const buffer = this.#libc.arrayBuffer(this.#address + BigInt(mappedStart), mappedEnd - mappedStart);
+      const buffer = this.#platform.arrayBuffer(this.#address + BigInt(mappedStart), mappedEnd - mappedStart);
       // The first chunk hides the alignment bytes in front of the wanted range.
       const skip = index === 0 ? this.#delta : 0;
       chunk = new Uint8Array(buffer, skip);
@@ -296,20 +275,20 @@ export class Mapping {
   }
 
   #retire(address: bigint, length: number, clean: boolean): MmapError | undefined {
-    if (clean && this.#libc.munmap(address, length) === 0) {
+    const unmapError = clean ? this.#platform.unmap(address, length, this.#request.path) : undefined;
+    if (clean && !unmapError) {
       returnMapping();
       return undefined;
     }
-    const unmapError = clean ? this.#error("munmap") : undefined;
     // The overlay replaced the file pages, so no file reference is left; its
     // zero pages stay mapped for whoever still holds a view.
-    if (this.#overlay(address, length)) return unmapError;
-    return unmapError ?? this.#error("mmap");
+    const overlayError = this.#overlay(address, length);
+    return unmapError ?? overlayError;
   }
 
   /**
    * Changes the wanted length. Views are detached first because the range may
-   * move. Uses mremap where the platform has it, else maps anew and copies
+   * move. Remaps where the platform can (mremap), else maps anew and copies
    * nothing (file pages are shared; an anonymous range is copied).
    *
    * @throws {MmapError} When the new range cannot be mapped; the old one is kept.
@@ -322,20 +301,22 @@ export class Mapping {
     this.#holders.tainted = !clean;
     const oldMapped = this.#delta + this.#length;
     const newMapped = this.#delta + newLength;
-    const libc = this.#libc;
-    if (newLength < this.#length) {
+    const platform = this.#platform;
+    if (newLength < this.#length && (platform.unmapTail || !clean && platform.overlay)) {
       this.#shrink(oldMapped, newMapped, clean);
-    } else if (clean && libc.mremap) {
-      const moved = libc.mremap(this.#address, oldMapped, newMapped, libc.constants.MREMAP_MAYMOVE);
-      if (moved === MAP_FAILED) throw this.#error("mremap");
-      this.#address = moved;
+    } else if (clean && platform.remap) {
+      this.#address = platform.remap(this.#address, oldMapped, newMapped, this.#request.path);
     } else {
       this.#moveTo(newMapped, clean);
     }
     this.#length = newLength;
-    if (this.#locked && libc.mlock(this.#address, newMapped) !== 0) {
-      this.#locked = false;
-      throw this.#error("mlock");
+    if (this.#locked) {
+      try {
+        platform.lock(this.#address, newMapped, this.#request.path);
+      } catch (error) {
+        this.#locked = false;
+        throw error;
+      }
     }
   }
 
@@ -350,11 +331,13 @@ export class Mapping {
     if (drop <= 0) return;
     const tail = this.#address + BigInt(keep);
     if (clean) {
-      if (this.#libc.munmap(tail, drop) !== 0) throw this.#error("munmap");
+      const error = this.#platform.unmapTail!(tail, drop, this.#request.path);
+      if (error) throw error;
       return;
     }
     // A stray view may still point at the tail: overlay it instead of unmapping.
-    if (!this.#overlay(tail, drop)) throw this.#error("mmap");
+    const overlayError = this.#overlay(tail, drop);
+    if (overlayError) throw overlayError;
     // The overlaid tail is a mapping of its own now, kept for good.
     countMapping();
   }
@@ -366,24 +349,22 @@ export class Mapping {
    */
   #moveTo(newMapped: number, clean: boolean): void {
     const request = this.#request;
-    const libc = this.#libc;
+    const platform = this.#platform;
     const oldMapped = this.#delta + this.#length;
-    const address = mapRange(libc, request, request.fileOffset - this.#delta, newMapped);
+    const { address } = mapRange(platform, { ...request, absorbWrites: false }, newMapped - this.#delta);
     if (request.fd < 0) {
       // Anonymous memory has no file behind it: carry the bytes over.
-      const from = libc.arrayBuffer(this.#address, oldMapped);
-      const to = libc.arrayBuffer(address, newMapped);
-      new Uint8Array(to).set(new Uint8Array(from));
+      const from = platform.arrayBuffer(this.#address, oldMapped);
+      const to = platform.arrayBuffer(address, newMapped);
+      new Uint8Array(to).set(new Uint8Array(from).subarray(0, Math.min(oldMapped, newMapped)));
       from.transfer(0);
       to.transfer(0);
     }
     // Stray views stay behind on an overlaid old range; the new one has none.
-    const released = clean
-      ? libc.munmap(this.#address, oldMapped) === 0
-      : this.#overlay(this.#address, oldMapped);
-    if (!released) {
-      const error = this.#error(clean ? "munmap" : "mmap");
-      if (libc.munmap(address, newMapped) === 0) returnMapping();
+    // Where nothing can replace the old range in place, it stays mapped (and counted).
+    const error = clean ? platform.unmap(this.#address, oldMapped, request.path) : this.#overlay(this.#address, oldMapped);
+    if (error) {
+      if (!platform.unmap(address, newMapped, request.path)) returnMapping();
       throw error;
     }
     // An unmapped old range is uncounted; an overlaid one stays mapped and counted.
@@ -392,11 +373,13 @@ export class Mapping {
     this.#holders.tainted = false;
   }
 
-  /** Replaces `[address, address + length)` with anonymous zero pages; false when that failed. */
-  #overlay(address: bigint, length: number): boolean {
-    const { PROT_READ, PROT_WRITE, MAP_FIXED, MAP_PRIVATE, MAP_ANONYMOUS } = this.#libc.constants;
-    const flags = MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS;
-    return this.#libc.mmap(address, length, PROT_READ | PROT_WRITE, flags, -1, 0) !== MAP_FAILED;
+  /**
+   * Replaces `[address, address + length)` with anonymous zero pages; the
+   * error when that failed. Where the platform cannot, the range is kept as
+   * it is (a stray view still reads memory that is mapped).
+   */
+  #overlay(address: bigint, length: number): MmapError | undefined {
+    return this.#platform.overlay?.(address, length, this.#request.path);
   }
 
   /**
@@ -406,11 +389,8 @@ export class Mapping {
    */
   sync(start: number, length: number, async: boolean): void {
     if (length === 0) return;
-    const { MS_SYNC, MS_ASYNC } = this.#libc.constants;
     const [address, bytes] = this.#pageRange(start, length);
-    if (this.#libc.msync(address, bytes, async ? MS_ASYNC : MS_SYNC) !== 0) {
-      throw this.#error("msync");
-    }
+    this.#platform.flush(address, bytes, async, this.#request.path);
   }
 
   /**
@@ -418,34 +398,32 @@ export class Mapping {
    *
    * @throws {MmapError} When the kernel refuses the advice.
    */
-  advise(start: number, length: number, advice: number): void {
+  advise(start: number, length: number, advice: AdviceName): void {
     if (length === 0) return;
     const [address, bytes] = this.#pageRange(start, length);
-    if (this.#libc.madvise(address, bytes, advice) !== 0) throw this.#error("madvise");
-  }
-
-  #adviseQuietly(name: "willneed" | "hugepage"): void {
-    const advice = this.#libc.constants.advice[name];
-    // A hint: the mapping works without it, so its failure is not an error.
-    if (advice !== undefined) this.#libc.madvise(this.#address, this.#mappedLength, advice);
+    this.#platform.advise(address, bytes, advice, this.#request.path);
   }
 
   /**
-   * mlock. A read-only range mapped private and writable is made `PROT_READ`
-   * first and stays so while locked: locking a writable private range faults
+   * Locks the pages in memory. A read-only range mapped private and writable
+   * is made read-only first and stays so while locked: locking a writable private range faults
    * every page in for writing, which would copy the whole file into anonymous
    * memory and stop it following the file.
    *
-   * @throws {MmapError} When mprotect or mlock fails (RLIMIT_MEMLOCK, no memory).
+   * @throws {MmapError} When protecting or locking fails (the lock limit, no memory).
    */
   lock(): void {
-    const { PROT_READ, PROT_WRITE } = this.#libc.constants;
-    if (this.#absorbing && this.#libc.mprotect(this.#address, this.#mappedLength, PROT_READ) !== 0) {
-      throw this.#error("mprotect");
-    }
-    if (this.#libc.mlock(this.#address, this.#mappedLength) !== 0) {
-      const error = this.#error("mlock");
-      if (this.#absorbing) this.#libc.mprotect(this.#address, this.#mappedLength, PROT_READ | PROT_WRITE);
+    const platform = this.#platform;
+    const path = this.#request.path;
+    if (this.#absorbing) platform.protect(this.#address, this.#mappedLength, "read", path);
+    try {
+      platform.lock(this.#address, this.#mappedLength, path);
+    } catch (error) {
+      if (this.#absorbing) {
+        try {
+          platform.protect(this.#address, this.#mappedLength, "write", path);
+        } catch { /* the lock's error is the one to report */ }
+      }
       throw error;
     }
     this.#locked = true;
@@ -453,24 +431,19 @@ export class Mapping {
 
   /** @throws {MmapError} When munlock (or giving a read-only range its writable pages back) fails. */
   unlock(): void {
-    if (this.#libc.munlock(this.#address, this.#mappedLength) !== 0) throw this.#error("munlock");
+    this.#platform.unlock(this.#address, this.#mappedLength, this.#request.path);
     this.#locked = false;
-    const { PROT_READ, PROT_WRITE } = this.#libc.constants;
-    if (this.#absorbing && this.#libc.mprotect(this.#address, this.#mappedLength, PROT_READ | PROT_WRITE) !== 0) {
-      throw this.#error("mprotect");
-    }
+    if (this.#absorbing) this.#platform.protect(this.#address, this.#mappedLength, "write", this.#request.path);
   }
 
-  /** Pages mapped and how many of them are in memory now (`mincore`). */
+  /**
+   * Pages mapped and how many of them are in memory now (`mincore`).
+   *
+   * @throws {MmapError} ENOSYS where the platform cannot tell.
+   */
   resident(): { pages: number; resident: number } {
-    const pages = Math.ceil(this.#mappedLength / this.#pageSize);
-    const vector = new Uint8Array(pages);
-    if (this.#libc.mincore(this.#address, this.#mappedLength, vector) !== 0) {
-      throw this.#error("mincore");
-    }
-    let resident = 0;
-    for (const flags of vector) resident += flags & 1;
-    return { pages, resident };
+    if (!this.#platform.resident) throw this.#platform.error("ENOSYS", "mincore", this.#request.path);
+    return this.#platform.resident(this.#address, this.#mappedLength, this.#request.path);
   }
 
   /** Page-aligned address and length covering `[start, start + length)`. */
@@ -480,56 +453,35 @@ export class Mapping {
     const end = this.#delta + start + length;
     return [this.#address + BigInt(first), end - first];
   }
-
-  #error(syscall: string): MmapError {
-    return errnoError(this.#libc.errno, this.#libc.constants.errnoNames, syscall, this.#request.path);
-  }
 }
 
 /**
- * A read-only request mapped private, readable and writable, without commit
- * charge; `null` when the kernel refuses (then the strict mapping is made).
+ * Maps `length` bytes of the request's range (its start, any length), counted
+ * in the mapping budget: over budget this throws before anything is mapped.
  */
-function mapAbsorbing(libc: Libc, request: MapRequest, alignedOffset: number, length: number): bigint | null {
-  const c = libc.constants;
-  const flags = (request.fd < 0 ? c.MAP_ANONYMOUS : 0) | c.MAP_PRIVATE | c.MAP_NORESERVE;
-  // Counted like any other mapping; over budget this throws before mmap.
-  reserveMapping(libc, request.path);
-  const address = libc.mmap(0n, length, c.PROT_READ | c.PROT_WRITE, flags, request.fd, alignedOffset);
-  if (address !== MAP_FAILED) return address;
-  returnMapping();
-  return null;
-}
-
-/** mmap with the request's protection and flags; falls back from huge pages. */
-function mapRange(libc: Libc, request: MapRequest, alignedOffset: number, length: number): bigint {
-  reserveMapping(libc, request.path);
+function mapRange(platform: Platform, request: MapRequest, length: number): { address: bigint; delta: number; absorbing: boolean } {
+  reserveMapping(platform, request.path);
   try {
-    return mapCounted(libc, request, alignedOffset, length);
+    return platform.map(platformRequest(request, length));
   } catch (error) {
     returnMapping();
     throw error;
   }
 }
 
-/** mapRange once the mapping is counted in the budget. */
-function mapCounted(libc: Libc, request: MapRequest, alignedOffset: number, length: number): bigint {
-  const c = libc.constants;
-  const prot = c.PROT_READ | (request.writable ? c.PROT_WRITE : 0);
-  let flags = request.fd < 0 ? c.MAP_ANONYMOUS : 0;
-  flags |= request.shared ? c.MAP_SHARED : c.MAP_PRIVATE;
-  if (request.populate) flags |= c.MAP_POPULATE;
-  if (request.hugePages && request.fd < 0 && c.MAP_HUGETLB) {
-    // Only anonymous memory can ask for hugetlb pages; without reserved huge
-    // pages the kernel refuses and ordinary pages are used instead.
-    const huge = libc.mmap(0n, length, prot, flags | c.MAP_HUGETLB, request.fd, alignedOffset);
-    if (huge !== MAP_FAILED) return huge;
-  }
-  const address = libc.mmap(0n, length, prot, flags, request.fd, alignedOffset);
-  if (address === MAP_FAILED) {
-    throw errnoError(libc.errno, c.errnoNames, "mmap", request.path);
-  }
-  return address;
+/** What the platform is asked to map for `request`, `length` bytes of it. */
+function platformRequest(request: MapRequest, length: number): PlatformMapRequest {
+  return {
+    file: request.fd < 0 ? null : request.fd,
+    offset: request.fileOffset,
+    length,
+    access: request.writable ? "write" : "read",
+    shared: request.shared,
+    absorbWrites: request.absorbWrites,
+    populate: request.populate,
+    hugePages: request.hugePages,
+    label: request.path,
+  };
 }
 
 /**

@@ -19,8 +19,8 @@
  * @module
  */
 
-import { errnoError, type MmapError } from "./errors.ts";
-import type { Libc } from "./ffi/libc.ts";
+import type { MmapError } from "./errors.ts";
+import type { Platform } from "./os/platform.ts";
 import { nodeBuiltins } from "./node_builtins.ts";
 
 /** The budget where `vm.max_map_count` cannot be read: half of Linux's default count. */
@@ -109,15 +109,15 @@ export function addMappingReclaimer(reclaimer: MappingReclaimer): void {
  *
  * @example
  * ```ts ignore
- * reserveMapping(libc, path);
+ * reserveMapping(platform(), path);
  * ```
  *
  * @throws {MmapError} ENOMEM when memmapfs holds its whole budget and nothing idle can go.
  */
-export function reserveMapping(libc: Libc, path: string | null): void {
+export function reserveMapping(platform: Platform, path: string | null): void {
   const budget = mappingBudget();
   while (held >= budget && reclaimOne()) { /* each round unmapped one */ }
-  if (held >= budget) throw overBudget(libc, path, budget);
+  if (held >= budget) throw overBudget(platform, path, budget);
   held++;
 }
 
@@ -139,7 +139,7 @@ export function countMapping(): void {
  *
  * @example
  * ```ts ignore
- * if (libc.munmap(address, length) === 0) returnMapping();
+ * if (!platform().unmap(address, length, path)) returnMapping();
  * ```
  */
 export function returnMapping(): void {
@@ -158,10 +158,8 @@ function reclaimOne(): boolean {
   return false;
 }
 
-function overBudget(libc: Libc, path: string | null, budget: number): MmapError {
-  const names = libc.constants.errnoNames;
-  const errno = Number(Object.entries(names).find(([, name]) => name === "ENOMEM")?.[0] ?? 12);
-  const error = errnoError(errno, names, "mmap", path);
+function overBudget(platform: Platform, path: string | null, budget: number): MmapError {
+  const error = platform.error("ENOMEM", "mmap", path);
   error.message += `: memmapfs holds ${held} mappings, its whole budget of ${budget} (half of ` +
     "vm.max_map_count, so the runtime keeps the rest); close files or shared memory you no longer need";
   return error;

@@ -22,10 +22,11 @@
  */
 
 import { MmapError } from "./errors.ts";
-import type { FileStat, Libc } from "./ffi/libc.ts";
+import type { FileStat } from "./os/platform.ts";
 import { FileDescriptor } from "./fs/file_descriptor.ts";
 import type { Mode } from "./fs/map_options.ts";
 import { nodeBuiltins } from "./node_builtins.ts";
+import type { Platform } from "./os/platform.ts";
 import { assertByteCount } from "./validate.ts";
 
 /**
@@ -208,10 +209,10 @@ export function assertSameFile(stat: FileStat, descriptor: { dev: string; ino: s
  *
  * @example
  * ```ts ignore
- * const file = reopenInProcess(libc(), descriptor) ?? openByName();
+ * const file = reopenInProcess(platform(), descriptor) ?? openByName();
  * ```
  */
-export function reopenInProcess(libc: Libc, descriptor: SharedRegion): FileDescriptor | null {
+export function reopenInProcess(platform: Platform, descriptor: SharedRegion): FileDescriptor | null {
   let pid: number | undefined;
   try {
     pid = nodeBuiltins().process.pid;
@@ -219,23 +220,17 @@ export function reopenInProcess(libc: Libc, descriptor: SharedRegion): FileDescr
     return null;
   }
   if (descriptor.pid !== pid) return null;
-  const c = libc.constants;
-  const flags = (descriptor.readonly ? c.O_RDONLY : c.O_RDWR) | c.O_CLOEXEC;
-  // Opening the descriptor's link opens the object itself (a new open of
-  // it, with its own offset and lifetime), even after it was unlinked.
-  for (const directory of ["/proc/self/fd", "/dev/fd"]) {
-    const fd = libc.open(`${directory}/${descriptor.fd}`, flags, 0);
-    if (fd < 0) continue;
-    let file: FileDescriptor;
-    try {
-      file = FileDescriptor.adopt(libc, fd, descriptor.name ?? descriptor.path ?? "shared memory", false, () => {});
-    } catch {
-      return null; // not a regular file: certainly not ours (adopt closed it)
-    }
-    const { dev, ino, size } = file.openedStat;
-    if (String(dev) === descriptor.dev && String(ino) === descriptor.ino && size >= descriptor.size) return file;
-    file.close();
-    return null;
+  // A new open of the object itself (its own offset and lifetime), even after it was unlinked.
+  const fd = platform.reopenInProcess?.(descriptor.fd, !descriptor.readonly) ?? null;
+  if (fd === null) return null;
+  let file: FileDescriptor;
+  try {
+    file = FileDescriptor.adopt(platform, fd, descriptor.name ?? descriptor.path ?? "shared memory", false, () => {});
+  } catch {
+    return null; // not a regular file: certainly not ours (adopt closed it)
   }
+  const { dev, ino, size } = file.openedStat;
+  if (String(dev) === descriptor.dev && String(ino) === descriptor.ino && size >= descriptor.size) return file;
+  file.close();
   return null;
 }

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { BlockFile, BlockFileCorruptError, MmapError, OutstandingViewsError, pageSize } from "../mod.ts";
 import { FaultyLibc, libc, useLibc } from "../src/ffi/mod.ts";
-import { encodeHeader, encodePage } from "../src/fs/block_file_format.ts";
+import { encodeHeader, encodePage } from "../src/block/block_file_format.ts";
 import { inspect, readSlot } from "./block_file_inspect.ts";
 import { makeDirectory, mappingsOf, openDescriptors, removeDirectory } from "./helpers.ts";
 

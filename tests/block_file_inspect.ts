@@ -1,5 +1,5 @@
 // An independent reader of the BlockFile format, written from the table in
-// src/fs/block_file_format.ts and sharing no code with it: tests check what
+// src/block/block_file_format.ts and sharing no code with it: tests check what
 // is on disk (or in the page cache, which is what a SIGKILL leaves) with it.
 // Throws on any inconsistency; otherwise returns every block's state.
 

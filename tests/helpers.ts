@@ -38,7 +38,22 @@ export function makeDirectory(prefix = "memmapfs-test-"): string {
 }
 
 export function removeDirectory(directory: string): void {
-  fs.rmSync(directory, { recursive: true, force: true });
+  try {
+    fs.rmSync(directory, { recursive: true, force: true });
+  } catch (error) {
+    // Bun for Windows' recursive rmSync fails with EFAULT under Wine (the
+    // Windows leg); one entry at a time works there.
+    if (process.platform !== "win32") throw error;
+    removeTree(directory);
+  }
+}
+
+function removeTree(entry: string): void {
+  const stat = fs.lstatSync(entry, { throwIfNoEntry: false });
+  if (!stat) return;
+  if (!stat.isDirectory()) return fs.unlinkSync(entry);
+  for (const name of fs.readdirSync(entry)) removeTree(path.join(entry, name));
+  fs.rmdirSync(entry);
 }
 
 /** Descriptor numbers open in this process now. */

@@ -9,8 +9,8 @@
  * @module
  */
 
-import { errnoError, MmapError } from "../errors.ts";
-import { libc } from "../ffi/mod.ts";
+import { MmapError } from "../errors.ts";
+import { platform } from "../os/mod.ts";
 import { FileDescriptor } from "../fs/file_descriptor.ts";
 import { MappedFile } from "../fs/mapped_file.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
@@ -123,7 +123,7 @@ const WARM_STEP = 64 * 2 ** 20;
  */
 export function warm(path: string, onProgress: (done: number, total: number) => void = () => {}): void {
   using file = MappedFile.open(path);
-  const page = libc().pageSize();
+  const page = platform().pageSize;
   let populate = MappedFile.supportsAdvice("populate-read");
   for (let offset = 0; offset < file.size; offset += WARM_STEP) {
     const length = Math.min(WARM_STEP, file.size - offset);
@@ -156,14 +156,12 @@ export function warm(path: string, onProgress: (done: number, total: number) => 
  * @throws {MmapError} When the file cannot be opened or the kernel refuses.
  */
 export function evict(path: string): void {
-  const c = libc();
-  if (c.posixFadvise && c.constants.POSIX_FADV_DONTNEED) {
+  const os = platform();
+  if (os.adviseFile) {
     // Opened as every memmapfs open is (no following a link, regular files only).
-    const file = FileDescriptor.open(c, path, { write: false });
+    const file = FileDescriptor.open(os, path, { write: false });
     try {
-      if (c.posixFadvise(file.fd, 0, 0, c.constants.POSIX_FADV_DONTNEED) !== 0) {
-        throw errnoError(c.errno, c.constants.errnoNames, "posix_fadvise", path);
-      }
+      os.adviseFile(file.fd, 0, 0, "dontneed", path);
     } finally {
       file.close();
     }

@@ -412,7 +412,7 @@ const TABLES: Record<PlatformName, PlatformConstants> = {
  * console.log(platformLabel(constantsFor("darwin", "arm64")!)); // "macOS (darwin-arm64)"
  * ```
  */
-export function platformLabel(constants: PlatformConstants): string {
+export function platformLabel(constants: Pick<PlatformConstants, "name">): string {
   return `${constants.name.startsWith("darwin") ? "macOS" : "Linux"} (${constants.name})`;
 }
 
@@ -432,4 +432,291 @@ export const MAP_FAILED: bigint = 0xffff_ffff_ffff_ffffn;
 export function constantsFor(os: string, arch: string): PlatformConstants | undefined {
   const normalizedArch = arch === "x86_64" ? "x64" : arch === "aarch64" ? "arm64" : arch;
   return TABLES[`${os}-${normalizedArch}` as PlatformName];
+}
+
+// ---- Windows (kernel32) ----
+//
+// Windows has no libc table: memmapfs calls kernel32 (see kernel32.ts). Its
+// numbers come from the Windows SDK headers (winnt.h, winbase.h, fileapi.h,
+// memoryapi.h, minwinbase.h, winerror.h); the layouts are those of x64.
+
+/** The kernel32 numbers memmapfs uses (Windows x64). */
+export interface WindowsConstants {
+  readonly name: "windows-x64";
+  /** The library every call is bound from. */
+  readonly library: "kernel32.dll";
+  // dwDesiredAccess (winnt.h)
+  readonly GENERIC_READ: number;
+  readonly GENERIC_WRITE: number;
+  readonly DELETE: number;
+  readonly FILE_READ_ATTRIBUTES: number;
+  readonly FILE_WRITE_ATTRIBUTES: number;
+  // dwShareMode (winnt.h): all three let other processes open, write and delete, as POSIX does.
+  readonly FILE_SHARE_READ: number;
+  readonly FILE_SHARE_WRITE: number;
+  readonly FILE_SHARE_DELETE: number;
+  // dwCreationDisposition (fileapi.h)
+  readonly CREATE_NEW: number;
+  readonly CREATE_ALWAYS: number;
+  readonly OPEN_EXISTING: number;
+  readonly OPEN_ALWAYS: number;
+  readonly TRUNCATE_EXISTING: number;
+  // File attributes and flags (winnt.h, winbase.h)
+  readonly FILE_ATTRIBUTE_READONLY: number;
+  readonly FILE_ATTRIBUTE_DIRECTORY: number;
+  readonly FILE_ATTRIBUTE_NORMAL: number;
+  readonly FILE_ATTRIBUTE_REPARSE_POINT: number;
+  /** Needed to open a directory at all. */
+  readonly FILE_FLAG_BACKUP_SEMANTICS: number;
+  /** Open a symbolic link or junction itself, as O_NOFOLLOW does for the last component. */
+  readonly FILE_FLAG_OPEN_REPARSE_POINT: number;
+  readonly FILE_FLAG_WRITE_THROUGH: number;
+  readonly FILE_FLAG_DELETE_ON_CLOSE: number;
+  // SetFilePointerEx dwMoveMethod (winbase.h)
+  readonly FILE_BEGIN: number;
+  readonly FILE_END: number;
+  // Page protection (winnt.h)
+  readonly PAGE_NOACCESS: number;
+  readonly PAGE_READONLY: number;
+  readonly PAGE_READWRITE: number;
+  readonly PAGE_WRITECOPY: number;
+  // CreateFileMapping section attributes (winnt.h)
+  readonly SEC_COMMIT: number;
+  readonly SEC_RESERVE: number;
+  readonly SEC_LARGE_PAGES: number;
+  // MapViewOfFile dwDesiredAccess (memoryapi.h)
+  readonly FILE_MAP_COPY: number;
+  readonly FILE_MAP_WRITE: number;
+  readonly FILE_MAP_READ: number;
+  readonly FILE_MAP_ALL_ACCESS: number;
+  readonly FILE_MAP_LARGE_PAGES: number;
+  // VirtualAlloc / VirtualFree (winnt.h)
+  readonly MEM_COMMIT: number;
+  readonly MEM_RESERVE: number;
+  readonly MEM_RELEASE: number;
+  // LockFileEx dwFlags (minwinbase.h)
+  readonly LOCKFILE_FAIL_IMMEDIATELY: number;
+  readonly LOCKFILE_EXCLUSIVE_LOCK: number;
+  // MoveFileExW dwFlags (winbase.h)
+  readonly MOVEFILE_REPLACE_EXISTING: number;
+  readonly MOVEFILE_WRITE_THROUGH: number;
+  // DuplicateHandle dwOptions (winnt.h)
+  readonly DUPLICATE_SAME_ACCESS: number;
+  /** GetFileInformationByHandleEx's FileStandardInfo class (minwinbase.h). */
+  readonly FileStandardInfo: number;
+  /** SetFileInformationByHandle's FileDispositionInfoEx class (minwinbase.h). */
+  readonly FileDispositionInfoEx: number;
+  /** FILE_DISPOSITION_INFO_EX flags (winbase.h): delete, with POSIX semantics, even if read-only. */
+  readonly FILE_DISPOSITION_FLAG_DELETE: number;
+  readonly FILE_DISPOSITION_FLAG_POSIX_SEMANTICS: number;
+  readonly FILE_DISPOSITION_FLAG_IGNORE_READONLY_ATTRIBUTE: number;
+  /** GetFileAttributesExW's GetFileExInfoStandard level (minwinbase.h). */
+  readonly GetFileExInfoStandard: number;
+  /** GetFinalPathNameByHandleW: the DOS path with its volume letter (fileapi.h). */
+  readonly VOLUME_NAME_DOS: number;
+  /** GetFileType's answers (fileapi.h): a file or directory on a disk, a character device, a pipe. */
+  readonly FILE_TYPE_DISK: number;
+  readonly FILE_TYPE_CHAR: number;
+  readonly FILE_TYPE_PIPE: number;
+  /**
+   * The `st_mode` type bits Windows' C runtime reports (`_S_IFREG`, `_S_IFDIR`,
+   * `_S_IFCHR`, `_S_IFIFO` in sys/stat.h): the values POSIX uses too.
+   */
+  readonly S_IFREG: number;
+  readonly S_IFDIR: number;
+  readonly S_IFCHR: number;
+  readonly S_IFIFO: number;
+  /** Returned by GetFileAttributesW on failure. */
+  readonly INVALID_FILE_ATTRIBUTES: number;
+  /** `QueryWorkingSetEx`'s flag of a page that is resident (the Valid bit). */
+  readonly WORKING_SET_VALID: number;
+  /** Error codes memmapfs acts on by number (winerror.h); `errorNames` names them all. */
+  readonly ERROR_ACCESS_DENIED: number;
+  readonly ERROR_NO_MORE_FILES: number;
+  readonly ERROR_SHARING_VIOLATION: number;
+  readonly ERROR_LOCK_VIOLATION: number;
+  readonly ERROR_HANDLE_EOF: number;
+  readonly ERROR_NOT_LOCKED: number;
+  readonly ERROR_ALREADY_EXISTS: number;
+  /** OpenProcess access that is enough to read an exit code (winnt.h). */
+  readonly PROCESS_QUERY_LIMITED_INFORMATION: number;
+  /** GetExitCodeProcess's code of a process still running (minwinbase.h). */
+  readonly STILL_ACTIVE: number;
+  /** Page size and allocation granularity of every x64 Windows (GetSystemInfo reports them too). */
+  readonly defaultPageSize: number;
+  readonly defaultGranularity: number;
+  /** Windows error codes (winerror.h) and the POSIX names memmapfs reports them as. */
+  readonly errorNames: Readonly<Record<number, string>>;
+}
+
+/** `INVALID_HANDLE_VALUE` ((HANDLE) -1), as the unsigned 64-bit value the shims return. */
+export const INVALID_HANDLE_VALUE: bigint = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * `GetCurrentProcess()`: the pseudo handle of the calling process, the same
+ * value on every Windows ((HANDLE) -1).
+ */
+export const CURRENT_PROCESS: bigint = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * Windows error codes (winerror.h) → the POSIX errno names users already
+ * handle, after libuv's table (`uv_translate_sys_error`) where it has one.
+ * `MmapError.errno` keeps the Windows number; `code` is the POSIX name.
+ */
+const WINDOWS_ERROR_NAMES: Record<number, string> = {
+  1: "EINVAL", // ERROR_INVALID_FUNCTION
+  2: "ENOENT", // ERROR_FILE_NOT_FOUND
+  3: "ENOENT", // ERROR_PATH_NOT_FOUND
+  4: "EMFILE", // ERROR_TOO_MANY_OPEN_FILES
+  5: "EACCES", // ERROR_ACCESS_DENIED
+  6: "EBADF", // ERROR_INVALID_HANDLE
+  8: "ENOMEM", // ERROR_NOT_ENOUGH_MEMORY
+  14: "ENOMEM", // ERROR_OUTOFMEMORY
+  15: "ENOENT", // ERROR_INVALID_DRIVE
+  17: "EXDEV", // ERROR_NOT_SAME_DEVICE
+  19: "EROFS", // ERROR_WRITE_PROTECT
+  23: "EIO", // ERROR_CRC
+  32: "EBUSY", // ERROR_SHARING_VIOLATION: another handle's share mode refuses this one
+  33: "EBUSY", // ERROR_LOCK_VIOLATION: a byte range another handle locked
+  39: "ENOSPC", // ERROR_HANDLE_DISK_FULL
+  50: "ENOTSUP", // ERROR_NOT_SUPPORTED
+  53: "ENOENT", // ERROR_BAD_NETPATH
+  67: "ENOENT", // ERROR_BAD_NET_NAME
+  80: "EEXIST", // ERROR_FILE_EXISTS
+  87: "EINVAL", // ERROR_INVALID_PARAMETER
+  109: "EPIPE", // ERROR_BROKEN_PIPE
+  112: "ENOSPC", // ERROR_DISK_FULL
+  123: "ENOENT", // ERROR_INVALID_NAME
+  145: "ENOTEMPTY", // ERROR_DIR_NOT_EMPTY
+  158: "ENOLCK", // ERROR_NOT_LOCKED
+  161: "ENOENT", // ERROR_BAD_PATHNAME
+  170: "EBUSY", // ERROR_BUSY
+  183: "EEXIST", // ERROR_ALREADY_EXISTS
+  206: "ENAMETOOLONG", // ERROR_FILENAME_EXCED_RANGE
+  267: "ENOTDIR", // ERROR_DIRECTORY
+  487: "EINVAL", // ERROR_INVALID_ADDRESS
+  998: "EFAULT", // ERROR_NOACCESS
+  1006: "EIO", // ERROR_FILE_INVALID: the file under a view was cut or its volume changed
+  1117: "EIO", // ERROR_IO_DEVICE
+  1132: "EINVAL", // ERROR_MAPPED_ALIGNMENT: a view's offset off the allocation granularity
+  1224: "EBUSY", // ERROR_USER_MAPPED_FILE: resizing or cutting a file with a view open
+  1314: "EPERM", // ERROR_PRIVILEGE_NOT_HELD (Global\ names, large pages)
+  1392: "EIO", // ERROR_FILE_CORRUPT
+  1450: "ENOMEM", // ERROR_NO_SYSTEM_RESOURCES
+  1453: "ENOMEM", // ERROR_WORKING_SET_QUOTA: VirtualLock past the working set (mlock's ENOMEM)
+  1455: "ENOMEM", // ERROR_COMMITMENT_LIMIT: the paging file is full
+  1460: "ETIMEDOUT", // ERROR_TIMEOUT
+  1920: "EACCES", // ERROR_CANT_ACCESS_FILE
+  1921: "ELOOP", // ERROR_CANT_RESOLVE_FILENAME: too many reparse points
+  4390: "EINVAL", // ERROR_NOT_A_REPARSE_POINT
+};
+
+/** The Windows x64 table. */
+export const WINDOWS_X64: WindowsConstants = {
+  name: "windows-x64",
+  library: "kernel32.dll",
+  GENERIC_READ: 0x8000_0000,
+  GENERIC_WRITE: 0x4000_0000,
+  DELETE: 0x0001_0000,
+  FILE_READ_ATTRIBUTES: 0x80,
+  FILE_WRITE_ATTRIBUTES: 0x100,
+  FILE_SHARE_READ: 0x1,
+  FILE_SHARE_WRITE: 0x2,
+  FILE_SHARE_DELETE: 0x4,
+  CREATE_NEW: 1,
+  CREATE_ALWAYS: 2,
+  OPEN_EXISTING: 3,
+  OPEN_ALWAYS: 4,
+  TRUNCATE_EXISTING: 5,
+  FILE_ATTRIBUTE_READONLY: 0x1,
+  FILE_ATTRIBUTE_DIRECTORY: 0x10,
+  FILE_ATTRIBUTE_NORMAL: 0x80,
+  FILE_ATTRIBUTE_REPARSE_POINT: 0x400,
+  FILE_FLAG_BACKUP_SEMANTICS: 0x0200_0000,
+  FILE_FLAG_OPEN_REPARSE_POINT: 0x0020_0000,
+  FILE_FLAG_WRITE_THROUGH: 0x8000_0000,
+  FILE_FLAG_DELETE_ON_CLOSE: 0x0400_0000,
+  FILE_BEGIN: 0,
+  FILE_END: 2,
+  PAGE_NOACCESS: 0x01,
+  PAGE_READONLY: 0x02,
+  PAGE_READWRITE: 0x04,
+  PAGE_WRITECOPY: 0x08,
+  SEC_COMMIT: 0x0800_0000,
+  SEC_RESERVE: 0x0400_0000,
+  SEC_LARGE_PAGES: 0x8000_0000,
+  FILE_MAP_COPY: 0x1,
+  FILE_MAP_WRITE: 0x2,
+  FILE_MAP_READ: 0x4,
+  FILE_MAP_ALL_ACCESS: 0x000f_001f,
+  FILE_MAP_LARGE_PAGES: 0x2000_0000,
+  MEM_COMMIT: 0x1000,
+  MEM_RESERVE: 0x2000,
+  MEM_RELEASE: 0x8000,
+  LOCKFILE_FAIL_IMMEDIATELY: 0x1,
+  LOCKFILE_EXCLUSIVE_LOCK: 0x2,
+  MOVEFILE_REPLACE_EXISTING: 0x1,
+  MOVEFILE_WRITE_THROUGH: 0x8,
+  DUPLICATE_SAME_ACCESS: 0x2,
+  FileStandardInfo: 1,
+  FileDispositionInfoEx: 21,
+  FILE_DISPOSITION_FLAG_DELETE: 0x1,
+  FILE_DISPOSITION_FLAG_POSIX_SEMANTICS: 0x2,
+  FILE_DISPOSITION_FLAG_IGNORE_READONLY_ATTRIBUTE: 0x10,
+  GetFileExInfoStandard: 0,
+  VOLUME_NAME_DOS: 0,
+  FILE_TYPE_DISK: 1,
+  FILE_TYPE_CHAR: 2,
+  FILE_TYPE_PIPE: 3,
+  S_IFREG: 0o100000,
+  S_IFDIR: 0o040000,
+  S_IFCHR: 0o020000,
+  S_IFIFO: 0o010000,
+  INVALID_FILE_ATTRIBUTES: 0xffff_ffff,
+  WORKING_SET_VALID: 0x1,
+  ERROR_ACCESS_DENIED: 5,
+  ERROR_NO_MORE_FILES: 18,
+  ERROR_SHARING_VIOLATION: 32,
+  ERROR_LOCK_VIOLATION: 33,
+  ERROR_HANDLE_EOF: 38,
+  ERROR_NOT_LOCKED: 158,
+  ERROR_ALREADY_EXISTS: 183,
+  PROCESS_QUERY_LIMITED_INFORMATION: 0x1000,
+  STILL_ACTIVE: 259,
+  defaultPageSize: 4096,
+  defaultGranularity: 65536,
+  errorNames: WINDOWS_ERROR_NAMES,
+};
+
+/**
+ * The kernel32 table of a platform, or `undefined` when it is not Windows on
+ * x64 (the only Windows memmapfs knows).
+ *
+ * @example
+ * ```ts
+ * import { windowsConstantsFor } from "./constants.ts";
+ * console.log(windowsConstantsFor("win32", "x64")?.errorNames[2]); // "ENOENT"
+ * ```
+ */
+export function windowsConstantsFor(os: string, arch: string): WindowsConstants | undefined {
+  const windows = os === "win32" || os === "windows";
+  const x64 = arch === "x64" || arch === "x86_64";
+  return windows && x64 ? WINDOWS_X64 : undefined;
+}
+
+/**
+ * The Windows error code memmapfs reports for a POSIX name: the first code
+ * the table maps to it (`ENOENT` → 2, ERROR_FILE_NOT_FOUND), or `undefined`.
+ * How a check above kernel32 refuses something with the number kernel32
+ * would have given.
+ *
+ * @example
+ * ```ts
+ * import { windowsErrorFor } from "./constants.ts";
+ * console.log(windowsErrorFor("EBUSY")); // 32
+ * ```
+ */
+export function windowsErrorFor(code: string): number | undefined {
+  for (const [number, name] of Object.entries(WINDOWS_ERROR_NAMES)) if (name === code) return Number(number);
+  return undefined;
 }

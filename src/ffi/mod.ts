@@ -1,21 +1,28 @@
 /**
- * Picks the libc binding for the running runtime, once, when memmapfs loads.
- * A runtime without FFI does not fail the import: the first call that needs
- * libc throws an {@linkcode UnsupportedRuntimeError} that says what is missing.
- * Tests may swap the active {@linkcode Libc} for a fault-injecting one.
+ * Picks the libc binding for the running runtime, once, when memmapfs loads;
+ * on Windows, the kernel32 binding instead ({@linkcode kernel32}). A runtime
+ * without FFI does not fail the import: the first call that needs libc (or
+ * kernel32) throws an {@linkcode UnsupportedRuntimeError} that says what is
+ * missing. Tests may swap the active {@linkcode Libc} for a fault-injecting one.
  *
  * @module
  */
 
 import { UnsupportedRuntimeError } from "../errors.ts";
 import { bunNativeCalls } from "./bun.ts";
-import { constantsFor, type PlatformConstants, platformLabel } from "./constants.ts";
+import { constantsFor, type PlatformConstants, platformLabel, windowsConstantsFor } from "./constants.ts";
 import { denoNativeCalls } from "./deno.ts";
 import type { Libc } from "./libc.ts";
 import { bindLibc, type NativeCalls } from "./native.ts";
 import { loadNodeFfi, nodeNativeCalls } from "./node.ts";
+import { bindKernel32, type Kernel32 } from "./kernel32.ts";
+import { bunKernel32 } from "./kernel32_bun.ts";
+import { denoKernel32 } from "./kernel32_deno.ts";
+import { nodeKernel32 } from "./kernel32_node.ts";
+import type { Kernel32Native } from "./kernel32_symbols.ts";
 
 export type { FileStat, Libc, RuntimeName } from "./libc.ts";
+export type { Kernel32 } from "./kernel32.ts";
 export { FaultyLibc, type LibcCall } from "./faulty_libc.ts";
 
 interface RuntimeGlobals {
@@ -39,6 +46,11 @@ function loadRuntimeLibc(): Libc {
     );
   }
   const constants: PlatformConstants | undefined = constantsFor(where.os, where.arch);
+  if (!constants && windowsConstantsFor(where.os, where.arch)) {
+    throw new UnsupportedRuntimeError(
+      "memmapfs on Windows calls kernel32, not libc: this code path asked for POSIX libc",
+    );
+  }
   if (!constants) {
     throw new UnsupportedRuntimeError(
       `memmapfs supports linux and darwin on x64 and arm64, not ${where.os}-${where.arch}`,
@@ -102,6 +114,97 @@ function bindWith(globals: RuntimeGlobals, constants: PlatformConstants, omit: r
       { cause },
     );
   }
+}
+
+let windows: boolean | undefined;
+
+/** Whether memmapfs runs on Windows (through kernel32) rather than on a POSIX libc. Asked once. */
+export function onWindows(): boolean {
+  if (windows === undefined) {
+    const where = platform(globalThis as RuntimeGlobals);
+    windows = where !== undefined && windowsConstantsFor(where.os, where.arch) !== undefined;
+  }
+  return windows;
+}
+
+function loadRuntimeKernel32(): Kernel32 {
+  const globals = globalThis as RuntimeGlobals;
+  const where = platform(globals);
+  const constants = where && windowsConstantsFor(where.os, where.arch);
+  if (!where || !constants) {
+    throw new UnsupportedRuntimeError(
+      `kernel32 exists on Windows x64 only, not ${where ? `${where.os}-${where.arch}` : "this runtime"}`,
+    );
+  }
+  const unbindable = (via: string, cause: unknown) =>
+    new UnsupportedRuntimeError(
+      `memmapfs could not bind kernel32.dll through ${via} on Windows (windows-x64): ` +
+        `${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  let native: Kernel32Native;
+  if (globals.Deno) {
+    try {
+      native = denoKernel32();
+    } catch (cause) {
+      if (cause instanceof Error && /NotCapable|PermissionDenied/.test(cause.name)) {
+        throw new UnsupportedRuntimeError(
+          "memmapfs could not load kernel32.dll through Deno.dlopen: run Deno with --allow-ffi " +
+            "(and --allow-read/--allow-write for the files you map)",
+          { cause },
+        );
+      }
+      throw unbindable("Deno.dlopen", cause);
+    }
+  } else if (globals.Bun) {
+    try {
+      native = bunKernel32();
+    } catch (cause) {
+      throw unbindable("bun:ffi", cause);
+    }
+  } else {
+    const ffi = loadNodeFfi();
+    if (!ffi) {
+      throw new UnsupportedRuntimeError(
+        `memmapfs needs node:ffi, which this Node ${globals.process?.versions?.node ?? "?"} does not offer: ` +
+          "use Node 26 or later with --experimental-ffi",
+      );
+    }
+    try {
+      native = nodeKernel32(ffi);
+    } catch (cause) {
+      throw unbindable("node:ffi", cause);
+    }
+  }
+  return bindKernel32(native, constants);
+}
+
+let runtimeKernel32: Kernel32 | undefined;
+let kernel32Error: unknown;
+
+/**
+ * The kernel32 binding of this runtime on Windows, bound on first use (as
+ * libc is elsewhere).
+ *
+ * @throws {UnsupportedRuntimeError} Off Windows, or when kernel32 cannot be bound.
+ *
+ * @example
+ * ```ts ignore
+ * import { kernel32 } from "./mod.ts";
+ * console.log(kernel32().systemInfo().allocationGranularity); // 65536
+ * ```
+ */
+export function kernel32(): Kernel32 {
+  if (runtimeKernel32) return runtimeKernel32;
+  if (kernel32Error === undefined) {
+    try {
+      runtimeKernel32 = loadRuntimeKernel32();
+      return runtimeKernel32;
+    } catch (error) {
+      kernel32Error = error;
+    }
+  }
+  throw kernel32Error;
 }
 
 /**

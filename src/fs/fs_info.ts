@@ -1,13 +1,12 @@
 /**
  * What `MemMapFS` reports about files and directories: `FileInfo` from
  * `stat`/`lstat` and `DirEntry` from `readDir`, plain objects built from
- * what libc reported, so they look the same on Deno, Bun and Node.
+ * what the platform reported, so they look the same on Deno, Bun and Node.
  *
  * @module
  */
 
-import type { PlatformConstants } from "../ffi/constants.ts";
-import type { FileStat } from "../ffi/libc.ts";
+import type { PlatformStat, RootEntry } from "../os/platform.ts";
 
 /**
  * A directory entry from {@linkcode MemMapFS.readDir}.
@@ -68,30 +67,31 @@ export interface FileInfo {
 }
 
 /**
- * A {@linkcode FileInfo} from what `fstatat` filled.
+ * A {@linkcode FileInfo} from what the platform's stat said.
  *
  * @example
  * ```ts ignore
- * const info = fileInfo(libc.fstatat(dirFd, "a.txt", 0)!, libc.constants);
+ * const info = fileInfo(root.stat(place, true));
  * ```
  */
-export function fileInfo(stat: FileStat, c: PlatformConstants): FileInfo {
-  const type = stat.mode & c.S_IFMT;
+export function fileInfo(stat: PlatformStat): FileInfo {
+  const kind = stat.kind;
   return {
     size: stat.size, mode: stat.mode, uid: stat.uid, gid: stat.gid, ino: Number(stat.ino), dev: Number(stat.dev),
     atime: new Date(Number(stat.atimeNs / 1_000_000n)), mtime: new Date(Number(stat.mtimeNs / 1_000_000n)),
-    isFile: type === c.S_IFREG, isDirectory: type === c.S_IFDIR, isSymlink: type === c.S_IFLNK,
+    isFile: kind === "file", isDirectory: kind === "directory", isSymlink: kind === "symlink",
   };
 }
 
 /**
- * A {@linkcode DirEntry} from a directory entry's name and type.
+ * A {@linkcode DirEntry} from a directory entry's name and kind.
  *
  * @example
  * ```ts ignore
- * const entry = dirEntry("a.txt", libc.constants.S_IFREG, libc.constants);
+ * const entry = dirEntry({ name: "a.txt", kind: "file" });
  * ```
  */
-export function dirEntry(name: string, type: number, c: PlatformConstants): DirEntry {
-  return { name, isFile: type === c.S_IFREG, isDirectory: type === c.S_IFDIR, isSymlink: type === c.S_IFLNK };
+export function dirEntry(entry: RootEntry): DirEntry {
+  const { name, kind } = entry;
+  return { name, isFile: kind === "file", isDirectory: kind === "directory", isSymlink: kind === "symlink" };
 }

@@ -8,9 +8,8 @@
  * @module
  */
 
-import { MmapError } from "../errors.ts";
-import { constantsFor } from "../ffi/constants.ts";
-import { escapeError } from "./directory_root.ts";
+import { escapeError, MmapError } from "../errors.ts";
+import { errnoNumberOf } from "../os/mod.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { toPath } from "../validate.ts";
 
@@ -57,10 +56,7 @@ function errnoOf(failure: { code?: unknown; errno?: unknown } | null | undefined
   const code = failure?.code;
   if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return undefined;
   if (typeof failure!.errno === "number" && failure!.errno !== 0) return Math.abs(failure!.errno);
-  const { process } = nodeBuiltins();
-  const names = constantsFor(process.platform, process.arch)?.errnoNames ?? {};
-  for (const [number, name] of Object.entries(names)) if (name === code) return Number(number);
-  return undefined;
+  return errnoNumberOf(code);
 }
 
 /** Resolved paths an FsPaths remembers before it starts over. */
@@ -99,6 +95,8 @@ export interface Place {
  */
 export class FsPaths {
   readonly #confine: string | null;
+  /** The separator of the system's paths (`/`; `\` on Windows). */
+  readonly #sep: string;
   #cwd: string;
   /** Paths as given → their absolute paths, for paths that passed the checks. */
   readonly #resolved = new Map<string, string>();
@@ -106,6 +104,7 @@ export class FsPaths {
   /** `base` is the starting directory; `confine`, when set, is the directory no path may leave. */
   constructor(base: string, confine: string | null) {
     const { path } = nodeBuiltins();
+    this.#sep = path.sep;
     this.#cwd = path.resolve(base);
     this.#confine = confine === null ? null : path.resolve(confine);
   }
@@ -142,7 +141,7 @@ export class FsPaths {
     }
     const display = nodeBuiltins().path.resolve(this.#cwd, toPath(value, name));
     const confine = this.#confine;
-    if (confine !== null && display !== confine && !display.startsWith(confine.endsWith("/") ? confine : `${confine}/`)) {
+    if (confine !== null && display !== confine && !display.startsWith(confine.endsWith(this.#sep) ? confine : `${confine}${this.#sep}`)) {
       throw escapeError(String(value), confine);
     }
     if (typeof value === "string") {
@@ -157,7 +156,7 @@ export class FsPaths {
     const confine = this.#confine;
     if (confine === null) return { relative: display, display };
     if (display === confine) return { relative: "", display };
-    return { relative: display.slice(confine.endsWith("/") ? confine.length : confine.length + 1), display };
+    return { relative: display.slice(confine.endsWith(this.#sep) ? confine.length : confine.length + 1), display };
   }
 
   /** Moves the working directory to `place` (checked to be a directory by the caller). */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { AdviceName } from "../ffi/constants.ts";
+import type { AdviceName } from "../os/platform.ts";
 import {
   assertChoice,
   assertOptionalBoolean,

@@ -6,24 +6,22 @@
  * @module
  */
 
-import { ClosedError, errnoError, FileTruncatedError, MmapError } from "../errors.ts";
-import type { AdviceName } from "../ffi/constants.ts";
-import type { Libc } from "../ffi/libc.ts";
-import { libc as activeLibc } from "../ffi/mod.ts";
+import { ClosedError, FileTruncatedError, MmapError } from "../errors.ts";
+import type { AdviceName, Platform } from "../os/platform.ts";
+import { platform as activePlatform } from "../os/mod.ts";
 import { unrefInterval } from "../ffi/timers.ts";
 import {
   assertByteCount, assertChoice, assertOptionalBoolean, assertOptionalByteCount, assertSafeInteger, assertUint8Array, optionsObject,
   toBytes, toPath,
 } from "../validate.ts";
-import { errnoNumber, FileDescriptor, type Opener } from "./file_descriptor.ts";
-import type { FileStat } from "../ffi/libc.ts";
+import { FileDescriptor, type Opener } from "./file_descriptor.ts";
+import type { FileStat } from "../os/platform.ts";
 import { type Advice, type MapOptions, type Mode, resolveMapOptions, type ResolvedMapOptions } from "./map_options.ts";
 import { Durability } from "./durability.ts";
 import { GrowableSharedMemory } from "./growable_shared_memory.ts";
 import { MappedRegion } from "./mapped_region.ts";
 import type { Mapping } from "../mapping.ts";
 import { RegionWaits, type WaitResult } from "../shm/wait_notify.ts";
-import { probeAdvice } from "./advice_probe.ts";
 import { readableFrom, type StreamRange, writableTo } from "./streams.ts";
 import { TypedAccess, type ValueSlot } from "./typed_access.ts";
 import { assertSameFile, checkDescriptor, forbidCloning, type SharedMappedFile } from "../sharing.ts";
@@ -58,7 +56,7 @@ let claimedRange: (file: MappedFile) => boolean;
 
 /** Set by MappedFile's static block: builds a handle over a shared mapping. */
 let adoptMapping: (
-  libc: Libc,
+  platform: Platform,
   path: string,
   options: ResolvedMapOptions,
   region: MappedRegion,
@@ -103,7 +101,7 @@ let openMapped: (path: string, options: MapOptions | undefined, opener: Opener) 
  * ```
  */
 export class MappedFile extends TypedAccess implements Disposable {
-  readonly #libc: Libc;
+  readonly #platform: Platform;
   readonly #file: FileDescriptor | null;
   readonly #options: ResolvedMapOptions;
   readonly #region: MappedRegion;
@@ -123,8 +121,8 @@ export class MappedFile extends TypedAccess implements Disposable {
   /** Made on the first wait or notify: most handles never wait, and a warm open makes one handle. */
   #waits: RegionWaits | null = null;
   static {
-    adoptMapping = (libc, path, options, region, identity) => {
-      const handle = new MappedFile(libc, null, options, region, true);
+    adoptMapping = (platform, path, options, region, identity) => {
+      const handle = new MappedFile(platform, null, options, region, true);
       handle.#sharedPath = path;
       handle.#identity = identity;
       return handle;
@@ -146,14 +144,14 @@ export class MappedFile extends TypedAccess implements Disposable {
   readonly mode: Mode;
 
   private constructor(
-    libc: Libc,
+    platform: Platform,
     file: FileDescriptor | null,
     options: ResolvedMapOptions,
     region: MappedRegion,
     shared: boolean,
   ) {
     super();
-    this.#libc = libc;
+    this.#platform = platform;
     this.#file = file;
     this.#options = options;
     this.#region = region;
@@ -172,7 +170,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     if (this.#waits) return this.#waits;
     const handle = this;
     const wordAt = (byteOffset: number) => this.#region.ensure(byteOffset, byteOffset + 4);
-    return this.#waits = new RegionWaits(this.#libc, {
+    return this.#waits = new RegionWaits(this.#platform, {
       get description() {
         return handle.path ? `MappedFile "${handle.path}"` : "MappedFile";
       },
@@ -217,10 +215,10 @@ export class MappedFile extends TypedAccess implements Disposable {
   }
 
   static #open(filePath: string, options: MapOptions | undefined, opener?: Opener): { file: MappedFile; stat: FileStat } {
-    const libc = activeLibc();
-    const resolved = resolveMapOptions(options, libc.pageSize());
+    const platform = activePlatform();
+    const resolved = resolveMapOptions(options, platform.pageSize);
     const write = resolved.mode === "readwrite";
-    const file = FileDescriptor.open(libc, filePath, {
+    const file = FileDescriptor.open(platform, filePath, {
       write,
       create: resolved.create,
       exclusive: resolved.exclusive,
@@ -232,7 +230,7 @@ export class MappedFile extends TypedAccess implements Disposable {
     try {
       file.assertMappableSize();
       const size = rangeSize(file, resolved, originalSize);
-      region = new MappedRegion(libc, {
+      region = new MappedRegion(platform, {
         fd: file.fd,
         fileOffset: resolved.offset,
         writable: resolved.mode !== "readonly",
@@ -246,13 +244,13 @@ export class MappedFile extends TypedAccess implements Disposable {
       }, size);
       region.mapInitial();
       if (resolved.lock) region.lock();
-      const mapped = new MappedFile(libc, file, resolved, region, resolved.mode !== "copyonwrite");
+      const mapped = new MappedFile(platform, file, resolved, region, resolved.mode !== "copyonwrite");
       if (file.openedStat.size !== originalSize) mapped.#durability.sizeChanged();
       return { file: mapped, stat };
     } catch (error) {
       region?.release();
       // Undo what open did: a grown file gets its old size back, a new one goes.
-      if (!file.created) restoreSize(libc, file, originalSize);
+      if (!file.created) restoreSize(platform, file, originalSize);
       file.discard();
       throw error;
     }
@@ -281,10 +279,10 @@ export class MappedFile extends TypedAccess implements Disposable {
     assertByteCount(size, "size");
     const { shared = false } = optionsObject(options, "options", ["shared"]);
     assertOptionalBoolean(shared, "shared");
-    const libc = activeLibc();
-    const resolved = resolveMapOptions({ mode: "readwrite", sync: "never" }, libc.pageSize());
-    const memory = shared ? GrowableSharedMemory.create(libc, size) : null;
-    const region = new MappedRegion(libc, {
+    const platform = activePlatform();
+    const resolved = resolveMapOptions({ mode: "readwrite", sync: "never" }, platform.pageSize);
+    const memory = shared ? GrowableSharedMemory.create(platform, size) : null;
+    const region = new MappedRegion(platform, {
       fd: memory?.fd ?? -1, fileOffset: 0, writable: true, shared, populate: false, hugePages: false,
       absorbWrites: false, window: 0, syncBeforeSlide: false, path: null,
     }, size);
@@ -294,7 +292,7 @@ export class MappedFile extends TypedAccess implements Disposable {
       memory?.close();
       throw error;
     }
-    const mapped = new MappedFile(libc, null, resolved, region, shared);
+    const mapped = new MappedFile(platform, null, resolved, region, shared);
     mapped.#memory = memory;
     return mapped;
   }
@@ -351,7 +349,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    */
   static supportsAdvice(advice: Advice): boolean {
     assertChoice(advice, ADVICE_NAMES, "advice");
-    return probeAdvice(activeLibc(), advice);
+    return activePlatform().supportsAdvice(advice);
   }
 
   /** The path of the file, or `null` for anonymous memory. */
@@ -538,13 +536,12 @@ export class MappedFile extends TypedAccess implements Disposable {
     assertOptionalByteCount(length, "length");
     this.#assertStartInRange(offset);
     const span = length ?? this.size - offset;
-    const number = this.#libc.constants.advice[advice];
-    if (number === undefined) {
+    if (!this.#platform.adviceKnown(advice)) {
       throw new MmapError(`EINVAL: madvise "${advice}" is not available on this platform`, {
-        code: "EINVAL", errno: 22, syscall: "madvise", path: this.path,
+        code: "EINVAL", errno: this.#platform.error("EINVAL", "madvise", null).errno, syscall: "madvise", path: this.path,
       });
     }
-    if (this.size > 0 && span > 0) this.#region.advise(offset, span, number);
+    if (this.size > 0 && span > 0) this.#region.advise(offset, span, advice);
   }
 
   /**
@@ -613,7 +610,9 @@ export class MappedFile extends TypedAccess implements Disposable {
     const file = this.#file ?? this.#memory;
     const fileSize = file ? file.stat().size : 0;
     const newEnd = this.#fileOffset + newSize;
-    if (newSize > old) {
+    if (file && this.#platform.viewsPinFileSize && (newEnd > fileSize || this.#fileOffset + old >= fileSize)) {
+      this.#resizeUnmapped(file, newSize, newEnd);
+    } else if (newSize > old) {
       const grows = file !== null && newEnd > fileSize;
       if (grows) file.setSize(newEnd);
       try {
@@ -639,6 +638,33 @@ export class MappedFile extends TypedAccess implements Disposable {
       }
     }
     if (this.#options.sync === "immediate") this.#durability.flush(0, this.size, false);
+  }
+
+  /**
+   * Resizes where a mapped view pins the file's size (Windows): the views go
+   * first, then the file takes its new size, then the range is mapped again.
+   * When the file keeps its size the range is mapped again as it was.
+   */
+  #resizeUnmapped(file: FileDescriptor | GrowableSharedMemory, newSize: number, newEnd: number): void {
+    const locked = this.#region.locked;
+    const remapAs = (): void => {
+      this.#region.mapInitial();
+      if (locked) this.#region.lock();
+    };
+    const releaseError = this.#region.release();
+    if (releaseError) {
+      remapAs();
+      throw releaseError;
+    }
+    try {
+      file.setSize(newEnd);
+    } catch (error) {
+      remapAs();
+      throw error;
+    }
+    this.#region.resize(newSize);
+    remapAs();
+    this.#durability.sizeChanged();
   }
 
   /**
@@ -725,7 +751,7 @@ export class MappedFile extends TypedAccess implements Disposable {
    * the descriptor. Closing it lets go of exactly what it holds.
    */
   #claim(): MappedFile {
-    const libc = this.#libc;
+    const platform = this.#platform;
     const ownMapping = this.#region.windowed || (this.mode === "readwrite" && this.#file !== null);
     const file = this.#file?.retain() ?? null;
     const shared = ownMapping ? null : this.#region.shareWhole();
@@ -734,14 +760,14 @@ export class MappedFile extends TypedAccess implements Disposable {
     try {
       const options = resolveMapOptions(
         { mode: "readonly", offset: this.#fileOffset, checked: this.#options.checked },
-        libc.pageSize(),
+        platform.pageSize,
       );
-      region = new MappedRegion(libc, {
+      region = new MappedRegion(platform, {
         fd: file?.fd ?? -1, fileOffset: this.#fileOffset, writable: false, shared: true, populate: false,
         hugePages: false, absorbWrites: false, window: ownMapping ? this.#options.window : 0, syncBeforeSlide: false, path: this.path,
       }, this.size, shared ?? undefined);
       if (!shared) region.mapInitial();
-      const claim = new MappedFile(libc, file, { ...options, window: this.#options.window }, region, true);
+      const claim = new MappedFile(platform, file, { ...options, window: this.#options.window }, region, true);
       claim.#sharedPath = this.path;
       claim.#owner = this;
       this.#claims++;
@@ -899,30 +925,19 @@ export class MappedFile extends TypedAccess implements Disposable {
    */
   #writesThrough(): boolean {
     return this.#file !== null && this.mode === "readwrite" && this.#options.sync !== "immediate" &&
-      this.#libc.pwrite !== undefined;
+      this.#platform.writeAt !== undefined;
   }
 
   /**
-   * pwrite of all of `bytes` at range offset `offset`; the next flush fsyncs them.
+   * Writes all of `bytes` to the file at range offset `offset`, past the
+   * mapping; the next flush fsyncs them.
    *
-   * @throws {MmapError} When pwrite fails (EIO, ENOSPC…); bytes before the failure may have been written.
+   * @throws {MmapError} When the write fails (EIO, ENOSPC…); bytes before the failure may have been written.
    */
   #writeToFile(bytes: Uint8Array, offset: number): void {
-    const libc = this.#libc;
-    const fd = this.#file!.fd;
     // Marked first: a write that fails half-way still leaves bytes to flush.
     this.#durability.wroteToFile();
-    let done = 0;
-    while (done < bytes.length) {
-      const wrote = libc.pwrite!(fd, done === 0 ? bytes : bytes.subarray(done), this.#fileOffset + offset + done);
-      if (wrote <= 0) {
-        // A regular file never takes 0 bytes of a non-empty write; do not spin on one that does.
-        const errno = wrote === 0 ? errnoNumber(libc, "EIO") : libc.errno;
-        if (libc.constants.errnoNames[errno] === "EINTR") continue;
-        throw errnoError(errno, libc.constants.errnoNames, "pwrite", this.path);
-      }
-      done += wrote;
-    }
+    this.#platform.writeAt!(this.#file!.fd, bytes, this.#fileOffset + offset, this.path);
   }
 
   #periodicSync(): void {
@@ -996,23 +1011,23 @@ export class MappedFile extends TypedAccess implements Disposable {
  *
  * @example
  * ```ts ignore
- * const handle = mappedFileSharing(libc(), "/data/file.bin", cached.share(), cached.identity);
+ * const handle = mappedFileSharing(platform(), "/data/file.bin", cached.share(), cached.identity);
  * ```
  */
 export function mappedFileSharing(
-  libc: Libc,
+  platform: Platform,
   path: string,
   mapping: Mapping,
   identity: FileIdentity,
   options: Pick<MapOptions, "populate" | "hugePages"> = {},
 ): MappedFile {
-  const resolved = resolveMapOptions({ ...options, mode: "readonly" }, libc.pageSize());
-  const region = new MappedRegion(libc, {
+  const resolved = resolveMapOptions({ ...options, mode: "readonly" }, platform.pageSize);
+  const region = new MappedRegion(platform, {
     // No descriptor: the region starts with the whole mapping and never maps again.
     fd: -1, fileOffset: 0, writable: false, shared: true, populate: resolved.populate,
     hugePages: resolved.hugePages, absorbWrites: true, window: 0, syncBeforeSlide: false, path,
   }, mapping.length, mapping);
-  return adoptMapping(libc, path, resolved, region, identity);
+  return adoptMapping(platform, path, resolved, region, identity);
 }
 
 /**
@@ -1088,9 +1103,10 @@ function rangeSize(file: FileDescriptor, resolved: ResolvedMapOptions, fileSize:
   return length;
 }
 
-function restoreSize(libc: Libc, file: FileDescriptor, size: number): void {
-  const now = libc.fstat(file.fd);
-  if (now && now.size !== size) libc.ftruncate(file.fd, size);
+function restoreSize(platform: Platform, file: FileDescriptor, size: number): void {
+  try {
+    if (platform.stat(file.fd, file.path).size !== size) platform.truncateFile(file.fd, size, file.path);
+  } catch { /* best effort, while the caller is already throwing */ }
 }
 
 const dataViews = new WeakMap<ArrayBufferLike, DataView>();

@@ -16,13 +16,13 @@
  */
 
 import type { MmapError } from "../errors.ts";
-import type { Libc } from "../ffi/libc.ts";
+import type { AdviceName, FileHandle, Platform } from "../os/platform.ts";
 import { Mapping } from "../mapping.ts";
 
 /** How a region maps its file. */
 export interface RegionOptions {
-  /** Descriptor, or -1 for anonymous memory. */
-  readonly fd: number;
+  /** File, or -1 for anonymous memory. */
+  readonly fd: FileHandle;
   /** File offset of byte 0 of the region. */
   readonly fileOffset: number;
   readonly writable: boolean;
@@ -40,7 +40,7 @@ export interface RegionOptions {
 
 /** The mapped bytes of a file range. */
 export class MappedRegion {
-  readonly #libc: Libc;
+  readonly #platform: Platform;
   readonly #options: RegionOptions;
   readonly #pageSize: number;
   #size: number;
@@ -84,10 +84,10 @@ export class MappedRegion {
   onSyncFailure: ((error: MmapError) => void) | undefined;
 
   /** `initial`, when given, is a mapping of the whole region this region takes over. */
-  constructor(libc: Libc, options: RegionOptions, size: number, initial?: Mapping) {
-    this.#libc = libc;
+  constructor(platform: Platform, options: RegionOptions, size: number, initial?: Mapping) {
+    this.#platform = platform;
     this.#options = options;
-    this.#pageSize = libc.pageSize();
+    this.#pageSize = platform.pageSize;
     this.#size = size;
     this.#mapping = initial ?? null;
   }
@@ -231,7 +231,7 @@ export class MappedRegion {
   /** Maps `length` bytes from region offset `windowStart`, locked when the region is. */
   #map(windowStart: number, length: number): Mapping {
     const options = this.#options;
-    const mapping = Mapping.map(this.#libc, {
+    const mapping = Mapping.map(this.#platform, {
       fd: options.fd,
       fileOffset: options.fileOffset + windowStart,
       length,
@@ -408,7 +408,7 @@ export class MappedRegion {
   }
 
   /** madvise of `[start, start + length)` clipped to what is mapped now. */
-  advise(start: number, length: number, advice: number): void {
+  advise(start: number, length: number, advice: AdviceName): void {
     const { mapping, start: offset } = this.#forCopy(Math.min(start, Math.max(this.#size - 1, 0)));
     const from = Math.max(start, offset);
     const to = Math.min(start + length, offset + mapping.length);

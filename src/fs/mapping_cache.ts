@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { Libc } from "../ffi/libc.ts";
+import type { Platform } from "../os/platform.ts";
 import { Mapping } from "../mapping.ts";
 import { addMappingReclaimer, type MappingReclaimer } from "../mapping_budget.ts";
 import { FileDescriptor, type Opener } from "./file_descriptor.ts";
@@ -96,7 +96,7 @@ export interface CacheEntry {
  *
  * @example
  * ```ts ignore
- * cache.load(libc(), "/srv/link.html", { file: "/srv/real.html", populate: true });
+ * cache.load(platform(), "/srv/link.html", { file: "/srv/real.html", populate: true });
  * ```
  */
 export interface LoadOptions {
@@ -138,8 +138,8 @@ export interface CacheStats {
  * @example
  * ```ts ignore
  * const cache = new MappingCache({ maxFiles: 100 });
- * const entry = cache.lookup(path, statOf) ?? cache.load(libc(), path);
- * const handle = entry && mappedFileSharing(libc(), entry.file, entry.mapping.share(), entry.identity);
+ * const entry = cache.lookup(path, statOf) ?? cache.load(platform(), path);
+ * const handle = entry && mappedFileSharing(platform(), entry.file, entry.mapping.share(), entry.identity);
  * ```
  */
 export class MappingCache implements MappingReclaimer {
@@ -215,7 +215,7 @@ export class MappingCache implements MappingReclaimer {
   }
 
   /**
-   * Opens and maps `path` (or `options.file`) whole, read-only, through `libc`
+   * Opens and maps `path` (or `options.file`) whole, read-only, through `platform`
    * (the mapping keeps it for its unmap), and caches it
    * under `path`. The identity comes from fstat of the very descriptor mapped,
    * so it always describes what is mapped. Returns `undefined`, caching
@@ -224,15 +224,15 @@ export class MappingCache implements MappingReclaimer {
    *
    * @throws {MmapError} When the file cannot be opened or mapped (ENOENT, EISDIR, ELOOP…).
    */
-  load(libc: Libc, path: string, options: LoadOptions = {}, checker?: unknown): CacheEntry | undefined {
+  load(platform: Platform, path: string, options: LoadOptions = {}, checker?: unknown): CacheEntry | undefined {
     if (this.#maxFiles === 0) return undefined;
     const file = options.file ?? path;
-    const descriptor = FileDescriptor.open(libc, file, { write: false }, options.opener);
+    const descriptor = FileDescriptor.open(platform, file, { write: false }, options.opener);
     let entry: CacheEntry | undefined;
     try {
       const { size, mtimeNs, ino, dev } = descriptor.openedStat;
       if (size > 0 && size <= this.#maxBytes) {
-        const mapping = Mapping.map(libc, {
+        const mapping = Mapping.map(platform, {
           // A stray write through a handle's view stays in this process (see MapOptions.strictReadonly).
           fd: descriptor.fd, fileOffset: 0, length: size, writable: false, shared: true, absorbWrites: true,
           populate: options.populate ?? false, hugePages: options.hugePages ?? false, path: file,

@@ -6,22 +6,17 @@
  * @module
  */
 
-import { ClosedError, errnoError } from "../errors.ts";
-import type { Libc } from "../ffi/libc.ts";
-import { libc as activeLibc } from "../ffi/mod.ts";
+import { ClosedError } from "../errors.ts";
+import { platform as activePlatform } from "../os/mod.ts";
+import type { DirectoryRoot } from "../os/platform.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { pageSize } from "../page_size.ts";
 import {
   assertByteCount, assertChoice, assertOptionalPermissions, assertOwnerId, assertPermissions, assertTime, optionsObject, toBytes,
   toPath,
 } from "../validate.ts";
-import { DirectoryRoot, FOLLOW } from "./directory_root.ts";
 import type { Opener } from "./file_descriptor.ts";
-import { type DirEntry, fileInfo, type FileInfo } from "./fs_info.ts";
-import {
-  chmodAt, chownAt, mkdirAt, readDirAt, readFileAt, removeAllAt, removeAt, renameAt, statAt, syncDirectoryOf, utimesAt,
-  writeFileAt,
-} from "./fs_operations.ts";
+import { type DirEntry, dirEntry, fileInfo, type FileInfo } from "./fs_info.ts";
 import { FsPaths, type Place } from "./fs_paths.ts";
 import { type MapOptions, resolveMapOptions } from "./map_options.ts";
 import { checkMemMapFSOptions, checkMkdirOptions, type MemMapFSOptions } from "./memmapfs_options.ts";
@@ -111,12 +106,12 @@ export class MemMapFS implements Disposable {
     this.#defaults = defaults;
     this.#shared = { limits: cache, cache: null, handles: new OpenHandles() };
     if (root === undefined) {
-      this.#root = DirectoryRoot.unconfined(activeLibc);
+      this.#root = activePlatform().unconfinedRoot();
       this.#paths = new FsPaths(nodeBuiltins().process.cwd(), null);
     } else {
       const absolute = nodeBuiltins().path.resolve(root);
-      activeLibc().checkPathAccess(absolute, "read");
-      this.#root = DirectoryRoot.open(activeLibc, absolute);
+      activePlatform().checkPathAccess(absolute, "read");
+      this.#root = activePlatform().openRoot(absolute);
       this.#paths = new FsPaths(absolute, absolute);
       forgottenRoots.register(this, this.#root, this);
     }
@@ -140,11 +135,11 @@ export class MemMapFS implements Disposable {
       // A hit is a read too: the permission model is asked on every open, so a grant
       // revoked since the file was cached (Deno.permissions.revokeSync) is honoured
       // even when the cache's validateAfterMs lets the hit skip its stat.
-      activeLibc().checkPathAccess(display, "read");
+      activePlatform().checkPathAccess(display, "read");
       const entry = cache.lookup(display, this.#identityOf, this.#root) ?? this.#load(cache, this.#paths.placeOf(display), merged);
       if (entry) {
         // Counted by the shared mapping's holders (see #load): nothing to remember per handle.
-        return mappedFileSharing(activeLibc(), entry.file, entry.mapping.share(), entry.identity, {
+        return mappedFileSharing(activePlatform(), entry.file, entry.mapping.share(), entry.identity, {
           populate: merged.populate, hugePages: merged.hugePages,
         });
       }
@@ -227,7 +222,7 @@ export class MemMapFS implements Disposable {
   readFile(path: string | URL): Uint8Array {
     const place = this.#locate(path);
     this.#check(place, "read");
-    return readFileAt(activeLibc(), this.#root, place);
+    return this.#root.readFile(place);
   }
 
   /**
@@ -241,7 +236,7 @@ export class MemMapFS implements Disposable {
     const bytes = toBytes(data, "data");
     const place = this.#locate(path);
     this.#check(place, "write");
-    writeFileAt(activeLibc(), this.#root, place, bytes, this.#defaults.permissions ?? 0o600);
+    this.#root.writeFile(place, bytes, this.#defaults.permissions ?? 0o600);
     this.#shared.cache?.invalidate(place.display);
   }
 
@@ -249,7 +244,7 @@ export class MemMapFS implements Disposable {
   stat(path: string | URL): FileInfo {
     const place = this.#locate(path);
     this.#check(place, "read");
-    return fileInfo(statAt(activeLibc(), this.#root, place, true), activeLibc().constants);
+    return fileInfo(this.#root.stat(place, true));
   }
 
   /**
@@ -259,7 +254,7 @@ export class MemMapFS implements Disposable {
   lstat(path: string | URL): FileInfo {
     const place = this.#locate(path);
     this.#check(place, "read");
-    return fileInfo(statAt(activeLibc(), this.#root, place, false), activeLibc().constants);
+    return fileInfo(this.#root.stat(place, false));
   }
 
   /**
@@ -271,7 +266,7 @@ export class MemMapFS implements Disposable {
     const place = this.#locate(path);
     this.#check(place, "read");
     try {
-      statAt(activeLibc(), this.#root, place, true);
+      this.#root.stat(place, true);
       return true;
     } catch (error) {
       // Missing, or a parent that is not a directory, or a link loop: not there.
@@ -285,7 +280,7 @@ export class MemMapFS implements Disposable {
   readDir(path: string | URL = "."): DirEntry[] {
     const place = this.#locate(path);
     this.#check(place, "read");
-    return readDirAt(activeLibc(), this.#root, place);
+    return this.#root.readDir(place).map(dirEntry);
   }
 
   /**
@@ -298,7 +293,7 @@ export class MemMapFS implements Disposable {
     const { recursive, mode } = checkMkdirOptions(options);
     const place = this.#locate(path);
     this.#check(place, "write");
-    mkdirAt(activeLibc(), this.#root, place, mode, recursive);
+    this.#root.mkdir(place, mode, recursive);
   }
 
   /**
@@ -308,7 +303,7 @@ export class MemMapFS implements Disposable {
   remove(path: string | URL): void {
     const place = this.#locate(path);
     this.#check(place, "write");
-    removeAt(activeLibc(), this.#root, place);
+    this.#root.remove(place);
     this.#shared.cache?.invalidate(place.display);
   }
 
@@ -316,7 +311,7 @@ export class MemMapFS implements Disposable {
   removeAll(path: string | URL): void {
     const place = this.#locate(path);
     this.#check(place, "write");
-    removeAllAt(activeLibc(), this.#root, place);
+    this.#root.removeAll(place);
     this.#shared.cache?.invalidateTree(place.display);
   }
 
@@ -332,7 +327,7 @@ export class MemMapFS implements Disposable {
     const target = this.#locate(to, "to");
     this.#check(source, "write");
     this.#check(target, "write");
-    renameAt(activeLibc(), this.#root, source, target);
+    this.#root.rename(source, target);
     this.#shared.cache?.invalidateTree(source.display);
     this.#shared.cache?.invalidateTree(target.display);
   }
@@ -349,20 +344,10 @@ export class MemMapFS implements Disposable {
     assertByteCount(size, "size");
     const place = this.#locate(path);
     this.#check(place, "write");
-    const libc = activeLibc();
-    const c = libc.constants;
-    const fd = this.#root.open(place.relative, c.O_WRONLY | c.O_CLOEXEC | c.O_NONBLOCK, 0, place.display);
-    if (fd < 0) throw errnoError(-fd, c.errnoNames, this.#root.failedCall, place.display);
-    try {
-      // Everything below is about this descriptor: the file checked is the file cut.
-      const stat = libc.fstat(fd);
-      if (!stat) throw errnoError(libc.errno, c.errnoNames, "fstat", place.display);
-      if ((stat.mode & c.S_IFMT) !== c.S_IFREG) throw errnoError(errnoNumberOf(libc, "EINVAL"), c.errnoNames, "truncate", place.display);
-      this.#shared.handles.assertNoneReachingPast(stat, size, place.display, "truncate");
-      if (libc.ftruncate(fd, size) !== 0) throw errnoError(libc.errno, c.errnoNames, "ftruncate", place.display);
-    } finally {
-      libc.close(fd);
-    }
+    // Where a mapped view pins a file's size (Windows), the cache lets its view go first.
+    if (activePlatform().viewsPinFileSize) this.#shared.cache?.invalidate(place.display);
+    // The file checked against the open handles is the file cut.
+    this.#root.truncate(place, size, (stat) => this.#shared.handles.assertNoneReachingPast(stat, size, place.display, "truncate"));
     this.#shared.cache?.invalidate(place.display);
   }
 
@@ -375,7 +360,7 @@ export class MemMapFS implements Disposable {
     assertPermissions(mode, "mode");
     const place = this.#locate(path);
     this.#check(place, "write");
-    chmodAt(activeLibc(), this.#root, place, mode);
+    this.#root.chmod(place, mode);
   }
 
   /**
@@ -388,7 +373,7 @@ export class MemMapFS implements Disposable {
     assertOwnerId(gid, "gid");
     const place = this.#locate(path);
     this.#check(place, "write");
-    chownAt(activeLibc(), this.#root, place, uid, gid);
+    this.#root.chown(place, uid, gid);
   }
 
   /** Sets access and modification times (a `Date`, or seconds since the epoch). */
@@ -397,17 +382,15 @@ export class MemMapFS implements Disposable {
     assertTime(mtime, "mtime");
     const place = this.#locate(path);
     this.#check(place, "write");
-    utimesAt(activeLibc(), this.#root, place, toNanoseconds(atime), toNanoseconds(mtime));
+    this.#root.utimes(place, toNanoseconds(atime), toNanoseconds(mtime));
   }
 
   /** Changes the directory relative paths resolve against (for this file system only). */
   chdir(path: string | URL): void {
     const place = this.#locate(path);
     this.#check(place, "read");
-    const libc = activeLibc();
-    const c = libc.constants;
-    const stat = statAt(libc, this.#root, place, true);
-    if ((stat.mode & c.S_IFMT) !== c.S_IFDIR) throw errnoError(errnoNumberOf(libc, "ENOTDIR"), c.errnoNames, "fstatat", place.display);
+    const stat = this.#root.stat(place, true);
+    if (stat.kind !== "directory") throw activePlatform().error("ENOTDIR", "fstatat", place.display);
     this.#paths.chdir(place);
   }
 
@@ -438,7 +421,7 @@ export class MemMapFS implements Disposable {
     this.#check(place, "read");
     let root: DirectoryRoot;
     try {
-      root = this.#root.confined ? this.#root.openBelow(place.relative, place.display) : DirectoryRoot.open(activeLibc, place.display);
+      root = this.#root.confined ? this.#root.openBelow(place) : activePlatform().openRoot(place.display);
     } catch (error) {
       // A file where a directory should be is a mistake; a name swapped under us mid-open stays an MmapError.
       if ((error as { code?: unknown }).code === "ENOTDIR" && this.#isNonDirectory(place)) {
@@ -495,9 +478,8 @@ export class MemMapFS implements Disposable {
   }
 
   #isNonDirectory(place: Place): boolean {
-    const libc = activeLibc();
     try {
-      return (statAt(libc, this.#root, place, true).mode & libc.constants.S_IFMT) !== libc.constants.S_IFDIR;
+      return this.#root.stat(place, true).kind !== "directory";
     } catch {
       return false;
     }
@@ -505,9 +487,9 @@ export class MemMapFS implements Disposable {
 
   /** Asks the runtime's permission model, which FFI bypasses, about the path as text. */
   #check(place: Place, access: "read" | "write"): void {
-    const libc = activeLibc();
-    libc.checkPathAccess(place.display, "read");
-    if (access === "write") libc.checkPathAccess(place.display, "write");
+    const platform = activePlatform();
+    platform.checkPathAccess(place.display, "read");
+    if (access === "write") platform.checkPathAccess(place.display, "write");
   }
 
   #cache(): MappingCache | null {
@@ -524,27 +506,26 @@ export class MemMapFS implements Disposable {
    * file system that can reach that very file (same device and inode).
    */
   readonly #identityOf = (display: string): FileIdentity | undefined => {
-    const libc = activeLibc();
-    const c = libc.constants;
+    const platform = activePlatform();
     // The path open() asked the permission model about (the same answer, remembered).
-    const checked = libc.checkPathAccess(display, "read");
+    const checked = platform.checkPathAccess(display, "read");
     let stat;
-    if (!this.#root.confined) stat = libc.stat(checked);
+    if (!this.#root.confined) stat = platform.statPath(checked);
     else {
       try {
-        stat = statAt(libc, this.#root, this.#paths.placeOf(display), true);
+        stat = this.#root.stat(this.#paths.placeOf(display), true);
       } catch {
         return undefined;
       }
     }
-    if (!stat || (stat.mode & c.S_IFMT) !== c.S_IFREG) return undefined;
+    if (!stat || stat.kind !== "file") return undefined;
     return stat;
   };
 
   /** Maps `place` into the cache; `undefined` for an empty or too large file. */
   #load(cache: MappingCache, place: Place, options: MapOptions): CacheEntry | undefined {
     const { populate, hugePages } = options;
-    const entry = cache.load(activeLibc(), place.display, { opener: this.#opener(place), populate, hugePages }, this.#root);
+    const entry = cache.load(activePlatform(), place.display, { opener: this.#opener(place), populate, hugePages }, this.#root);
     // Every handle made from this entry holds its mapping: truncate() counts them by that.
     if (entry) this.#shared.handles.addShared({ mapping: entry.mapping, ownerHolds: () => cache.holds(entry) }, entry.identity);
     return entry;
@@ -565,19 +546,13 @@ export class MemMapFS implements Disposable {
   #opener(place: Place): Opener {
     const root = this.#root;
     return {
-      open: (flags, mode) => root.open(place.relative, flags, mode, place.display),
-      failedCall: () => root.failedCall,
+      open: (request) => root.openFile(place, request),
       remove: () => {
         try {
-          removeAt(activeLibc(), root, place);
+          root.remove(place);
         } catch { /* the error that made us undo is the one to report */ }
       },
-      syncDirectory: () => root.at(place.relative, (dirFd: number, name: string) => {
-        const libc = activeLibc();
-        const stat = libc.fstatat(dirFd, name, libc.constants.AT_SYMLINK_NOFOLLOW);
-        if (stat && (stat.mode & libc.constants.S_IFMT) === libc.constants.S_IFLNK) return FOLLOW;
-        syncDirectoryOf(libc, dirFd, name, place.display);
-      }, place.display),
+      syncDirectory: () => root.syncParentDirectory(place),
     };
   }
 }
@@ -589,7 +564,3 @@ function toNanoseconds(time: Date | number): bigint {
   return BigInt(whole) * 1_000_000_000n + BigInt(Math.round((time - whole) * 1e9));
 }
 
-function errnoNumberOf(libc: Libc, name: string): number {
-  for (const [number, candidate] of Object.entries(libc.constants.errnoNames)) if (candidate === name) return Number(number);
-  throw new Error(`Unknown errno name ${name}`);
-}

@@ -19,7 +19,7 @@
  */
 
 import { UnsupportedRuntimeError } from "../errors.ts";
-import type { Libc } from "../ffi/libc.ts";
+import type { Platform } from "../os/platform.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 
 /** The kernel's id of a thread with the low 32 bits of its start time. */
@@ -33,14 +33,14 @@ export interface OwnerIdentity {
 let self: OwnerIdentity | undefined;
 
 /** This thread's identity (module state is per thread: each worker has its own). */
-export function currentOwner(libc: Libc): OwnerIdentity {
+export function currentOwner(platform: Platform): OwnerIdentity {
   if (self) return self;
-  if (!libc.gettid) {
+  if (!platform.threadId) {
     throw new UnsupportedRuntimeError(
-      `Cross-process locks are not supported on this platform (${libc.constants.name}) yet: they need Linux's gettid and futex`,
+      `Cross-process locks are not supported on this platform (${platform.label}) yet: they need Linux's gettid and futex`,
     );
   }
-  const tid = libc.gettid();
+  const tid = platform.threadId();
   self = { tid, startTime: startTimeOf(tid) ?? 0 };
   return self;
 }
@@ -64,9 +64,9 @@ export function startTimeOf(tid: number): number | undefined {
  * Whether the thread `tid` still runs. With `startTime` (not 0), a thread of
  * that id that started at another time counts as dead: the id was reused.
  */
-export function ownerAlive(libc: Libc, tid: number, startTime = 0): boolean {
+export function ownerAlive(platform: Platform, tid: number, startTime = 0): boolean {
   if (tid === 0) return false;
-  if (libc.kill(tid, 0) !== 0 && libc.errno === libc.constants.futex?.ESRCH) return false;
+  if (!platform.processExists(tid)) return false;
   // Alive, or EPERM: exists but belongs to another user.
   if (startTime === 0) return true;
   const now = startTimeOf(tid);

@@ -1,16 +1,16 @@
 /**
  * What a `SharedMemory` region is backed by, opened safely: a POSIX
- * shared-memory object (`shm_open`) or a file, the check that refuses one a
+ * shared-memory object (by name) or a file, the check that refuses one a
  * stranger could have planted or may tamper with, and the mapping over it.
  *
  * @module
  */
 
-import { errnoError, MmapError } from "../errors.ts";
-import type { Libc } from "../ffi/libc.ts";
-import { errnoNumber, FileDescriptor } from "../fs/file_descriptor.ts";
+import { MmapError, UnsupportedRuntimeError } from "../errors.ts";
+import { FileDescriptor } from "../fs/file_descriptor.ts";
 import { Mapping } from "../mapping.ts";
-import { type ShmName, shmPermissionPath } from "./shm_name.ts";
+import type { Platform } from "../os/platform.ts";
+import type { ShmName } from "./shm_name.ts";
 
 /** How to open a shared-memory object. */
 export interface ShmOpenRequest {
@@ -21,50 +21,40 @@ export interface ShmOpenRequest {
   readonly readonly: boolean;
   /** Mode of an object this call creates. */
   readonly permissions: number;
+  /**
+   * Bytes of an object this call creates, where the platform fixes the size
+   * at creation (Windows); elsewhere the caller sets it after.
+   */
+  readonly size?: number;
 }
 
 /**
- * Opens a shared-memory object with `O_CLOEXEC`, learning (through `O_EXCL`)
- * whether this call created it, so that a later failure removes exactly what
- * it made and never an object someone else owns.
+ * Opens a named shared-memory object, not inherited by children, learning
+ * (through an exclusive create) whether this call created it, so that a
+ * later failure removes exactly what it made and never an object someone
+ * else owns.
  *
  * @example
  * ```ts
- * import { libc } from "../ffi/mod.ts";
+ * import { platform } from "../os/mod.ts";
  * import { parseShmName } from "./shm_name.ts";
  * const name = parseShmName("psm_example");
- * const file = openShmObject(libc(), name, { create: true, exclusive: true, readonly: false, permissions: 0o600 });
- * file.discard(); // closes it and, because this call created it, shm_unlinks it
+ * const file = openShmObject(platform(), name, { create: true, exclusive: true, readonly: false, permissions: 0o600 });
+ * file.discard(); // closes it and, because this call created it, removes its name
  * ```
  *
- * @throws {MmapError} From shm_open (EEXIST, ENOENT, EACCES, …) or fstat; ENODEV for a non-regular object.
+ * @throws {MmapError} From the open (EEXIST, ENOENT, EACCES, …) or fstat; ENODEV for a non-regular object.
  */
-export function openShmObject(libc: Libc, shmName: ShmName, request: ShmOpenRequest): FileDescriptor {
-  const c = libc.constants;
-  // FFI bypasses the runtime's permission model: an object is checked as the
-  // file it is (/dev/shm/<name>), for reading and, unless read-only, writing.
-  const asPath = shmPermissionPath(c.shmDirectory, shmName);
-  libc.checkPathAccess(asPath, "read", "shm_open");
-  if (!request.readonly) libc.checkPathAccess(asPath, "write", "shm_open");
-  // glibc adds O_NOFOLLOW and O_CLOEXEC itself; darwin does not, so say it.
-  // Where objects are files anyone may plant (/dev/shm), O_NONBLOCK keeps a
-  // FIFO from hanging the open; the type check below then refuses it. darwin's
-  // shm_open takes no other flags, and its objects are never FIFOs.
-  const nonblocking = c.shmDirectory === null ? 0 : c.O_NONBLOCK | c.O_NOCTTY;
-  const base = (request.readonly ? c.O_RDONLY : c.O_RDWR) | c.O_CLOEXEC | nonblocking;
-  let fd: number;
-  let created = false;
-  if (request.create) {
-    fd = libc.shmOpen(shmName.posixName, base | c.O_CREAT | c.O_EXCL, request.permissions);
-    created = fd >= 0;
-    if (fd < 0 && !request.exclusive && libc.errno === errnoNumber(libc, "EEXIST")) {
-      fd = libc.shmOpen(shmName.posixName, base, 0);
-    }
-  } else {
-    fd = libc.shmOpen(shmName.posixName, base, 0);
+export function openShmObject(platform: Platform, shmName: ShmName, request: ShmOpenRequest): FileDescriptor {
+  if (!platform.openSharedMemory) {
+    throw new UnsupportedRuntimeError(`Named shared memory is not supported on ${platform.displayName}; pass a path instead`);
   }
-  if (fd < 0) throw errnoError(libc.errno, c.errnoNames, "shm_open", shmName.name);
-  return FileDescriptor.adopt(libc, fd, shmName.name, created, () => libc.shmUnlink(shmName.posixName));
+  const { file, created } = platform.openSharedMemory(shmName.name, request);
+  return FileDescriptor.adopt(platform, file, shmName.name, created, () => {
+    try {
+      platform.unlinkSharedMemory?.(shmName.name);
+    } catch { /* undoing a creation: the error that made us undo is the one to report */ }
+  });
 }
 
 /**
@@ -74,11 +64,11 @@ export function openShmObject(libc: Libc, shmName: ShmName, request: ShmOpenRequ
  *
  * @example
  * ```ts
- * import { libc } from "../ffi/mod.ts";
+ * import { platform } from "../os/mod.ts";
  * import { FileDescriptor } from "../fs/file_descriptor.ts";
- * const file = FileDescriptor.open(libc(), "/etc/hostname", { write: false });
+ * const file = FileDescriptor.open(platform(), "/etc/hostname", { write: false });
  * try {
- *   assertTrusted(libc(), file); // throws EACCES: root owns it (unless this runs as root)
+ *   assertTrusted(platform(), file); // throws EACCES: root owns it (unless this runs as root)
  * } finally {
  *   file.close();
  * }
@@ -86,49 +76,42 @@ export function openShmObject(libc: Libc, shmName: ShmName, request: ShmOpenRequ
  *
  * @throws {MmapError} EACCES, naming the `trustAnyOwner` option that allows it.
  */
-export function assertTrusted(libc: Libc, file: FileDescriptor): void {
-  const { uid, mode } = file.openedStat;
-  // geteuid through libc: the runtimes' own uid calls need --allow-sys on Deno.
-  const me = libc.geteuid();
-  const reason = uid !== me
-    ? `it belongs to user ${uid}, not to this process's user ${me}`
-    : (mode & 0o022) !== 0
-    ? `group or others may write it (mode ${(mode & 0o777).toString(8).padStart(4, "0")})`
-    : undefined;
+export function assertTrusted(platform: Platform, file: FileDescriptor): void {
+  const reason = platform.untrustedReason?.(file.openedStat);
   if (reason === undefined) return;
   throw new MmapError(
     `EACCES: refusing to open "${file.path}": ${reason}; pass { trustAnyOwner: true } to open it anyway`,
-    { code: "EACCES", errno: 13, syscall: "open", path: file.path },
+    { code: "EACCES", errno: platform.error("EACCES", "open", file.path).errno, syscall: "open", path: file.path },
   );
 }
 
 /**
  * Maps `size` bytes of `file` from offset 0, or returns `null` for an empty
- * region (mmap refuses length 0).
+ * region (nothing maps 0 bytes).
  *
  * A read-only region is mapped as read-only `MappedFile`s are (the
- * `absorbWrites` request of `Mapping`): private, readable and writable, with
- * `MAP_NORESERVE`, so a stray write through `bytes` stays in this process
+ * `absorbWrites` request of `Mapping`): private, readable and writable, off
+ * the commit charge, so a stray write through `bytes` stays in this process
  * instead of killing it with SIGSEGV, and never reaches the object. Pages
  * nobody here wrote keep showing other processes' writes. Where the kernel
- * refuses that mapping it falls back to a plain `PROT_READ` shared mapping.
+ * refuses that mapping it falls back to a plain read-only shared mapping.
  *
  * @example
  * ```ts
- * import { libc } from "../ffi/mod.ts";
+ * import { platform } from "../os/mod.ts";
  * import { parseShmName } from "./shm_name.ts";
- * const file = openShmObject(libc(), parseShmName("psm_map_example"),
+ * const file = openShmObject(platform(), parseShmName("psm_map_example"),
  *   { create: true, exclusive: true, readonly: false, permissions: 0o600 });
  * file.setSize(4096, 0);
- * const mapping = mapRegion(libc(), file, 4096, false);
+ * const mapping = mapRegion(platform(), file, 4096, false);
  * mapping?.release();
  * file.discard();
  * ```
  *
  * @throws {MmapError} When mmap fails.
  */
-export function mapRegion(libc: Libc, file: FileDescriptor, size: number, readonly: boolean): Mapping | null {
+export function mapRegion(platform: Platform, file: FileDescriptor, size: number, readonly: boolean): Mapping | null {
   if (size === 0) return null;
   const request = { fd: file.fd, fileOffset: 0, length: size, path: file.path };
-  return Mapping.map(libc, { ...request, writable: !readonly, shared: true, absorbWrites: readonly });
+  return Mapping.map(platform, { ...request, writable: !readonly, shared: true, absorbWrites: readonly });
 }

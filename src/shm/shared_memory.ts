@@ -6,16 +6,15 @@
  * @module
  */
 
-import { ClosedError, errnoError, MmapError } from "../errors.ts";
-import type { Libc } from "../ffi/libc.ts";
-import { platformLabel } from "../ffi/constants.ts";
-import { libc as activeLibc } from "../ffi/mod.ts";
+import { ClosedError, MmapError } from "../errors.ts";
+import type { Platform } from "../os/platform.ts";
+import { platform as activePlatform } from "../os/mod.ts";
 import { FileDescriptor } from "../fs/file_descriptor.ts";
 import type { Mapping } from "../mapping.ts";
 import { assertByteCount, assertOptionalBoolean, assertPermissions, optionsObject, toPath } from "../validate.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
 import { assertTrusted, mapRegion, openShmObject } from "./region_backing.ts";
-import { assertShmNameFits, isFilePath, parseShmName, randomShmName, type ShmName, shmPermissionPath } from "./shm_name.ts";
+import { assertShmNameFits, isFilePath, parseShmName, randomShmName, type ShmName } from "./shm_name.ts";
 import { assertSameFile, checkDescriptor, forbidCloning, reopenInProcess, type SharedRegion } from "../sharing.ts";
 
 export type { SharedRegion } from "../sharing.ts";
@@ -105,7 +104,7 @@ const RANDOM_NAME_ATTEMPTS = 4;
  * ```
  */
 export class SharedMemory implements Disposable {
-  readonly #libc: Libc;
+  readonly #platform: Platform;
   readonly #file: FileDescriptor;
   readonly #mapping: Mapping | null;
   readonly #shmName: ShmName | null;
@@ -132,14 +131,14 @@ export class SharedMemory implements Disposable {
   }
 
   private constructor(
-    libc: Libc,
+    platform: Platform,
     file: FileDescriptor,
     shmName: ShmName | null,
     size: number,
     readonly: boolean,
     grown: boolean,
   ) {
-    this.#libc = libc;
+    this.#platform = platform;
     this.#file = file;
     this.#shmName = shmName;
     this.name = shmName?.name ?? null;
@@ -149,10 +148,10 @@ export class SharedMemory implements Disposable {
     // A shared-memory object has no disk to be durable on.
     this.#fileDirty = !shmName && (file.created || grown);
     this.#directoryDirty = !shmName && file.created;
-    this.#mapping = mapRegion(libc, file, size, readonly);
+    this.#mapping = mapRegion(platform, file, size, readonly);
     forbidCloning(this, "SharedMemory");
     const region = this;
-    this.#waits = new RegionWaits(libc, {
+    this.#waits = new RegionWaits(platform, {
       description: `SharedMemory "${this.name ?? this.path}"`,
       size,
       get closed() {
@@ -200,18 +199,18 @@ export class SharedMemory implements Disposable {
     const trust = options.trustAnyOwner ?? false;
     if (options.path !== undefined) {
       const path = toPath(options.path);
-      const libc = activeLibc();
-      const file = FileDescriptor.open(libc, path, { write: true, create: true, exclusive, permissions });
-      return SharedMemory.#sized(libc, file, null, size, trust);
+      const platform = activePlatform();
+      const file = FileDescriptor.open(platform, path, { write: true, create: true, exclusive, permissions });
+      return SharedMemory.#sized(platform, file, null, size, trust);
     }
     const given = options.name === undefined ? undefined : parseShmName(options.name);
-    const libc = activeLibc();
-    if (given) assertShmNameFits(given, libc.constants);
+    const platform = activePlatform();
+    if (given) assertShmNameFits(given, platform);
     for (let attempt = 1;; attempt++) {
       const shmName = given ?? randomShmName();
       try {
-        const file = openShmObject(libc, shmName, { create: true, exclusive, readonly: false, permissions });
-        return SharedMemory.#sized(libc, file, shmName, size, trust);
+        const file = openShmObject(platform, shmName, { create: true, exclusive, readonly: false, permissions, size });
+        return SharedMemory.#sized(platform, file, shmName, size, trust);
       } catch (error) {
         const collided = error instanceof MmapError && error.code === "EEXIST";
         if (given || !collided || attempt === RANDOM_NAME_ATTEMPTS) throw error;
@@ -220,23 +219,23 @@ export class SharedMemory implements Disposable {
   }
 
   /** Grows a new (or smaller existing) object to `size` and maps it; undoes creation on failure. */
-  static #sized(libc: Libc, file: FileDescriptor, shmName: ShmName | null, size: number, trust: boolean): SharedMemory {
+  static #sized(platform: Platform, file: FileDescriptor, shmName: ShmName | null, size: number, trust: boolean): SharedMemory {
     try {
-      if (!file.created && !trust) assertTrusted(libc, file);
+      if (!file.created && !trust) assertTrusted(platform, file);
       const existing = file.openedStat.size;
       // Never truncate: other processes may map the object, and pages past a
       // new end of file would be SIGBUS for them. Grow only.
       const grow = size > existing;
-      if (grow && shmName && !file.created && libc.constants.shmSizeFixedOnce) {
+      if (grow && shmName && !file.created && platform.sharedMemorySizeFixedOnce) {
         throw new MmapError(
           `EINVAL: cannot grow shared-memory object "${shmName.name}" from ${existing} to ${size} bytes: ` +
-            `on ${platformLabel(libc.constants)} an object's size is set once, by its creator; ` +
+            `on ${platform.displayName} an object's size is set once, by its creator; ` +
             `create it with the larger size, or use a file path`,
-          { code: "EINVAL", errno: 22, syscall: "ftruncate", path: shmName.name },
+          { code: "EINVAL", errno: platform.error("EINVAL", "ftruncate", null).errno, syscall: "ftruncate", path: shmName.name },
         );
       }
       if (grow) file.setSize(size, existing);
-      return new SharedMemory(libc, file, shmName, Math.max(size, existing), false, grow);
+      return new SharedMemory(platform, file, shmName, Math.max(size, existing), false, grow);
     } catch (error) {
       file.discard();
       throw error;
@@ -277,16 +276,16 @@ export class SharedMemory implements Disposable {
     const shmName = byPath ? null : parseShmName(nameOrPath);
     const path = byPath ? toPath(nameOrPath) : null;
     const readonly = options.readonly ?? false;
-    const libc = activeLibc();
-    if (shmName) assertShmNameFits(shmName, libc.constants);
+    const platform = activePlatform();
+    if (shmName) assertShmNameFits(shmName, platform);
     const file = shmName
-      ? openShmObject(libc, shmName, { create: false, exclusive: false, readonly, permissions: 0 })
-      : FileDescriptor.open(libc, path!, { write: !readonly });
+      ? openShmObject(platform, shmName, { create: false, exclusive: false, readonly, permissions: 0 })
+      : FileDescriptor.open(platform, path!, { write: !readonly });
     try {
-      if (!options.trustAnyOwner) assertTrusted(libc, file);
+      if (!options.trustAnyOwner) assertTrusted(platform, file);
       // A /proc file says it is empty and is not: refuse rather than map nothing.
       file.assertMappableSize();
-      return new SharedMemory(libc, file, shmName, file.openedStat.size, readonly, false);
+      return new SharedMemory(platform, file, shmName, file.openedStat.size, readonly, false);
     } catch (error) {
       file.discard(); // not created by this call: closes, removes nothing
       throw error;
@@ -327,19 +326,19 @@ export class SharedMemory implements Disposable {
       throw new TypeError("Descriptor must have a name or a path, not both or neither");
     }
     if (shared.size === 0) throw new RangeError("Descriptor.size must be at least 1");
-    const libc = activeLibc();
+    const platform = activePlatform();
     // FFI bypasses Deno's permission model: a file-backed region is checked
     // by its path even when it is reached through the descriptor.
     if (path !== null) {
-      libc.checkPathAccess(path, "read");
-      if (!shared.readonly) libc.checkPathAccess(path, "write");
+      platform.checkPathAccess(path, "read");
+      if (!shared.readonly) platform.checkPathAccess(path, "write");
     }
-    const file = reopenInProcess(libc, shared) ?? (shmName
-      ? openShmObject(libc, shmName, { create: false, exclusive: false, readonly: shared.readonly, permissions: 0 })
-      : FileDescriptor.open(libc, path!, { write: !shared.readonly }));
+    const file = reopenInProcess(platform, shared) ?? (shmName
+      ? openShmObject(platform, shmName, { create: false, exclusive: false, readonly: shared.readonly, permissions: 0 })
+      : FileDescriptor.open(platform, path!, { write: !shared.readonly }));
     try {
       assertSameFile(file.openedStat, shared, shared.size, shared.name ?? path!);
-      return new SharedMemory(libc, file, shmName, shared.size, shared.readonly, false);
+      return new SharedMemory(platform, file, shmName, shared.size, shared.readonly, false);
     } catch (error) {
       file.close();
       throw error;
@@ -571,18 +570,17 @@ export class SharedMemory implements Disposable {
    * @throws {MmapError} ENOENT when it was already removed.
    */
   unlink(): void {
-    const libc = this.#libc;
+    const platform = this.#platform;
     if (this.#shmName) {
-      // Removing /dev/shm/<name> is a write there, as Deno.removeSync or fs.unlinkSync would need.
-      libc.checkPathAccess(shmPermissionPath(libc.constants.shmDirectory, this.#shmName), "write", "shm_unlink");
-      if (libc.shmUnlink(this.#shmName.posixName) !== 0) {
-        throw errnoError(libc.errno, libc.constants.errnoNames, "shm_unlink", this.#shmName.name);
-      }
+      // Removing /dev/shm/<name> is a write there, as Deno.removeSync or fs.unlinkSync would need
+      // (the platform asks). Where names cannot be removed, an object goes with its last handle.
+      platform.unlinkSharedMemory?.(this.#shmName.name);
       return;
     }
     // FFI bypasses the runtime's permission model: ask it, and remove exactly what it allowed.
-    const path = libc.checkPathAccess(this.path!, "write", "unlink");
-    if (libc.unlink(path) !== 0) throw errnoError(libc.errno, libc.constants.errnoNames, "unlink", path);
+    const path = platform.checkPathAccess(this.path!, "write", "unlink");
+    const error = platform.removeFile(path);
+    if (error) throw error;
   }
 
   /** Same as {@linkcode SharedMemory.close}, for `using`; does not unlink. */

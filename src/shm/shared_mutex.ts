@@ -39,8 +39,8 @@
  */
 
 import { ClosedError } from "../errors.ts";
-import { libc as activeLibc } from "../ffi/mod.ts";
-import type { Libc } from "../ffi/libc.ts";
+import { platform as activePlatform } from "../os/mod.ts";
+import type { Platform } from "../os/platform.ts";
 import { currentOwner, type OwnerIdentity, ownerAlive } from "./owner_identity.ts";
 import { LockTimeoutError, MutexOwnershipError, SharedFormatError } from "./sync_errors.ts";
 import { assertWordOffset, toTimeout, type WaitResult } from "./wait_notify.ts";
@@ -148,14 +148,14 @@ export class MutexGuard implements Disposable {
 export class SharedMutex {
   /** Bytes a mutex takes in its region. */
   static readonly byteLength = 16;
-  readonly #libc: Libc;
+  readonly #platform: Platform;
   readonly #region: WaitableRegion;
   readonly #byteOffset: number;
   #words: Int32Array | undefined;
   #guard: MutexGuard | undefined;
 
-  private constructor(libc: Libc, region: WaitableRegion, byteOffset: number) {
-    this.#libc = libc;
+  private constructor(platform: Platform, region: WaitableRegion, byteOffset: number) {
+    this.#platform = platform;
     this.#region = region;
     this.#byteOffset = byteOffset;
   }
@@ -228,7 +228,7 @@ export class SharedMutex {
       );
     }
     region.notify(byteOffset, 0); // refuses private and windowed mappings, and platforms without futex
-    return new SharedMutex(activeLibc(), region, byteOffset);
+    return new SharedMutex(activePlatform(), region, byteOffset);
   }
 
   /** The four words, viewed again after the region's views were replaced. */
@@ -265,7 +265,7 @@ export class SharedMutex {
    */
   tryLock(): MutexGuard | null {
     const words = this.#view();
-    const me = currentOwner(this.#libc);
+    const me = currentOwner(this.#platform);
     const seen = Atomics.compareExchange(words, STATE, 0, me.tid);
     if (seen === 0) return this.#acquired(words, me, false);
     const taken = this.#takeOverIfDead(words, me, seen);
@@ -293,7 +293,7 @@ export class SharedMutex {
   lock(timeoutMs?: number): MutexGuard {
     const timeout = toTimeout(timeoutMs);
     const words = this.#view();
-    const me = currentOwner(this.#libc);
+    const me = currentOwner(this.#platform);
     if (Atomics.compareExchange(words, STATE, 0, me.tid) === 0) return this.#acquired(words, me, false);
     const deadline = performance.now() + timeout;
     for (;;) {
@@ -327,7 +327,7 @@ export class SharedMutex {
    */
   async lockAsync(timeoutMs?: number): Promise<MutexGuard> {
     const timeout = toTimeout(timeoutMs);
-    const me = currentOwner(this.#libc);
+    const me = currentOwner(this.#platform);
     const deadline = performance.now() + timeout;
     for (;;) {
       const words = this.#view();
@@ -429,7 +429,7 @@ export class SharedMutex {
   unlockGuard(guard: MutexGuard): void {
     if (this.#guard !== guard) throw new MutexOwnershipError("Cannot unlock a SharedMutex this guard does not hold");
     const words = this.#view();
-    const me = currentOwner(this.#libc);
+    const me = currentOwner(this.#platform);
     const state = Atomics.load(words, STATE);
     if ((state & TID_MASK) !== me.tid) {
       this.#guard = undefined;
@@ -480,7 +480,7 @@ export class SharedMutex {
       if (published && startTime === me.startTime) {
         throw new MutexOwnershipError("This thread already holds the SharedMutex: locking it again would wait forever");
       }
-    } else if (ownerAlive(this.#libc, holder, startTime)) {
+    } else if (ownerAlive(this.#platform, holder, startTime)) {
       return null;
     }
     if (Atomics.compareExchange(words, STATE, state, me.tid | WAITERS) !== state) return null;

@@ -8,8 +8,8 @@
  */
 
 import { ClosedError } from "../errors.ts";
-import { libc as activeLibc } from "../ffi/mod.ts";
-import type { Libc } from "../ffi/libc.ts";
+import { platform as activePlatform } from "../os/mod.ts";
+import type { Platform } from "../os/platform.ts";
 import { currentOwner, ownerAlive, packOwner, unpackOwner } from "./owner_identity.ts";
 import {
   DEAD_LENGTH,
@@ -73,7 +73,7 @@ export interface SharedRingOptions {
  * ```
  */
 export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
-  readonly #libc: Libc;
+  readonly #platform: Platform;
   readonly #region: SharedMemory;
   readonly #words: Int32Array;
   readonly #owners: BigInt64Array;
@@ -91,7 +91,7 @@ export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
   readonly maxMessage: number;
 
   private constructor(region: SharedMemory, capacity: number, maxMessage: number) {
-    this.#libc = activeLibc();
+    this.#platform = activePlatform();
     this.#region = region;
     const bytes = region.bytes;
     this.#bytes = bytes;
@@ -239,7 +239,7 @@ export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
   }
 
   #identity(): bigint {
-    return this.#me ??= packOwner(currentOwner(this.#libc));
+    return this.#me ??= packOwner(currentOwner(this.#platform));
   }
 
   /**
@@ -331,7 +331,7 @@ export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
     if (now - this.#stallSince < STALL_CHECK_MS) return false;
     this.#stallSince = now;
     const { tid, startTime } = unpackOwner(holder);
-    return !ownerAlive(this.#libc, tid, startTime);
+    return !ownerAlive(this.#platform, tid, startTime);
   }
 
   /** A full slot whose consumer died after taking its message: free it for `position`. */
@@ -363,7 +363,7 @@ export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
   #signal(sleepersWord: number, eventWord: number): void {
     if (Atomics.load(this.#words, sleepersWord) === 0 || Atomics.exchange(this.#words, sleepersWord, 0) === 0) return;
     Atomics.add(this.#words, eventWord, 1);
-    notifyAddress(this.#libc, this.#eventAddress(eventWord), 0x7fff_ffff);
+    notifyAddress(this.#platform, this.#eventAddress(eventWord), 0x7fff_ffff);
   }
 
   /** The futex word's address, straight to the kernel: region.notify/wait would re-check it each time. */
@@ -537,7 +537,7 @@ export class SharedRing implements Disposable, AsyncIterable<Uint8Array> {
       const remaining = deadline - performance.now();
       if (remaining <= 0) return null;
       this.#assertOpen();
-      waitOnAddress(this.#libc, this.#eventAddress(eventWord), event, Math.min(remaining, STALL_CHECK_MS * 5));
+      waitOnAddress(this.#platform, this.#eventAddress(eventWord), event, Math.min(remaining, STALL_CHECK_MS * 5));
     }
   }
 

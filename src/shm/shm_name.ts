@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type PlatformConstants, platformLabel } from "../ffi/constants.ts";
+import { platformLabel, type PlatformName } from "../ffi/constants.ts";
 
 const encoder = new TextEncoder();
 
@@ -64,6 +64,20 @@ export function parseShmName(value: unknown): ShmName {
 }
 
 /**
+ * What {@linkcode assertShmNameFits} needs to know of a platform: a
+ * `Platform`, or a table of platform constants (to check another platform's
+ * limit, as tests do).
+ *
+ * @example
+ * ```ts
+ * const darwin: ShmNameLimits = { shmNameMaxBytes: 31, name: "darwin-arm64" };
+ * ```
+ */
+export type ShmNameLimits =
+  | { readonly shmNameMaxBytes: number; readonly displayName: string }
+  | { readonly shmNameMaxBytes: number; readonly name: PlatformName };
+
+/**
  * Refuses a name longer than the platform's shared-memory objects allow, before
  * libc sees it: Darwin keeps at most 31 bytes with the slash (PSHMNAMLEN),
  * Linux a file name (255 bytes, which {@linkcode parseShmName} checks).
@@ -82,12 +96,13 @@ export function parseShmName(value: unknown): ShmName {
  *
  * @throws {TypeError} Naming the platform and its limit.
  */
-export function assertShmNameFits(shmName: ShmName, constants: PlatformConstants): void {
+export function assertShmNameFits(shmName: ShmName, limits: ShmNameLimits): void {
   const bytes = encoder.encode(shmName.posixName).length;
-  if (bytes <= constants.shmNameMaxBytes) return;
+  if (bytes <= limits.shmNameMaxBytes) return;
+  const where = "displayName" in limits ? limits.displayName : platformLabel(limits);
   throw new TypeError(
-    `Name must be at most ${constants.shmNameMaxBytes - 1} bytes on ${platformLabel(constants)} ` +
-      `(its shared-memory names hold ${constants.shmNameMaxBytes} bytes with the leading slash), ` +
+    `Name must be at most ${limits.shmNameMaxBytes - 1} bytes on ${where} ` +
+      `(its shared-memory names hold ${limits.shmNameMaxBytes} bytes with the leading slash), ` +
       `got ${bytes - 1}: "${shmName.name}"`,
   );
 }
@@ -119,19 +134,4 @@ export function randomShmName(): ShmName {
  */
 export function isFilePath(nameOrPath: string): boolean {
   return nameOrPath.indexOf("/", 1) !== -1;
-}
-
-/**
- * The path a shared-memory object is checked as against the runtime's
- * permission model: its file in `/dev/shm` where shm_open keeps objects as
- * files (Linux), and `/` where they live outside the file system (darwin),
- * so a name then needs access to everything, as no narrower grant names it.
- *
- * @example
- * ```ts
- * console.log(shmPermissionPath("/dev/shm", parseShmName("psm_ab12"))); // "/dev/shm/psm_ab12"
- * ```
- */
-export function shmPermissionPath(shmDirectory: string | null, shmName: ShmName): string {
-  return shmDirectory === null ? "/" : `${shmDirectory}/${shmName.name}`;
 }

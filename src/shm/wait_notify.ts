@@ -22,8 +22,8 @@
  * @module
  */
 
-import { ClosedError, errnoError, UnsupportedRuntimeError } from "../errors.ts";
-import type { Libc } from "../ffi/libc.ts";
+import { ClosedError, UnsupportedRuntimeError } from "../errors.ts";
+import type { Platform } from "../os/platform.ts";
 
 /**
  * What {@linkcode SharedMemory.wait}, `waitAsync` and the waits of
@@ -107,11 +107,10 @@ function toCount(count: unknown): number {
 }
 
 /** The futex calls, or the error of a platform without them. */
-function futexOf(libc: Libc): Required<Pick<Libc, "futexWait" | "futexWake">> {
-  const { futexWait, futexWake } = libc;
-  if (futexWait && futexWake) return { futexWait, futexWake };
+function futexOf(platform: Platform): Required<Pick<Platform, "waitOnAddress" | "wakeAddress">> {
+  if (platform.waitOnAddress && platform.wakeAddress) return platform as Required<Pick<Platform, "waitOnAddress" | "wakeAddress">>;
   throw new UnsupportedRuntimeError(
-    `Cross-process wait/notify is not supported on this platform (${libc.constants.name}) yet: ` +
+    `Cross-process wait/notify is not supported on this platform (${platform.label}) yet: ` +
       "memmapfs has a Linux futex back-end; macOS needs os_sync_wait_on_address (14.4+) or " +
       "__ulock_wait, Windows named events",
   );
@@ -119,34 +118,19 @@ function futexOf(libc: Libc): Required<Pick<Libc, "futexWait" | "futexWake">> {
 
 /**
  * Blocks the calling thread while the word at `address` holds `expected`, at
- * most `timeoutMs` (Infinity: no limit). EINTR restarts the wait with the time
- * that is left.
+ * most `timeoutMs` (Infinity: no limit). An interruption restarts the wait
+ * with the time that is left.
  */
-export function waitOnAddress(libc: Libc, address: bigint, expected: number, timeoutMs: number): WaitResult {
-  const { futexWait } = futexOf(libc);
-  const { EAGAIN, ETIMEDOUT, EINTR } = libc.constants.futex!;
-  const deadline = performance.now() + timeoutMs;
-  for (let attempt = 0;; attempt++) {
-    const remaining = timeoutMs === Infinity ? Infinity : Math.max(0, deadline - performance.now());
-    if (futexWait(address, expected, remaining) === 0) return "ok";
-    const errno = libc.errno;
-    // After an interruption the word may have changed while we slept: that is a wake-up.
-    if (errno === EAGAIN) return attempt === 0 ? "not-equal" : "ok";
-    if (errno === ETIMEDOUT) return "timed-out";
-    if (errno !== EINTR) throw errnoError(errno, libc.constants.errnoNames, "futex");
-    if (remaining === 0) return "timed-out";
-  }
+export function waitOnAddress(platform: Platform, address: bigint, expected: number, timeoutMs: number): WaitResult {
+  return futexOf(platform).waitOnAddress(address, expected, timeoutMs);
 }
 
 /**
  * Wakes up to `count` waiters on the word at `address` (all by default).
  * Returns how many the kernel woke.
  */
-export function notifyAddress(libc: Libc, address: bigint, count: number): number {
-  const { futexWake } = futexOf(libc);
-  const woken = futexWake(address, count);
-  if (woken === -1) throw errnoError(libc.errno, libc.constants.errnoNames, "futex");
-  return woken;
+export function notifyAddress(platform: Platform, address: bigint, count: number): number {
+  return futexOf(platform).wakeAddress(address, count);
 }
 
 /**
@@ -155,15 +139,15 @@ export function notifyAddress(libc: Libc, address: bigint, count: number): numbe
  * region closes. `SharedMemory` and `MappedFile` each hold one.
  */
 export class RegionWaits {
-  readonly #libc: Libc;
+  readonly #platform: Platform;
   readonly #source: WordSource;
   /** Addresses with pending asynchronous waits (address → how many). */
   readonly #pending = new Map<bigint, number>();
   /** Rejects every pending waitAsync of this region (at close). */
   readonly #cancellers = new Set<(error: Error) => void>();
 
-  constructor(libc: Libc, source: WordSource) {
-    this.#libc = libc;
+  constructor(platform: Platform, source: WordSource) {
+    this.#platform = platform;
     this.#source = source;
   }
 
@@ -177,8 +161,8 @@ export class RegionWaits {
     assertWordOffset(byteOffset, this.#source.size);
     const value = toWordValue(expected);
     const timeout = toTimeout(timeoutMs);
-    futexOf(this.#libc);
-    return waitOnAddress(this.#libc, this.#source.addressOf(byteOffset), value, timeout);
+    futexOf(this.#platform);
+    return waitOnAddress(this.#platform, this.#source.addressOf(byteOffset), value, timeout);
   }
 
   /** Like Atomics.waitAsync, bad arguments (and a closed region) throw at once, not through the promise. */
@@ -187,8 +171,8 @@ export class RegionWaits {
     assertWordOffset(byteOffset, this.#source.size);
     const value = toWordValue(expected);
     const timeout = toTimeout(timeoutMs);
-    futexOf(this.#libc);
-    if (!this.#libc.futexWaitAsync) {
+    futexOf(this.#platform);
+    if (!this.#platform.waitOnAddressAsync) {
       throw new UnsupportedRuntimeError("This runtime has no thread to wait on for waitAsync (no worker threads)");
     }
     const word = this.#source.wordView(byteOffset);
@@ -199,7 +183,7 @@ export class RegionWaits {
   }
 
   async #waitAsync(address: bigint, word: Int32Array, expected: number, timeoutMs: number): Promise<WaitResult> {
-    const waitAsync = this.#libc.futexWaitAsync!;
+    const platform = this.#platform;
     const deadline = performance.now() + timeoutMs;
     let cancel!: (error: Error) => void;
     const cancelled = new Promise<never>((_, reject) => cancel = reject);
@@ -212,8 +196,8 @@ export class RegionWaits {
         // one slice even when the close's wake missed it, instead of waiting
         // forever on whatever is mapped at that address next.
         const slice = Math.min(remaining, ASYNC_SLICE_MS);
-        const result = await Promise.race([waitAsync(address, expected, slice), cancelled]);
-        if (result === 0) return "ok";
+        const result = await Promise.race([platform.waitOnAddressAsync!(address, expected, slice), cancelled]);
+        if (result === true) return "ok";
         if (this.#source.closed) throw new ClosedError(this.#source.description);
         // Returned without a wake: the word changed (a wake-up we slept through), the time
         // ran out, or a signal interrupted the wait.
@@ -232,7 +216,7 @@ export class RegionWaits {
     this.#assertOpen();
     assertWordOffset(byteOffset, this.#source.size);
     const wake = toCount(count);
-    return notifyAddress(this.#libc, this.#source.addressOf(byteOffset), wake);
+    return notifyAddress(this.#platform, this.#source.addressOf(byteOffset), wake);
   }
 
   /**
@@ -245,7 +229,7 @@ export class RegionWaits {
     if (this.#cancellers.size === 0) return;
     const error = new ClosedError(this.#source.description);
     for (const cancel of this.#cancellers) cancel(error);
-    for (const address of this.#pending.keys()) this.#libc.futexWake?.(address, WAKE_ALL);
+    for (const address of this.#pending.keys()) this.#platform.wakeAddress?.(address, WAKE_ALL);
     this.#pending.clear();
   }
 }

@@ -2,7 +2,7 @@
  * The directory and metadata operations of MemMapFS, each written against
  * one directory descriptor and one name (`fstatat`, `mkdirat`, `unlinkat`,
  * `renameat`, `fchmodat`, `fchownat`, `utimensat`, a listing from a
- * descriptor) and run through {@linkcode DirectoryRoot.at}, so the name
+ * descriptor) and run through {@linkcode DescriptorRoot.at}, so the name
  * acted on is the one that was resolved, never a path looked at earlier.
  * None follows a final symbolic link in the kernel: those that follow one
  * answer {@linkcode FOLLOW} and the root resolves the target under its rules.
@@ -10,12 +10,12 @@
  * @module
  */
 
-import { errnoError, type MmapError } from "../errors.ts";
-import type { DirectoryEntry, FileStat, Libc } from "../ffi/libc.ts";
-import { nodeBuiltins } from "../node_builtins.ts";
-import { components, type DirectoryRoot, FOLLOW, openNotFollowing } from "./directory_root.ts";
-import { dirEntry, type DirEntry } from "./fs_info.ts";
-import type { Place } from "./fs_paths.ts";
+import { errnoError, type MmapError } from "../../errors.ts";
+import type { DirectoryEntry, FileStat, Libc } from "../../ffi/libc.ts";
+import { nodeBuiltins } from "../../node_builtins.ts";
+import { components, type DescriptorRoot, FOLLOW, openNotFollowing } from "./descriptor_root.ts";
+import type { RootEntry, RootPlace as Place } from "../platform.ts";
+import { fileKind } from "./posix_errors.ts";
 
 const failure = (libc: Libc, syscall: string, path: string, errno = libc.errno): MmapError =>
   errnoError(errno, libc.constants.errnoNames, syscall, path);
@@ -32,7 +32,7 @@ const typeOf = (libc: Libc, stat: FileStat) => stat.mode & libc.constants.S_IFMT
  * const size = statAt(libc, root, place, true).size;
  * ```
  */
-export function statAt(libc: Libc, root: DirectoryRoot, place: Place, follow: boolean): FileStat {
+export function statAt(libc: Libc, root: DescriptorRoot, place: Place, follow: boolean): FileStat {
   const c = libc.constants;
   return root.at(place.relative, (dirFd, name) => {
     const stat = libc.fstatat(dirFd, name, c.AT_SYMLINK_NOFOLLOW);
@@ -51,7 +51,7 @@ export function statAt(libc: Libc, root: DirectoryRoot, place: Place, follow: bo
  * for (const entry of readDirAt(libc, root, place)) console.log(entry.name);
  * ```
  */
-export function readDirAt(libc: Libc, root: DirectoryRoot, place: Place): DirEntry[] {
+export function readDirAt(libc: Libc, root: DescriptorRoot, place: Place): RootEntry[] {
   const fd = openDirectoryAt(libc, root, place.relative, place.display);
   const c = libc.constants;
   try {
@@ -62,7 +62,7 @@ export function readDirAt(libc: Libc, root: DirectoryRoot, place: Place): DirEnt
     return entries.map(({ name, type }) => {
       // The file system did not say (DT_UNKNOWN): ask for this entry alone.
       const stat = type === -1 ? libc.fstatat(fd, name, c.AT_SYMLINK_NOFOLLOW) : null;
-      return dirEntry(name, stat ? typeOf(libc, stat) : type, c);
+      return { name, kind: fileKind(stat ? typeOf(libc, stat) : type, c) };
     }).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   } finally {
     libc.close(fd);
@@ -70,7 +70,7 @@ export function readDirAt(libc: Libc, root: DirectoryRoot, place: Place): DirEnt
 }
 
 /** Opens the directory `relative` leads to (links inside followed), readable, for listing. */
-function openDirectoryAt(libc: Libc, root: DirectoryRoot, relative: string, display: string): number {
+function openDirectoryAt(libc: Libc, root: DescriptorRoot, relative: string, display: string): number {
   const c = libc.constants;
   const flags = c.O_RDONLY | c.O_DIRECTORY | c.O_NOFOLLOW | c.O_CLOEXEC | c.O_NONBLOCK;
   return root.at(relative, (dirFd, name) => {
@@ -119,7 +119,7 @@ function listDescriptor(libc: Libc, fd: number, display: string): DirectoryEntry
  * mkdirAt(libc, root, place, 0o777, true);
  * ```
  */
-export function mkdirAt(libc: Libc, root: DirectoryRoot, place: Place, mode: number, recursive: boolean): void {
+export function mkdirAt(libc: Libc, root: DescriptorRoot, place: Place, mode: number, recursive: boolean): void {
   const c = libc.constants;
   if (!recursive) {
     root.at(place.relative, (dirFd, name) => {
@@ -154,7 +154,7 @@ export function mkdirAt(libc: Libc, root: DirectoryRoot, place: Place, mode: num
  * removeAt(libc, root, place);
  * ```
  */
-export function removeAt(libc: Libc, root: DirectoryRoot, place: Place): void {
+export function removeAt(libc: Libc, root: DescriptorRoot, place: Place): void {
   root.at(place.relative, (dirFd, name) => {
     const error = removeEntry(libc, dirFd, name, place.display);
     if (error) throw error;
@@ -186,7 +186,7 @@ function removeEntry(libc: Libc, dirFd: number, name: string, display: string): 
  * removeAllAt(libc, root, place);
  * ```
  */
-export function removeAllAt(libc: Libc, root: DirectoryRoot, place: Place): void {
+export function removeAllAt(libc: Libc, root: DescriptorRoot, place: Place): void {
   root.at(place.relative, (dirFd, name) => removeTree(libc, dirFd, name, place.display), place.display);
 }
 
@@ -223,7 +223,7 @@ function removeTree(libc: Libc, dirFd: number, name: string, display: string): v
  * renameAt(libc, root, from, to);
  * ```
  */
-export function renameAt(libc: Libc, root: DirectoryRoot, from: Place, to: Place): void {
+export function renameAt(libc: Libc, root: DescriptorRoot, from: Place, to: Place): void {
   root.at(from.relative, (fromDir, fromName) =>
     root.at(to.relative, (toDir, toName) => {
       if (libc.renameat(fromDir, fromName, toDir, toName) !== 0) throw failure(libc, "renameat", from.display);
@@ -240,7 +240,7 @@ export function renameAt(libc: Libc, root: DirectoryRoot, from: Place, to: Place
  * chmodAt(libc, root, place, 0o644);
  * ```
  */
-export function chmodAt(libc: Libc, root: DirectoryRoot, place: Place, mode: number): void {
+export function chmodAt(libc: Libc, root: DescriptorRoot, place: Place, mode: number): void {
   const c = libc.constants;
   root.at(place.relative, (dirFd, name) => {
     if (notFollowed(libc, dirFd, name, place.display)) return FOLLOW;
@@ -270,7 +270,7 @@ export function chmodAt(libc: Libc, root: DirectoryRoot, place: Place, mode: num
  * chownAt(libc, root, place, 1000, -1);
  * ```
  */
-export function chownAt(libc: Libc, root: DirectoryRoot, place: Place, uid: number, gid: number): void {
+export function chownAt(libc: Libc, root: DescriptorRoot, place: Place, uid: number, gid: number): void {
   const c = libc.constants;
   root.at(place.relative, (dirFd, name) => {
     if (notFollowed(libc, dirFd, name, place.display)) return FOLLOW;
@@ -289,7 +289,7 @@ export function chownAt(libc: Libc, root: DirectoryRoot, place: Place, uid: numb
  * utimesAt(libc, root, place, 0n, 1_000_000_000n);
  * ```
  */
-export function utimesAt(libc: Libc, root: DirectoryRoot, place: Place, atimeNs: bigint, mtimeNs: bigint): void {
+export function utimesAt(libc: Libc, root: DescriptorRoot, place: Place, atimeNs: bigint, mtimeNs: bigint): void {
   const c = libc.constants;
   root.at(place.relative, (dirFd, name) => {
     if (notFollowed(libc, dirFd, name, place.display)) return FOLLOW;
@@ -319,7 +319,7 @@ function notFollowed(libc: Libc, dirFd: number, name: string, display: string): 
  * const bytes = readFileAt(libc, root, place);
  * ```
  */
-export function readFileAt(libc: Libc, root: DirectoryRoot, place: Place): Uint8Array {
+export function readFileAt(libc: Libc, root: DescriptorRoot, place: Place): Uint8Array {
   const c = libc.constants;
   const fd = root.open(place.relative, c.O_RDONLY | c.O_CLOEXEC | c.O_NONBLOCK | c.O_NOCTTY, 0, place.display);
   if (fd < 0) throw failure(libc, root.failedCall, place.display, -fd);
@@ -392,7 +392,7 @@ const probe = new Uint8Array(16384);
  * writeFileAt(libc, root, place, new TextEncoder().encode("{}"), 0o600);
  * ```
  */
-export function writeFileAt(libc: Libc, root: DirectoryRoot, place: Place, bytes: Uint8Array, permissions: number): void {
+export function writeFileAt(libc: Libc, root: DescriptorRoot, place: Place, bytes: Uint8Array, permissions: number): void {
   const c = libc.constants;
   root.at(place.relative, (dirFd, name) => {
     const existing = libc.fstatat(dirFd, name, c.AT_SYMLINK_NOFOLLOW);

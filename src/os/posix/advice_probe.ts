@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { AdviceName } from "../ffi/constants.ts";
-import { MAP_FAILED } from "../ffi/constants.ts";
-import type { Libc } from "../ffi/libc.ts";
-import { errnoNumber } from "./file_descriptor.ts";
+import type { AdviceName } from "../../ffi/constants.ts";
+import { MAP_FAILED } from "../../ffi/constants.ts";
+import type { Libc } from "../../ffi/libc.ts";
+import { errnoNumber } from "./posix_errors.ts";
 
 const known = new Map<AdviceName, boolean>();
 

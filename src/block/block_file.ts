@@ -33,8 +33,8 @@
  * @module
  */
 
-import { ClosedError, errnoError } from "../errors.ts";
-import { libc as activeLibc } from "../ffi/mod.ts";
+import { ClosedError } from "../errors.ts";
+import { platform as activePlatform } from "../os/mod.ts";
 import { pageSize } from "../page_size.ts";
 import { assertByteCount, assertOptionalBoolean, assertUint8Array, optionsObject, toPath } from "../validate.ts";
 import { OutstandingViewsError } from "./block_file_errors.ts";
@@ -44,7 +44,7 @@ import { type BlockFileStats, type BlockStore, FreeSpace } from "./free_space.ts
 import { HeldViews } from "./held_views.ts";
 import { lockBlockFile, removeIfSame } from "./block_file_lock.ts";
 import { mappedBlockStore } from "./mapped_block_store.ts";
-import { descriptorOf, MappedFile } from "./mapped_file.ts";
+import { descriptorOf, MappedFile } from "../fs/mapped_file.ts";
 
 export { BlockFileCorruptError, OutstandingViewsError } from "./block_file_errors.ts";
 export { BlockFileLockedError } from "./block_file_lock.ts";
@@ -125,9 +125,9 @@ export class BlockFile implements Disposable {
     // racing this call sees either no BlockFile or a locked one.
     const file = MappedFile.open(filePath, { mode: "readwrite", create: true, exclusive: true, sync: "never" });
     const descriptor = descriptorOf(file)!;
-    const libc = activeLibc();
+    const platform = activePlatform();
     try {
-      lockBlockFile(libc, descriptor);
+      lockBlockFile(platform, descriptor);
       file.resize(blockSize * INITIAL_BLOCKS);
       const blocks = new BlockFile(file, blockSize, FreeSpace.create);
       file.sync();
@@ -136,7 +136,7 @@ export class BlockFile implements Disposable {
       // exclusive: this call made the file, so it takes it away again — at
       // the path it was created at (the one the permission model checked),
       // and only while that path still names the file it made.
-      removeIfSame(libc, file.path!, descriptor);
+      removeIfSame(platform, file.path!, descriptor);
       closeQuietly(file);
       throw error;
     }
@@ -153,7 +153,7 @@ export class BlockFile implements Disposable {
   static open(path: string | URL): BlockFile {
     const file = MappedFile.open(toPath(path), { mode: "readwrite", sync: "never" });
     try {
-      lockBlockFile(activeLibc(), descriptorOf(file)!);
+      lockBlockFile(activePlatform(), descriptorOf(file)!);
       const loaded = readBlockFile(file, file.path);
       return new BlockFile(file, loaded.header.blockSize, (store) => FreeSpace.load(store, loaded));
     } catch (error) {
@@ -414,10 +414,11 @@ export class BlockFile implements Disposable {
       closeQuietly(this.#file);
     }
     if (this.path === null || this.#removed) return;
-    const libc = activeLibc();
+    const platform = activePlatform();
     // FFI bypasses the runtime's permission model: ask it, and remove exactly what it allowed.
-    const path = libc.checkPathAccess(this.path, "write", "unlink");
-    if (libc.unlink(path) !== 0) throw errnoError(libc.errno, libc.constants.errnoNames, "unlink", path);
+    const path = platform.checkPathAccess(this.path, "write", "unlink");
+    const error = platform.removeFile(path);
+    if (error) throw error;
     this.#removed = true;
   }
 

@@ -1,7 +1,7 @@
 /**
- * `DirectoryRoot`: where MemMapFS paths lead, and the one place that walks
+ * `DescriptorRoot`: where MemMapFS paths lead, and the one place that walks
  * them. Every method of a MemMapFS hands its operation to {@linkcode
- * DirectoryRoot.at}, which calls it with a directory descriptor and a single
+ * DescriptorRoot.at}, which calls it with a directory descriptor and a single
  * name (`unlinkat(dirFd, name)`, `fstatat(dirFd, name)`…), never with a path
  * it checked earlier.
  *
@@ -23,9 +23,9 @@
  * @module
  */
 
-import { errnoError, MmapError } from "../errors.ts";
-import type { Libc } from "../ffi/libc.ts";
-import { errnoNumber } from "./file_descriptor.ts";
+import { errnoError, escapeError, MmapError } from "../../errors.ts";
+import type { Libc } from "../../ffi/libc.ts";
+import { errnoNumber } from "./posix_errors.ts";
 
 /**
  * What an operation returns when the final name is a symbolic link it should
@@ -62,23 +62,23 @@ const withoutOpenat2 = new WeakSet<Libc>();
 
 /**
  * A directory that paths resolve against: confined below a held descriptor,
- * or (with {@linkcode DirectoryRoot.unconfined}) anywhere.
+ * or (with {@linkcode DescriptorRoot.unconfined}) anywhere.
  *
  * @example
  * ```ts ignore
- * const root = DirectoryRoot.open(libc(), "/srv/assets");
+ * const root = DescriptorRoot.open(libc(), "/srv/assets");
  * const size = root.at("css/site.css", (dirFd, name) => libc().fstatat(dirFd, name, 0)?.size);
  * root.close();
  * ```
  */
-export class DirectoryRoot {
+export class DescriptorRoot {
   readonly #libc: () => Libc;
   /** The held directory; `AT_FDCWD` when unconfined. */
   #fd: number;
   /** The absolute path the root was opened by: for messages and permission checks only. */
   readonly path: string;
   readonly confined: boolean;
-  /** The call behind the last minus-errno {@linkcode DirectoryRoot.open} returned, for its error. */
+  /** The call behind the last minus-errno {@linkcode DescriptorRoot.open} returned, for its error. */
   failedCall = "openat";
 
   /**
@@ -102,17 +102,17 @@ export class DirectoryRoot {
    *
    * @throws {MmapError} ENOENT, ENOTDIR, EACCES… from the open.
    */
-  static open(libc: () => Libc, path: string): DirectoryRoot {
+  static open(libc: () => Libc, path: string): DescriptorRoot {
     const l = libc();
     const c = l.constants;
     const fd = l.open(path, c.O_RDONLY | c.O_DIRECTORY | c.O_CLOEXEC | c.O_NONBLOCK, 0);
     if (fd < 0) throw errnoError(l.errno, c.errnoNames, "open", path);
-    return new DirectoryRoot(libc, fd, path, true);
+    return new DescriptorRoot(libc, fd, path, true);
   }
 
   /** A root that takes absolute paths and may go anywhere. */
-  static unconfined(libc: () => Libc): DirectoryRoot {
-    return new DirectoryRoot(libc, libc().constants.AT_FDCWD, "/", false);
+  static unconfined(libc: () => Libc): DescriptorRoot {
+    return new DescriptorRoot(libc, libc().constants.AT_FDCWD, "/", false);
   }
 
   /** The held descriptor (`AT_FDCWD` when unconfined). */
@@ -123,7 +123,7 @@ export class DirectoryRoot {
     return this.#fd;
   }
 
-  /** Whether {@linkcode DirectoryRoot.close} was called. */
+  /** Whether {@linkcode DescriptorRoot.close} was called. */
   get closed(): boolean {
     return this.#fd === -1;
   }
@@ -141,7 +141,7 @@ export class DirectoryRoot {
    *
    * @throws {MmapError} EACCES for an escape, ENOTDIR, ENOENT…
    */
-  openBelow(relative: string, path: string): DirectoryRoot {
+  openBelow(relative: string, path: string): DescriptorRoot {
     const libc = this.#libc();
     const c = libc.constants;
     const flags = c.O_RDONLY | c.O_DIRECTORY | c.O_CLOEXEC | c.O_NONBLOCK;
@@ -150,7 +150,7 @@ export class DirectoryRoot {
       if (opened === FOLLOW || opened >= 0) return opened;
       throw errnoError(-opened, c.errnoNames, "openat", path);
     }, path);
-    return new DirectoryRoot(this.#libc, fd, path, true);
+    return new DescriptorRoot(this.#libc, fd, path, true);
   }
 
   /**
@@ -415,18 +415,4 @@ export function components(relative: string): string[] {
 export function isLinkError(libc: Libc, errno: number): boolean {
   const code = libc.constants.errnoNames[errno];
   return code === "ELOOP" || code === "ENOTDIR" || code === "EMLINK";
-}
-
-/**
- * MmapError EACCES for a path that leads outside `root`.
- *
- * @example
- * ```ts ignore
- * throw escapeError("../etc/passwd", "/srv");
- * ```
- */
-export function escapeError(path: string, root: string): MmapError {
-  return new MmapError(`EACCES: "${path}" leads outside "${root}", which this file system is confined to`, {
-    code: "EACCES", errno: 13, syscall: "open", path,
-  });
 }

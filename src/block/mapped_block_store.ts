@@ -10,7 +10,7 @@
 import { OutstandingViewsError } from "./block_file_errors.ts";
 import type { BlockStore } from "./free_space.ts";
 import type { HeldViews } from "./held_views.ts";
-import type { MappedFile } from "./mapped_file.ts";
+import type { MappedFile } from "../fs/mapped_file.ts";
 
 /**
  * Blocks of `blockSize` bytes in `file`; durable when the file has a path.

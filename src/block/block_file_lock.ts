@@ -3,9 +3,10 @@
  * the removal of a file `create` made that checks it is still that file.
  *
  * Two writers on one BlockFile hand the same blocks to both and corrupt it
- * silently, so `open` and `create` take `flock(LOCK_EX | LOCK_NB)` on the
- * descriptor they map: a second opener — another process, or another
- * `BlockFile` in this one (flock belongs to the open file description) — is
+ * silently, so `open` and `create` take an exclusive whole-file lock
+ * without waiting (`Platform.tryLockFile`) on the descriptor they map: a
+ * second opener — another process, or another `BlockFile` in this one (the
+ * lock belongs to the open file, not the process) — is
  * refused at once with {@linkcode BlockFileLockedError}, before anything is
  * written. Closing the descriptor releases the lock, also when the process
  * dies.
@@ -13,10 +14,10 @@
  * @module
  */
 
-import { errnoError, MmapError } from "../errors.ts";
-import type { Libc } from "../ffi/libc.ts";
+import { MmapError } from "../errors.ts";
+import type { Platform } from "../os/platform.ts";
 import { nodeBuiltins } from "../node_builtins.ts";
-import type { FileDescriptor } from "./file_descriptor.ts";
+import type { FileDescriptor } from "../fs/file_descriptor.ts";
 
 /**
  * Another `BlockFile` — in another process, or in this one — has the file
@@ -42,17 +43,15 @@ export class BlockFileLockedError extends MmapError {}
  *
  * @example
  * ```ts ignore
- * lockBlockFile(libc(), descriptor);
+ * lockBlockFile(platform(), descriptor);
  * ```
  *
  * @throws {BlockFileLockedError} When another open file description holds it.
- * @throws {MmapError} When flock itself fails (ENOLCK on some network file systems…).
+ * @throws {MmapError} When taking the lock itself fails (ENOLCK on some network file systems…).
  */
-export function lockBlockFile(libc: Libc, file: FileDescriptor): void {
-  const c = libc.constants;
-  if (libc.flock(file.fd, c.LOCK_EX | c.LOCK_NB) === 0) return;
-  const errno = libc.errno;
-  if (c.errnoNames[errno] !== "EAGAIN") throw errnoError(errno, c.errnoNames, "flock", file.path);
+export function lockBlockFile(platform: Platform, file: FileDescriptor): void {
+  if (platform.tryLockFile(file.fd, file.path)) return;
+  const errno = platform.error("EAGAIN", "flock", file.path).errno;
   throw new BlockFileLockedError(
     `ELOCKED: "${file.path}" is open as a BlockFile elsewhere (another process or another BlockFile ` +
       "in this one holds its lock); close that one first",
@@ -68,14 +67,14 @@ export function lockBlockFile(libc: Libc, file: FileDescriptor): void {
  *
  * @example
  * ```ts ignore
- * removeIfSame(libc(), path, descriptor);
+ * removeIfSame(platform(), path, descriptor);
  * ```
  */
-export function removeIfSame(libc: Libc, path: string, file: FileDescriptor): void {
+export function removeIfSame(platform: Platform, path: string, file: FileDescriptor): void {
   const made = file.openedStat;
   let now: { dev: bigint; ino: bigint } | undefined;
   try {
     now = nodeBuiltins().fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
   } catch { /* cannot tell what is there: leave it */ }
-  if (now && now.dev === made.dev && now.ino === made.ino) libc.unlink(path);
+  if (now && now.dev === made.dev && now.ino === made.ino) platform.removeFile(path);
 }
