@@ -1,5 +1,5 @@
 /**
- * node:fs, node:path, node:os and node:process, fetched when first needed. Deno, Bun and
+ * node:fs, node:path, node:os, node:process, node:buffer and node:url, fetched when first needed. Deno, Bun and
  * Node all provide them; fetching them lazily (rather than importing them at
  * the top) keeps `import "memmapfs"` working where they do not exist.
  *
@@ -12,6 +12,7 @@ type Builtins = {
   os: typeof import("node:os");
   process: typeof import("node:process");
   buffer: typeof import("node:buffer");
+  url: typeof import("node:url");
 };
 
 let cached: Builtins | undefined;
@@ -28,6 +29,7 @@ export function nodeBuiltins(): Builtins {
     os: get("node:os") as Builtins["os"],
     process: get("node:process") as Builtins["process"],
     buffer: get("node:buffer") as Builtins["buffer"],
+    url: get("node:url") as Builtins["url"],
   };
   return cached;
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { nodeBuiltins } from "./node_builtins.ts";
+
 /**
  * Checks that `value` is a non-negative safe integer: a byte count or offset.
  *
@@ -140,6 +142,23 @@ export function assertOwnerId(value: unknown, name: string): asserts value is nu
 }
 
 /**
+ * Whether this system spells paths with backslashes (Windows), read from the
+ * runtime's node:path; false where there is none.
+ *
+ * @example
+ * ```ts
+ * console.log(backslashPaths()); // false on Linux and macOS
+ * ```
+ */
+export function backslashPaths(): boolean {
+  try {
+    return nodeBuiltins().path.sep === "\\";
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Turns a `string | URL` into a file path.
  *
  * @throws {TypeError} For another type, an empty path, a NUL byte, or a non-file URL.
@@ -150,7 +169,9 @@ export function toPath(value: unknown, name = "path"): string {
     if (value.protocol !== "file:") {
       throw new TypeError(`${capitalize(name)} must be a file: URL, got ${value.protocol} URL`);
     }
-    path = decodeURIComponent(value.pathname);
+    // Where paths are spelled with backslashes, a file URL names a drive or a
+    // share (file:///C:/x is C:\x, not /C:/x): the runtime's own conversion knows how.
+    path = backslashPaths() ? nodeBuiltins().url.fileURLToPath(value) : decodeURIComponent(value.pathname);
   } else if (typeof value === "string") {
     path = value;
   } else {

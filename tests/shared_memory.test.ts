@@ -62,6 +62,8 @@ describe("names", () => {
   const good: [string, string][] = [
     ["255 bytes", "m".repeat(255)], ["a slash and 255 bytes", `/${"n".repeat(255)}`],
     ["UTF-8", `psm_é_${process.pid}`], ["Python's style", `psm_${process.pid.toString(16)}ab`],
+    // A backslash is an ordinary byte of a POSIX name (only Windows spells paths with it).
+    ["a backslash", `psm_back\\slash_${process.pid}`], ["a drive-letter look", `C:psm_${process.pid}`],
   ];
   for (const [what, name] of good) {
     it(`accepts ${what}`, () => {

@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { pathToFileURL } from "node:url";
 import { BlockFile, ClosedError, MappedFile, MemMapFS, MmapError, SharedMemory } from "../mod.ts";
 import { onWindows } from "../src/ffi/mod.ts";
 import { makeDirectory, pattern, removeDirectory, runScript } from "./helpers.ts";
@@ -122,6 +123,30 @@ describe("SharedMemory, BlockFile and MemMapFS on Windows", { skip }, () => {
     assert.equal(child.status, 0, child.stderr);
     assert.equal(child.stdout.trim(), "5000 5");
     assert.equal(region.bytes[0], 6);
+  });
+
+  it("opens a path spelled with backslashes and a drive letter as a file, not an object name", () => {
+    const where = file("backslashed.bin");
+    assert.ok(where.includes("\\"), where);
+    using region = SharedMemory.create({ path: where, size: 100 });
+    region.bytes[7] = 42;
+    using again = SharedMemory.open(where);
+    assert.equal(again.name, null);
+    assert.equal(again.bytes[7], 42);
+  });
+
+  it("names random shared memory the way Python does on Windows (wnsm_)", () => {
+    using region = SharedMemory.create({ size: 100 });
+    assert.match(region.name ?? "", /^wnsm_[0-9a-f]{16}$/);
+  });
+
+  it("opens a file: URL of a drive path", () => {
+    const where = file("url.bin");
+    fs.writeFileSync(where, "by url");
+    const url = pathToFileURL(where);
+    assert.match(url.href, /^file:\/\/\/[A-Za-z]:\//);
+    using mapped = MappedFile.open(url);
+    assert.equal(new TextDecoder().decode(mapped.bytes), "by url");
   });
 
   it("keeps blocks across close and reopen, and holds its file against a second opener", () => {

@@ -445,6 +445,12 @@ export interface Platform {
    */
   readonly unlinkSharedMemory?: (name: string) => void;
   /**
+   * How a random shared-memory name begins, as Python's
+   * `multiprocessing.shared_memory` begins its own there: `wnsm_` on Windows;
+   * `psm_` where absent.
+   */
+  readonly randomNamePrefix?: string;
+  /**
    * Longest shared memory name, in bytes with a leading slash (Darwin's
    * PSHMNAMLEN is 31; 256 where names are file names).
    */

@@ -207,7 +207,7 @@ export class SharedMemory implements Disposable {
     const platform = activePlatform();
     if (given) assertShmNameFits(given, platform);
     for (let attempt = 1;; attempt++) {
-      const shmName = given ?? randomShmName();
+      const shmName = given ?? randomShmName(platform.randomNamePrefix);
       try {
         const file = openShmObject(platform, shmName, { create: true, exclusive, readonly: false, permissions, size });
         return SharedMemory.#sized(platform, file, shmName, size, trust);

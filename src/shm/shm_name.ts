@@ -8,6 +8,7 @@
  */
 
 import { platformLabel, type PlatformName } from "../ffi/constants.ts";
+import { backslashPaths } from "../validate.ts";
 
 const encoder = new TextEncoder();
 
@@ -108,24 +109,26 @@ export function assertShmNameFits(shmName: ShmName, limits: ShmNameLimits): void
 }
 
 /**
- * A fresh name nobody can guess: `psm_` and 16 random hex digits (64 bits from
- * the CSPRNG), in Python's style; 21 bytes with the slash, within darwin's 31.
+ * A fresh name nobody can guess: `prefix` (Python's `psm_` unless told; it
+ * uses `wnsm_` on Windows) and 16 random hex digits (64 bits from the CSPRNG);
+ * 21 bytes with the slash, within darwin's 31.
  *
  * @example
  * ```ts
  * console.log(randomShmName().name); // e.g. "psm_9f86d081884c7d65"
  * ```
  */
-export function randomShmName(): ShmName {
+export function randomShmName(prefix = "psm_"): ShmName {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
-  return parseShmName(`psm_${hex}`);
+  return parseShmName(`${prefix}${hex}`);
 }
 
 /**
  * Whether `nameOrPath` names a file rather than a shared-memory object: it
- * contains a slash after its first character (`"./region"`, `"/tmp/region"`).
- * A name has at most one slash, and only in front.
+ * contains a slash after its first character (`"./region"`, `"/tmp/region"`),
+ * or, where paths are spelled with backslashes (Windows), a backslash or a
+ * drive letter (`"C:\\data\\region"`). A name has at most one slash, and only in front.
  *
  * @example
  * ```ts
@@ -133,5 +136,8 @@ export function randomShmName(): ShmName {
  * ```
  */
 export function isFilePath(nameOrPath: string): boolean {
-  return nameOrPath.indexOf("/", 1) !== -1;
+  if (nameOrPath.indexOf("/", 1) !== -1) return true;
+  // Where paths use backslashes, "C:\\x", "\\\\server\\share\\x" and "dir\\x" are
+  // paths too: a Windows object name cannot hold a backslash past its namespace.
+  return backslashPaths() && (nameOrPath.includes("\\") || /^[A-Za-z]:/.test(nameOrPath));
 }

@@ -77,6 +77,7 @@ export class WindowsPlatform implements Platform {
   readonly viewsPinFileSize = true;
   /** Object names are at most MAX_PATH (260) characters with their `Local\` and NUL. */
   readonly shmNameMaxBytes = 250;
+  readonly randomNamePrefix = "wnsm_";
   readonly sharedMemorySizeFixedOnce = true;
   readonly arrayBuffer: (address: bigint, length: number) => ArrayBuffer;
   readonly resident?: Platform["resident"];
